@@ -1,0 +1,78 @@
+// Registering domains with qmail the way vpopmail's add_domain_assign does,
+// as one transaction: users/assign (+ users/cdb), rcpthosts or
+// morercpthosts (+ morercpthosts.cdb), virtualdomains, and removal from
+// locals. Every file is written atomically under the "<file>.lock" fcntl
+// locks vpopmail takes, and the whole set can be rolled back.
+#ifndef VMIGRATE_QMAIL_CONTROL_UPDATE_H_
+#define VMIGRATE_QMAIL_CONTROL_UPDATE_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/atomic_file.h"
+#include "core/file_lock.h"
+#include "core/host_paths.h"
+#include "core/status.h"
+#include "qmail/assign.h"
+
+namespace vmigrate::qmail {
+
+struct ControlUpdateOptions {
+  /// Run <qmail>/bin/qmail-newu and qmail-newmrh (argv, no shell) instead of
+  /// writing the cdb files ourselves. Only meaningful for root "/".
+  bool use_qmail_programs = false;
+  /// Owner for files we create; existing files keep theirs.
+  std::optional<FileOwner> owner;
+};
+
+/// One registration transaction. Construct, Lock(), CheckAbsent(), Apply();
+/// on any later failure call Rollback() to put every file back.
+class ControlTransaction {
+ public:
+  ControlTransaction(HostPaths paths, ControlUpdateOptions options);
+  ~ControlTransaction();
+
+  /// Takes users/assign.lock, control/rcpthosts.lock, control/morercpthosts.lock,
+  /// control/virtualdomains.lock and control/locals.lock (creating them 0600),
+  /// in that order. Fails with kConflict if they stay locked.
+  Status Lock();
+
+  /// kConflict naming the domain if any of `domains` is already a vpopmail
+  /// domain in users/assign or has an entry in control/virtualdomains.
+  Status CheckAbsent(const std::vector<std::string>& domains) const;
+
+  /// Adds every entry: the assign line, rcpthosts (or morercpthosts once
+  /// rcpthosts has >= 50 lines, then rebuilds morercpthosts.cdb), the
+  /// "d:d" virtualdomains line, removes "d" from locals if present, and
+  /// rebuilds users/cdb. Snapshots each file first for Rollback().
+  Status Apply(const std::vector<DomainAssign>& entries);
+
+  /// Restores every file Apply() changed (atomically, from the snapshot).
+  Status Rollback();
+
+ private:
+  struct Snapshot {
+    bool existed = false;
+    std::string contents;
+  };
+  Status Remember(const std::string& path);
+  Status RebuildUsersCdb(const std::string& assign_text);
+  Status RebuildMoreRcpthostsCdb(const std::string& text);
+
+  HostPaths paths_;
+  ControlUpdateOptions options_;
+  std::vector<FileLock> locks_;
+  std::map<std::string, Snapshot> snapshots_;  // on-disk path -> before
+};
+
+/// Sends SIGHUP to every running qmail-send process (found through /proc,
+/// skipping supervise/multilog/runsv/svscan, as vpopmail's signal_process).
+/// Returns how many were signalled.
+Result<int> SignalQmailSend();
+
+}  // namespace vmigrate::qmail
+
+#endif  // VMIGRATE_QMAIL_CONTROL_UPDATE_H_

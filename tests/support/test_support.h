@@ -1,0 +1,58 @@
+// Shared helpers for the test suite: temp dirs kept on failure, the real
+// vpopmail fixture trees, whole-tree digests and running the built binary.
+#ifndef VMIGRATE_TESTS_SUPPORT_TEST_SUPPORT_H_
+#define VMIGRATE_TESTS_SUPPORT_TEST_SUPPORT_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vmigrate::testing {
+
+/// A fresh directory under $TMPDIR; removed on destruction unless the
+/// current test failed or VMIGRATE_KEEP_TEST_DIRS=1.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+/// The shared fixture directory ($VMIGRATE_FIXTURES or ../shared/fixtures).
+std::string FixtureDir();
+
+/// The vpopmail home and qmail dir the fixtures were made with.
+constexpr const char* kFixtureVpopmailHome = "/tmp/realvp/home/vpopmail";
+constexpr const char* kFixtureQmailDir = "/tmp/realvp/qmail";
+
+/// Unpacks fixtures/<name>.tar.gz under <root>/tmp/realvp so that --root root
+/// with the fixture paths finds it. Aborts the test on failure.
+void UnpackFixture(const std::string& name, const std::string& root);
+
+/// One line per entry below `dir` (sorted): "path type mode size mtime sha256|target".
+/// Directories' mtimes are included. `skip` lists relative paths to leave out.
+std::map<std::string, std::string> TreeDigest(const std::string& dir,
+                                              const std::vector<std::string>& skip = {});
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+/// Runs argv (no shell); stdin from `input_file` if non-empty, else /dev/null.
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input_file = "");
+/// Runs the built vmigrate with `args`.
+CommandResult RunVmigrate(const std::vector<std::string>& args, const std::string& input_file = "");
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& contents);
+
+}  // namespace vmigrate::testing
+
+#endif  // VMIGRATE_TESTS_SUPPORT_TEST_SUPPORT_H_
