@@ -9,8 +9,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/status.h"
 
 namespace vmigrate::qmail {
@@ -43,6 +45,14 @@ std::vector<DomainAssign> ParseDomainAssigns(std::string_view assign_text);
 /// is malformed, as qmail-newu refuses.
 Status WriteUsersCdb(std::string_view assign_text, const std::string& cdb_path,
                      std::optional<uid_t> uid = std::nullopt, std::optional<gid_t> gid = std::nullopt);
+
+/// Writes a cdb holding `records` (key, value), added in the given order, to
+/// `tmp_path`; fsyncs it, sets mode 0644 (and `owner` when given) and renames
+/// it to `cdb_path` (the qmail-newu / qmail-newmrh sequence). The temp file
+/// is removed on failure.
+Status WriteCdbFile(const std::vector<std::pair<std::string, std::string>>& records,
+                    const std::string& cdb_path, const std::string& tmp_path,
+                    std::optional<FileOwner> owner = std::nullopt);
 
 }  // namespace vmigrate::qmail
 

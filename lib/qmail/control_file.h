@@ -55,8 +55,10 @@ class ControlFile {
 
 /// Builds control/morercpthosts.cdb as qmail-newmrh does: each line
 /// lower-cased, trailing space/tab stripped, '#' lines and empty lines
-/// skipped, key = domain, value empty. tmp + fsync + rename.
-Status WriteMoreRcpthostsCdb(std::string_view morercpthosts_text, const std::string& cdb_path);
+/// skipped, key = domain, value empty. Written to "morercpthosts.tmp" (the
+/// cdb path without ".cdb", plus ".tmp"), fsynced, renamed; mode 0644.
+Status WriteMoreRcpthostsCdb(std::string_view morercpthosts_text, const std::string& cdb_path,
+                             std::optional<FileOwner> owner = std::nullopt);
 
 }  // namespace vmigrate::qmail
 

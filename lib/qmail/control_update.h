@@ -6,6 +6,8 @@
 #ifndef VMIGRATE_QMAIL_CONTROL_UPDATE_H_
 #define VMIGRATE_QMAIL_CONTROL_UPDATE_H_
 
+#include <sys/types.h>
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -57,10 +59,17 @@ class ControlTransaction {
   struct Snapshot {
     bool existed = false;
     std::string contents;
+    mode_t mode = 0644;
+    FileOwner owner;
   };
   Status Remember(const std::string& path);
   Status RebuildUsersCdb(const std::string& assign_text);
   Status RebuildMoreRcpthostsCdb(const std::string& text);
+  /// Who should own `path` after we rewrite it: its current owner (only
+  /// when we run as root), else options_.owner for a new file.
+  std::optional<FileOwner> OwnerFor(const std::string& path) const;
+  /// Runs <qmail_dir>/bin/<program> (argv, no shell); kIoError unless it exits 0.
+  Status RunQmailProgram(const std::string& program) const;
 
   HostPaths paths_;
   ControlUpdateOptions options_;

@@ -1,0 +1,104 @@
+#include "archive/checksums.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "core/errno_status.h"
+#include "core/strings.h"
+
+namespace vmigrate {
+
+bool FileRecord::operator==(const FileRecord& o) const {
+  return type == o.type && mode == o.mode && mtime_sec == o.mtime_sec &&
+         mtime_nsec == o.mtime_nsec && size == o.size && sha256 == o.sha256 &&
+         rewritten == o.rewritten && path == o.path;
+}
+
+std::string FormatRecord(const FileRecord& r) {
+  char head[128];
+  std::snprintf(head, sizeof head, "%c %04o %lld.%09ld %lld ", r.type,
+                static_cast<unsigned>(r.mode & 07777), static_cast<long long>(r.mtime_sec),
+                r.mtime_nsec, static_cast<long long>(r.size));
+  return std::string(head) + (r.sha256.empty() ? "-" : r.sha256) + (r.rewritten ? " r " : " - ") +
+         EscapeC(r.path) + "\n";
+}
+
+Result<FileRecord> ParseRecord(std::string_view line) {
+  auto bad = [&](const char* what) {
+    return Status::Corrupt(std::string("checksums.txt: ") + what + " in line '" +
+                           EscapeC(line.substr(0, 200)) + "'");
+  };
+  FileRecord r;
+  // Six space-separated fields, then the path (which may hold spaces).
+  std::string_view rest = line;
+  std::string field[6];
+  for (auto& f : field) {
+    size_t sp = rest.find(' ');
+    if (sp == std::string_view::npos) return bad("too few fields");
+    f = std::string(rest.substr(0, sp));
+    rest.remove_prefix(sp + 1);
+  }
+  if (field[0].size() != 1 || std::strchr("fdl", field[0][0]) == nullptr) return bad("bad type");
+  r.type = field[0][0];
+  if (field[1].size() != 4 || field[1].find_first_not_of("01234567") != std::string::npos)
+    return bad("bad mode");
+  r.mode = static_cast<mode_t>(std::stoul(field[1], nullptr, 8));
+  size_t dot = field[2].find('.');
+  unsigned long long sec = 0, nsec = 0, size = 0;
+  if (dot == std::string::npos || !ParseUint64(field[2].substr(0, dot), &sec) ||
+      !ParseUint64(field[2].substr(dot + 1), &nsec) || nsec > 999999999)
+    return bad("bad mtime");
+  r.mtime_sec = static_cast<std::int64_t>(sec);
+  r.mtime_nsec = static_cast<long>(nsec);
+  if (!ParseUint64(field[3], &size) || size > (1ull << 62)) return bad("bad size");
+  r.size = static_cast<std::int64_t>(size);
+  r.sha256 = field[4];
+  if (r.sha256 != "-" && (r.sha256.size() != 64 ||
+                          r.sha256.find_first_not_of("0123456789abcdef") != std::string::npos))
+    return bad("bad sha256");
+  if (r.sha256 == "-") r.sha256.clear();
+  if (field[5] != "r" && field[5] != "-") return bad("bad flags");
+  r.rewritten = field[5] == "r";
+  if (!UnescapeC(rest, &r.path) || r.path.empty()) return bad("bad path");
+  return r;
+}
+
+RecordSpool::RecordSpool() = default;
+
+RecordSpool::~RecordSpool() {
+  if (file_) std::fclose(file_);
+}
+
+Status RecordSpool::Init() {
+  file_ = std::tmpfile();
+  if (!file_) return FromErrno("cannot create a temporary file", errno);
+  return Status::OK();
+}
+
+Status RecordSpool::Add(const FileRecord& record) {
+  std::string line = FormatRecord(record);
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size())
+    return FromErrno("cannot write temporary file", errno);
+  bytes_ += line.size();
+  ++count_;
+  return Status::OK();
+}
+
+Status RecordSpool::Rewind() {
+  if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0)
+    return FromErrno("cannot rewind temporary file", errno);
+  return Status::OK();
+}
+
+bool RecordSpool::ReadLine(std::string* line) {
+  line->clear();
+  int c;
+  while ((c = std::fgetc(file_)) != EOF) {
+    line->push_back(static_cast<char>(c));
+    if (c == '\n') return true;
+  }
+  return !line->empty();
+}
+
+}  // namespace vmigrate

@@ -1,0 +1,38 @@
+// The process exit codes, one table for every command (README "Exit codes",
+// share/doc/exit-codes.md).
+#ifndef VMIGRATE_CORE_EXIT_CODE_H_
+#define VMIGRATE_CORE_EXIT_CODE_H_
+
+#include "core/status.h"
+
+namespace vmigrate {
+
+enum class Exit : int {
+  kOk = 0,
+  kFailed = 1,        // an error; an import left the target as it was
+  kUsage = 2,         // bad command line
+  kDifferences = 3,   // verify: differences found
+  kPartial = 4,       // batch: some items failed
+  kConflict = 5,      // the domain or an alias domain already exists on the target
+  kBadArchive = 6,    // corrupt, hostile or unsupported archive
+  kNotFound = 7,      // the domain, archive or a directory does not exist
+  kInterrupted = 130, // SIGINT/SIGTERM; staging removed, target unchanged
+};
+
+inline Exit ToExit(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kOk: return Exit::kOk;
+    case Status::Code::kInvalidInput: return Exit::kUsage;
+    case Status::Code::kConflict: return Exit::kConflict;
+    case Status::Code::kCorrupt:
+    case Status::Code::kUnsupported: return Exit::kBadArchive;
+    case Status::Code::kNotFound: return Exit::kNotFound;
+    case Status::Code::kInterrupted: return Exit::kInterrupted;
+    case Status::Code::kIoError: return Exit::kFailed;
+  }
+  return Exit::kFailed;
+}
+
+}  // namespace vmigrate
+
+#endif  // VMIGRATE_CORE_EXIT_CODE_H_

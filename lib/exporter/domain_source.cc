@@ -1,0 +1,62 @@
+#include "exporter/domain_source.h"
+
+#include "core/atomic_file.h"
+#include "core/strings.h"
+#include "qmail/assign.h"
+#include "vpopmail/vpasswd.h"
+
+namespace vmigrate {
+
+Result<DomainLocation> LocateDomain(const HostPaths& paths, const std::string& domain) {
+  std::string assign_path = paths.OnDisk(paths.assign_file());
+  auto text = ReadSmallFile(assign_path);
+  if (!text.ok()) return text.status().WithContext("cannot read users/assign");
+  std::vector<qmail::DomainAssign> entries = qmail::ParseDomainAssigns(*text);
+  const std::string wanted = ToLower(domain);
+  DomainLocation loc;
+  bool found = false;
+  for (const auto& e : entries) {
+    if (ToLower(e.domain) != wanted) continue;
+    if (e.is_alias())
+      return Status::InvalidInput(domain + " is an alias domain of " + e.real_domain +
+                                  "; export " + e.real_domain + " (its aliases come along)");
+    loc.domain = e.domain;
+    loc.dir = NormalizePath(e.dir);
+    loc.uid = e.uid;
+    loc.gid = e.gid;
+    found = true;
+    break;
+  }
+  if (!found)
+    return Status::NotFound(domain + " is not a vpopmail domain in " + paths.assign_file());
+  for (const auto& e : entries) {
+    if (!e.is_alias()) continue;
+    if (ToLower(e.real_domain) == wanted || NormalizePath(e.dir) == loc.dir)
+      loc.aliases.push_back(e.domain);
+  }
+  return loc;
+}
+
+namespace {
+
+class VpasswdUserSource : public UserSource {
+ public:
+  explicit VpasswdUserSource(HostPaths paths) : paths_(std::move(paths)) {}
+  Result<std::vector<VpasswdEntry>> ReadUsers(const DomainLocation& where) override {
+    auto users = vpopmail::ReadVpasswd(paths_.OnDisk(where.dir + "/vpasswd"));
+    if (!users.ok()) return users.status().WithContext(where.domain);
+    return users;
+  }
+  std::string Describe() const override { return "vpasswd (cdb backend)"; }
+
+ private:
+  HostPaths paths_;
+};
+
+}  // namespace
+
+std::unique_ptr<UserSource> MakeVpasswdUserSource(const HostPaths& paths) {
+  return std::make_unique<VpasswdUserSource>(paths);
+}
+
+}  // namespace vmigrate

@@ -1,0 +1,428 @@
+#include "exporter/exporter.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "archive/checksums.h"
+#include "core/atomic_file.h"
+#include "core/errno_status.h"
+#include "core/sha256.h"
+#include "core/strings.h"
+#include "exporter/domain_source.h"
+#include "model/manifest_yaml.h"
+#include "model/path_rewrite.h"
+#include "vpopmail/names.h"
+
+namespace vmigrate {
+namespace {
+
+constexpr size_t kCopyBuffer = 256 * 1024;
+constexpr std::int64_t kMaxRewriteSize = 1 << 20;
+
+struct DirChild {
+  std::string name;
+  ino_t ino;
+};
+
+// Children of a directory in inode order, which keeps reads close to disk
+// order on ext4/xfs and avoids seek storms on big Maildirs.
+Result<std::vector<DirChild>> ListDir(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return FromErrno("cannot read directory " + dir, errno);
+  std::vector<DirChild> out;
+  while (struct dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    out.push_back({name, e->d_ino});
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end(),
+            [](const DirChild& a, const DirChild& b) { return a.ino < b.ino; });
+  return out;
+}
+
+// Message files live in cur/new/tmp; ezmlm keeps list mail in archive/.
+// Their bytes are never rewritten.
+bool InMessageDir(const std::string& rel_path) {
+  std::vector<std::string> parts = Split(rel_path, '/');
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i] == "cur" || parts[i] == "new" || parts[i] == "tmp" || parts[i] == "archive")
+      return true;
+  return false;
+}
+
+bool IsMessage(const std::string& rel_path) {
+  std::vector<std::string> parts = Split(rel_path, '/');
+  return parts.size() >= 2 &&
+         (parts[parts.size() - 2] == "cur" || parts[parts.size() - 2] == "new");
+}
+
+std::string NowUtc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string SourceHostname(const HostPaths& paths) {
+  auto me = ReadSmallFile(paths.OnDisk(paths.control_file("me")), 4096);
+  if (me.ok()) {
+    auto lines = SplitLines(*me);
+    if (!lines.empty() && !lines[0].empty()) return lines[0];
+  }
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// Walks `disk_dir` in pre-order. `visit(rel, disk, st)` returns whether to
+// descend into a directory.
+using Visitor = std::function<Result<bool>(const std::string& rel, const std::string& disk,
+                                           const struct stat& st)>;
+
+Status Walk(const std::string& disk_dir, const std::string& rel_dir, const Visitor& visit) {
+  auto children = ListDir(disk_dir);
+  if (!children.ok()) return children.status();
+  for (const auto& child : *children) {
+    std::string disk = disk_dir + "/" + child.name;
+    std::string rel = rel_dir.empty() ? child.name : rel_dir + "/" + child.name;
+    struct stat st;
+    if (lstat(disk.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // vanished (e.g. a delivery moved it): not ours to carry
+      return FromErrno("cannot stat " + disk, errno);
+    }
+    auto descend = visit(rel, disk, st);
+    if (!descend.ok()) return descend.status();
+    if (*descend && S_ISDIR(st.st_mode)) VM_RETURN_IF_ERROR(Walk(disk, rel, visit));
+  }
+  return Status::OK();
+}
+
+class Exporter {
+ public:
+  Exporter(const ExportOptions& options, ExportReport* report)
+      : opt_(options), report_(report) {}
+
+  Status Run() {
+    VM_RETURN_IF_ERROR(vpopmail::ValidateDomainName(ToLower(opt_.domain)));
+    auto loc = LocateDomain(opt_.paths, opt_.domain);
+    if (!loc.ok()) return loc.status();
+    loc_ = *loc;
+    domain_disk_ = opt_.paths.OnDisk(loc_.dir);
+    struct stat st;
+    if (stat(domain_disk_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return Status::NotFound(loc_.domain + ": domain directory " + loc_.dir +
+                              " (from users/assign) does not exist under " + opt_.paths.root);
+    VM_RETURN_IF_ERROR(BuildManifest());
+    VM_RETURN_IF_ERROR(WriteArchive());
+    return Status::OK();
+  }
+
+ private:
+  Status BuildManifest() {
+    Manifest& m = report_->manifest;
+    m.generator = std::string("vmigrate ") + VMIGRATE_VERSION;
+    m.created = NowUtc();
+    m.source.hostname = SourceHostname(opt_.paths);
+    m.source.vpopmail_home = opt_.paths.vpopmail_home;
+    m.source.qmail_dir = opt_.paths.qmail_dir;
+    ManifestDomain d;
+    d.name = loc_.domain;
+    d.dir = loc_.dir;
+    d.uid = loc_.uid;
+    d.gid = loc_.gid;
+    d.aliases = loc_.aliases;
+    auto dc = ReadSmallFile(domain_disk_ + "/.dir-control", 4096);
+    if (dc.ok()) d.dir_control = *dc;
+
+    auto source = MakeVpasswdUserSource(opt_.paths);
+    auto users = source->ReadUsers(loc_);
+    if (!users.ok()) return users.status();
+    path_set_.vpopmail_home = opt_.paths.vpopmail_home;
+    path_set_.qmail_dir = opt_.paths.qmail_dir;
+    path_set_.domain_dir = loc_.dir;
+    std::set<std::string> names;
+    for (VpasswdEntry& e : *users) {
+      Status valid = vpopmail::ValidateEntry(e);
+      if (!valid.ok()) return valid.WithContext(loc_.domain + ": cannot export user '" + EscapeC(e.name) + "'");
+      if (!names.insert(e.name).second)
+        return Status::Corrupt(loc_.domain + ": vpasswd lists user '" + e.name + "' twice");
+      if (opt_.strip_cleartext) e.clear.clear();
+      ManifestUser u;
+      u.entry = e;
+      std::string dir = NormalizePath(e.dir);
+      if (StartsWith(dir, loc_.dir + "/")) {
+        u.rel_dir = dir.substr(loc_.dir.size() + 1);
+        user_homes_.insert(u.rel_dir);
+        // Every proper ancestor of a home is a hash bucket ("0", "0/7").
+        std::string rel = u.rel_dir;
+        for (size_t slash = rel.rfind('/'); slash != std::string::npos; slash = rel.rfind('/')) {
+          rel.resize(slash);
+          buckets_.insert(rel);
+        }
+      } else {
+        report_->warnings.push_back(loc_.domain + ": user " + e.name + " has a home outside " +
+                                    loc_.dir + " (" + e.dir + "); it is carried and placed inside the domain on import");
+      }
+      path_set_.user_dirs[e.name] = dir;
+      d.users.push_back(std::move(u));
+    }
+
+    // Domain-level files (everything that is not a home or a bucket).
+    Status s = Walk(domain_disk_, "", [&](const std::string& rel, const std::string& disk,
+                                        const struct stat& st) -> Result<bool> {
+      if (rel.find('/') == std::string::npos && IsRegeneratedDomainFile(rel)) return false;
+      if (user_homes_.count(rel)) return false;
+      if (buckets_.count(rel)) return true;
+      if (rel.find('/') == std::string::npos || buckets_.count(rel.substr(0, rel.rfind('/'))))
+        d.domain_files.push_back(rel);
+      VM_RETURN_IF_ERROR(NoteRewrite("files/" + rel, rel, disk, st));
+      return true;
+    });
+    VM_RETURN_IF_ERROR(s);
+
+    // Per-user counts and rewrite candidates.
+    for (ManifestUser& u : d.users) {
+      std::string home = opt_.paths.OnDisk(NormalizePath(u.entry.dir));
+      struct stat st;
+      if (lstat(home.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        u.home_present = false;
+        report_->warnings.push_back(loc_.domain + ": home of " + u.entry.name + " (" + u.entry.dir +
+                                    ") does not exist; the account is carried without files");
+        continue;
+      }
+      const std::string prefix = "users/" + u.entry.name + "/";
+      s = Walk(home, "", [&](const std::string& rel, const std::string& disk,
+                             const struct stat& est) -> Result<bool> {
+        if (S_ISREG(est.st_mode)) {
+          u.bytes += static_cast<std::uint64_t>(est.st_size);
+          if (IsMessage(rel)) ++u.messages;
+        }
+        VM_RETURN_IF_ERROR(NoteRewrite(prefix + rel, rel, disk, est));
+        return true;
+      });
+      VM_RETURN_IF_ERROR(s.WithContext(loc_.domain + ": user " + u.entry.name));
+    }
+    m.domains.push_back(std::move(d));
+    return Status::OK();
+  }
+
+  // Decides, before anything is streamed, which small text files carry host
+  // paths; the manifest lists them so the importer knows before it writes.
+  Status NoteRewrite(const std::string& member, const std::string& rel, const std::string& disk,
+                     const struct stat& st) {
+    if (!S_ISREG(st.st_mode) || st.st_size > kMaxRewriteSize || InMessageDir(rel)) return Status::OK();
+    auto text = ReadSmallFile(disk, kMaxRewriteSize);
+    if (!text.ok()) return text.status();
+    if (text->find('\0') != std::string::npos) return Status::OK();
+    if (HasPlaceholderMarker(*text)) {
+      report_->warnings.push_back(disk + " already contains '" + kPlaceholderMarker +
+                                  "'; carried verbatim, paths in it are not rewritten");
+      return Status::OK();
+    }
+    std::string copy = *text;
+    if (ToPlaceholders(path_set_, &copy)) rewritten_.insert(member);
+    return Status::OK();
+  }
+
+  Status WriteArchive() {
+    ManifestDomain& d = report_->manifest.domains[0];
+    d.rewritten_files.assign(rewritten_.begin(), rewritten_.end());
+    auto writer = ArchiveWriter::Open(opt_.output, opt_.compression, opt_.overwrite);
+    if (!writer.ok()) return writer.status();
+    writer_ = std::move(*writer);
+    created_output_ = opt_.output != "-";
+    VM_RETURN_IF_ERROR(spool_.Init());
+
+    std::string manifest = ManifestToYaml(report_->manifest);
+    EntryInfo mi;
+    mi.path = kManifestEntry;
+    mi.mode = 0600;
+    mi.mtime_sec = std::time(nullptr);
+    VM_RETURN_IF_ERROR(writer_->AddBytes(mi, manifest));
+    VM_RETURN_IF_ERROR(spool_.Add(Record('f', mi, manifest.size(), Sha256::Of(manifest), false)));
+
+    const std::string files_prefix = ArchiveFilesPrefix(d.name);
+    VM_RETURN_IF_ERROR(AddTree(domain_disk_, files_prefix, "files/", /*domain_level=*/true));
+    for (const ManifestUser& u : d.users) {
+      if (!u.home_present) continue;
+      std::string home = opt_.paths.OnDisk(NormalizePath(u.entry.dir));
+      VM_RETURN_IF_ERROR(AddTree(home, ArchiveUserPrefix(d.name, u.entry.name),
+                                 "users/" + u.entry.name + "/", false)
+                             .WithContext(d.name + ": user " + u.entry.name));
+    }
+
+    // The index goes last: its size is known only now.
+    VM_RETURN_IF_ERROR(spool_.Rewind());
+    std::string header = std::string(kChecksumsHeader) + "\n";
+    EntryInfo ci;
+    ci.path = kChecksumsEntry;
+    ci.mode = 0600;
+    ci.mtime_sec = std::time(nullptr);
+    ci.size = static_cast<std::int64_t>(header.size() + spool_.bytes());
+    VM_RETURN_IF_ERROR(writer_->BeginFile(ci));
+    VM_RETURN_IF_ERROR(writer_->WriteData(header.data(), header.size()));
+    std::string line;
+    while (spool_.ReadLine(&line)) VM_RETURN_IF_ERROR(writer_->WriteData(line.data(), line.size()));
+    VM_RETURN_IF_ERROR(writer_->EndFile());
+    VM_RETURN_IF_ERROR(writer_->Close());
+    report_->entries = spool_.count() + 1;
+    created_output_ = false;  // complete: keep it
+    return Status::OK();
+  }
+
+  FileRecord Record(char type, const EntryInfo& info, std::int64_t size, const std::string& sha,
+                    bool rewritten) {
+    FileRecord r;
+    r.type = type;
+    r.mode = info.mode;
+    r.mtime_sec = info.mtime_sec;
+    r.mtime_nsec = info.mtime_nsec;
+    r.size = size;
+    r.sha256 = sha;
+    r.rewritten = rewritten;
+    r.path = info.path;
+    return r;
+  }
+
+  // Writes the directory itself and everything below it. For the domain
+  // dir, homes, buckets and regenerated files are left out.
+  Status AddTree(const std::string& disk_root, const std::string& member_prefix,
+                 const std::string& rewrite_prefix, bool domain_level) {
+    struct stat st;
+    if (lstat(disk_root.c_str(), &st) != 0) return FromErrno("cannot stat " + disk_root, errno);
+    std::string root_member = member_prefix.substr(0, member_prefix.size() - 1);
+    VM_RETURN_IF_ERROR(AddEntry(root_member, disk_root, st, false));
+    return Walk(disk_root, "", [&](const std::string& rel, const std::string& disk,
+                                   const struct stat& est) -> Result<bool> {
+      if (domain_level) {
+        if (rel.find('/') == std::string::npos && IsRegeneratedDomainFile(rel)) return false;
+        if (user_homes_.count(rel)) return false;
+        if (buckets_.count(rel)) return true;
+      }
+      VM_RETURN_IF_ERROR(AddEntry(member_prefix + rel, disk, est,
+                                  rewritten_.count(rewrite_prefix + rel) > 0));
+      return true;
+    });
+  }
+
+  Status AddEntry(const std::string& member, const std::string& disk, const struct stat& st,
+                  bool rewrite) {
+    EntryInfo info;
+    info.path = member;
+    info.mode = st.st_mode & 07777;
+    info.mtime_sec = st.st_mtim.tv_sec;
+    info.mtime_nsec = st.st_mtim.tv_nsec;
+    if (S_ISDIR(st.st_mode)) {
+      VM_RETURN_IF_ERROR(writer_->AddDirectory(info));
+      return spool_.Add(Record('d', info, 0, "", false));
+    }
+    if (S_ISLNK(st.st_mode)) {
+      char buf[4096];
+      ssize_t n = readlink(disk.c_str(), buf, sizeof buf - 1);
+      if (n < 0) return FromErrno("cannot read link " + disk, errno);
+      std::string target(buf, static_cast<size_t>(n));
+      bool changed = ToPlaceholders(path_set_, &target);
+      VM_RETURN_IF_ERROR(writer_->AddSymlink(info, target));
+      return spool_.Add(Record('l', info, static_cast<std::int64_t>(target.size()),
+                               Sha256::Of(target), changed));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      report_->warnings.push_back(disk + ": not a regular file, directory or symlink; skipped");
+      return Status::OK();
+    }
+    int fd = open(disk.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = open(disk.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return FromErrno("cannot open " + disk, errno);
+    struct stat fst;
+    fstat(fd, &fst);
+    info.mode = fst.st_mode & 07777;
+    info.mtime_sec = fst.st_mtim.tv_sec;
+    info.mtime_nsec = fst.st_mtim.tv_nsec;
+    info.size = fst.st_size;
+    Status s;
+    if (rewrite) {
+      close(fd);
+      auto text = ReadSmallFile(disk, kMaxRewriteSize);
+      if (!text.ok()) return text.status();
+      std::string data = *text;
+      ToPlaceholders(path_set_, &data);
+      info.size = static_cast<std::int64_t>(data.size());
+      VM_RETURN_IF_ERROR(writer_->AddBytes(info, data));
+      report_->file_bytes += data.size();
+      return spool_.Add(Record('f', info, info.size, Sha256::Of(data), true));
+    }
+    s = CopyFile(fd, disk, info);
+    close(fd);
+    return s;
+  }
+
+  Status CopyFile(int fd, const std::string& disk, const EntryInfo& info) {
+    VM_RETURN_IF_ERROR(writer_->BeginFile(info));
+    Sha256 sha;
+    std::int64_t left = info.size;
+    while (left > 0) {
+      size_t want = static_cast<size_t>(std::min<std::int64_t>(left, kCopyBuffer));
+      ssize_t n = read(fd, buffer_, want);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return FromErrno("cannot read " + disk, errno);
+      }
+      if (n == 0) return Status::IoError(disk + ": file shrank while it was being archived");
+      sha.Update(buffer_, static_cast<size_t>(n));
+      VM_RETURN_IF_ERROR(writer_->WriteData(buffer_, static_cast<size_t>(n)));
+      left -= n;
+    }
+    VM_RETURN_IF_ERROR(writer_->EndFile());
+    report_->file_bytes += static_cast<std::uint64_t>(info.size);
+    return spool_.Add(Record('f', info, info.size, sha.HexDigest(), false));
+  }
+
+ public:
+  ~Exporter() {
+    if (created_output_) {
+      writer_.reset();
+      unlink(opt_.output.c_str());
+    }
+  }
+
+ private:
+  const ExportOptions& opt_;
+  ExportReport* report_;
+  DomainLocation loc_;
+  std::string domain_disk_;
+  HostPathSet path_set_;
+  std::set<std::string> user_homes_;  // relative to the domain dir
+  std::set<std::string> buckets_;
+  std::set<std::string> rewritten_;   // "files/<rel>" or "users/<name>/<rel>"
+  std::unique_ptr<ArchiveWriter> writer_;
+  RecordSpool spool_;
+  bool created_output_ = false;
+  char buffer_[kCopyBuffer];
+};
+
+}  // namespace
+
+bool IsRegeneratedDomainFile(const std::string& name) {
+  return name == "vpasswd" || name == "vpasswd.cdb" || name == ".vpasswd.lock" ||
+         name == ".dir-control" || name == ".dir_control_free" ||
+         name == ".dir_control_free.lock" || name == "cdb.tmp" ||
+         StartsWith(name, "vpasswd.bak.") || StartsWith(name, ".dir-control.") ||
+         StartsWith(name, ".vmigrate-");
+}
+
+Status ExportDomain(const ExportOptions& options, ExportReport* report) {
+  auto exporter = std::make_unique<Exporter>(options, report);
+  return exporter->Run();
+}
+
+}  // namespace vmigrate

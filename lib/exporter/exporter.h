@@ -1,0 +1,42 @@
+// vpopmail domain -> archive. Streams every file once (hashing while it
+// copies), so memory does not grow with the number or size of messages.
+#ifndef VMIGRATE_EXPORTER_EXPORTER_H_
+#define VMIGRATE_EXPORTER_EXPORTER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "archive/archive_writer.h"
+#include "core/host_paths.h"
+#include "core/status.h"
+#include "model/manifest.h"
+
+namespace vmigrate {
+
+struct ExportOptions {
+  HostPaths paths;                          // --root, --vpopmail-home, --qmail-dir
+  std::string domain;                       // DOMAIN
+  std::string output;                       // -o FILE, "-" for stdout
+  Compression compression = Compression::kZstd;  // --compress
+  bool overwrite = false;                   // --force: replace an existing FILE
+  bool strip_cleartext = false;             // --strip-cleartext: empty the 8th vpasswd field
+};
+
+struct ExportReport {
+  Manifest manifest;
+  std::uint64_t entries = 0;       // archive members written
+  std::uint64_t file_bytes = 0;    // bytes of file data archived
+  std::vector<std::string> warnings;
+};
+
+/// Writes the archive. On failure a partly written output file is removed.
+Status ExportDomain(const ExportOptions& options, ExportReport* report);
+
+/// Names at the top of a domain dir that are regenerated on import, or are
+/// vpopmail's temporary files, and so are not carried.
+bool IsRegeneratedDomainFile(const std::string& name);
+
+}  // namespace vmigrate
+
+#endif  // VMIGRATE_EXPORTER_EXPORTER_H_

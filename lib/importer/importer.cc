@@ -1,0 +1,664 @@
+#include "importer/importer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "archive/archive_reader.h"
+#include "archive/checksums.h"
+#include "core/errno_status.h"
+#include "core/sha256.h"
+#include "core/strings.h"
+#include "model/manifest_yaml.h"
+#include "model/path_rewrite.h"
+#include "qmail/assign.h"
+#include "qmail/control_update.h"
+#include "vpopmail/dir_control.h"
+#include "vpopmail/names.h"
+#include "vpopmail/vpasswd.h"
+
+namespace vmigrate {
+namespace {
+
+constexpr size_t kCopyBuffer = 256 * 1024;
+constexpr size_t kMaxManifestBytes = 64u << 20;
+constexpr size_t kMaxRewriteBytes = 1u << 20;
+
+std::string Parent(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+// rename() that refuses to replace an existing target (an empty directory
+// would otherwise be replaced silently).
+int RenameNoReplace(const std::string& from, const std::string& to) {
+  return static_cast<int>(
+      syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE));
+}
+
+Status MakeDirs(const std::string& dir, mode_t mode, const std::optional<FileOwner>& owner,
+                std::vector<std::string>* created) {
+  struct stat st;
+  if (lstat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::OK();
+    return Status::Conflict(dir + " exists and is not a directory");
+  }
+  VM_RETURN_IF_ERROR(MakeDirs(Parent(dir), mode, owner, created));
+  if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+    return FromErrno("cannot create directory " + dir, errno);
+  chmod(dir.c_str(), mode);
+  if (owner && lchown(dir.c_str(), owner->uid, owner->gid) != 0)
+    return FromErrno("cannot chown " + dir, errno);
+  if (created) created->push_back(dir);
+  return Status::OK();
+}
+
+struct PendingDir {
+  std::string disk;
+  mode_t mode;
+  struct timespec mtime;
+};
+
+struct PendingLink {
+  std::string disk;
+  std::string target;  // with placeholders
+  struct timespec mtime;
+};
+
+class Importer {
+ public:
+  Importer(const ImportOptions& options, ImportReport* report) : opt_(options), report_(report) {}
+
+  ~Importer() {
+    if (!staging_.empty() && !committed_) {
+      std::error_code ec;
+      std::filesystem::remove_all(staging_, ec);
+    }
+    if (!committed_) {
+      for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) rmdir(it->c_str());
+    }
+  }
+
+  Status Run() {
+    VM_RETURN_IF_ERROR(CheckTarget());
+    auto owner = ResolveTargetOwner(opt_.paths, opt_.owner);
+    if (!owner.ok()) return owner.status();
+    report_->owner = *owner;
+    if (geteuid() == 0) {
+      chown_ = *owner;
+      report_->chowned = true;
+    } else if (opt_.owner) {
+      report_->warnings.push_back("not running as root: files keep the current user, not " +
+                                  std::to_string(opt_.owner->uid) + ":" +
+                                  std::to_string(opt_.owner->gid));
+    }
+
+    auto reader = ArchiveReader::Open(opt_.archive);
+    if (!reader.ok()) return reader.status();
+    reader_ = std::move(*reader);
+    VM_RETURN_IF_ERROR(ReadManifest());
+    VM_RETURN_IF_ERROR(CheckManifest());
+
+    qmail::ControlUpdateOptions copt;
+    copt.use_qmail_programs = opt_.use_qmail_programs;
+    copt.owner = chown_;
+    tx_ = std::make_unique<qmail::ControlTransaction>(opt_.paths, copt);
+    VM_RETURN_IF_ERROR(tx_->CheckAbsent(AllNames()));
+    VM_RETURN_IF_ERROR(PlanUsers());
+    VM_RETURN_IF_ERROR(MakeStaging());
+    VM_RETURN_IF_ERROR(Unpack());
+    VM_RETURN_IF_ERROR(Commit());
+    if (opt_.reload && (opt_.paths.root == "/")) {
+      auto n = qmail::SignalQmailSend();
+      if (n.ok()) report_->qmail_send_signalled = *n;
+      else report_->warnings.push_back("could not signal qmail-send: " + n.status().message());
+    }
+    return Status::OK();
+  }
+
+ private:
+  const ManifestDomain& domain() const { return report_->manifest.domains[0]; }
+
+  std::vector<std::string> AllNames() const {
+    std::vector<std::string> names = {domain().name};
+    names.insert(names.end(), domain().aliases.begin(), domain().aliases.end());
+    return names;
+  }
+
+  Status CheckInterrupted() const {
+    if (opt_.interrupted && opt_.interrupted->load())
+      return Status::Interrupted("interrupted; nothing was changed on the target");
+    return Status::OK();
+  }
+
+  Status CheckTarget() {
+    struct stat st;
+    vp_disk_ = opt_.paths.OnDisk(opt_.paths.vpopmail_home);
+    if (stat(vp_disk_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return Status::NotFound("target vpopmail home " + vp_disk_ + " does not exist");
+    for (const char* sub : {"", "/control", "/users"}) {
+      std::string d = opt_.paths.OnDisk(opt_.paths.qmail_dir + sub);
+      if (stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return Status::NotFound("target qmail directory " + d + " does not exist");
+    }
+    if (access(vp_disk_.c_str(), W_OK) != 0)
+      return FromErrno("target vpopmail home " + vp_disk_ + " is not writable", errno);
+    return Status::OK();
+  }
+
+  Status ReadManifest() {
+    EntryHeader h;
+    auto more = reader_->Next(&h);
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Corrupt(opt_.archive + ": empty archive (no manifest.yaml)");
+    if (h.path != kManifestEntry || h.type != EntryType::kFile)
+      return Status::Corrupt(opt_.archive + ": first entry is '" + EscapeC(h.path) +
+                             "', not manifest.yaml: not a vmigrate archive");
+    if (h.size < 0 || static_cast<size_t>(h.size) > kMaxManifestBytes)
+      return Status::Corrupt("manifest.yaml claims " + std::to_string(h.size) + " bytes (limit " +
+                             std::to_string(kMaxManifestBytes) + ")");
+    auto text = reader_->ReadAll(kMaxManifestBytes);
+    if (!text.ok()) return text.status();
+    if (static_cast<std::int64_t>(text->size()) != h.size)
+      return Status::Corrupt("manifest.yaml: size differs from its header");
+    auto m = ManifestFromYaml(*text);
+    if (!m.ok()) return m.status();
+    report_->manifest = *m;
+    VM_RETURN_IF_ERROR(spool_.Init());
+    FileRecord r;
+    r.type = 'f';
+    r.mode = h.mode;
+    r.mtime_sec = h.mtime_sec;
+    r.mtime_nsec = h.mtime_nsec;
+    r.size = h.size;
+    r.sha256 = Sha256::Of(*text);
+    r.path = h.path;
+    return spool_.Add(r);
+  }
+
+  // The manifest is untrusted input: every name is checked with vpopmail's
+  // rules before it can reach a path or a control file.
+  Status CheckManifest() {
+    const ManifestDomain& d = domain();
+    auto ctx = [&](const Status& s) { return s.WithContext("archive"); };
+    Status s = vpopmail::ValidateDomainName(d.name);
+    if (!s.ok()) return Status::Corrupt("archive: domain: " + s.message());
+    std::set<std::string> names = {d.name};
+    for (const auto& a : d.aliases) {
+      s = vpopmail::ValidateDomainName(a);
+      if (!s.ok()) return Status::Corrupt("archive: alias domain: " + s.message());
+      if (!names.insert(a).second)
+        return Status::Corrupt("archive: alias domain '" + a + "' is listed twice");
+    }
+    std::set<std::string> users;
+    for (const auto& u : d.users) {
+      s = vpopmail::ValidateEntry(u.entry);
+      if (!s.ok()) return Status::Corrupt("archive: " + s.message());
+      if (!users.insert(u.entry.name).second)
+        return Status::Corrupt("archive: user '" + u.entry.name + "' is listed twice");
+    }
+    for (const auto& f : d.rewritten_files) {
+      s = CheckMemberPath(f);
+      if (!s.ok()) return ctx(s);
+    }
+    (void)ctx;
+    return Status::OK();
+  }
+
+  // Fresh hashing: replay the source's creation order (its bucket order, so
+  // a domain without deletions lands in exactly the same buckets) against a
+  // new .dir-control, as vadddomain + vadduser would.
+  Status PlanUsers() {
+    const auto& users = domain().users;
+    std::vector<size_t> order(users.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto rank = [&](size_t i) -> std::pair<unsigned long, int> {
+      const ManifestUser& u = users[i];
+      unsigned long bucket = ULONG_MAX;
+      if (!u.rel_dir.empty()) {
+        size_t slash = u.rel_dir.rfind('/');
+        bucket = vpopmail::BucketOrder(slash == std::string::npos ? "" : u.rel_dir.substr(0, slash));
+      }
+      return {bucket, u.entry.name == "postmaster" ? 0 : 1};
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return rank(a) < rank(b); });
+    vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(std::nullopt, users.size());
+    dir_control_text_ = alloc.final_text;
+    for (size_t k = 0; k < order.size(); ++k) {
+      const std::string& name = users[order[k]].entry.name;
+      user_rel_[name] = alloc.buckets[k].empty() ? name : alloc.buckets[k] + "/" + name;
+    }
+    return Status::OK();
+  }
+
+  Status MakeStaging() {
+    std::string domains = vp_disk_ + "/domains";
+    VM_RETURN_IF_ERROR(MakeDirs(domains, 0700, chown_, &created_dirs_));
+    staging_ = domains + "/.vmigrate-staging." + domain().name + "." + std::to_string(getpid());
+    std::error_code ec;
+    std::filesystem::remove_all(staging_, ec);  // a crashed run of ours with the same pid
+    if (mkdir(staging_.c_str(), 0700) != 0)
+      return FromErrno("cannot create staging directory " + staging_, errno);
+    if (chown_ && lchown(staging_.c_str(), chown_->uid, chown_->gid) != 0)
+      return FromErrno("cannot chown " + staging_, errno);
+    return Status::OK();
+  }
+
+  // Maps an archive member to its place under the staging dir.
+  Result<std::string> StagingPath(const std::string& member, bool* rewritten) {
+    VM_RETURN_IF_ERROR(CheckMemberPath(member));
+    const std::string files = ArchiveFilesPrefix(domain().name);
+    const std::string users = ArchiveDomainPrefix(domain().name) + "users/";
+    std::string rel_in_domain;  // relative to domains/<name>/
+    std::string out;
+    if (member + "/" == files) {
+      *rewritten = false;
+      return staging_;
+    }
+    if (StartsWith(member, files)) {
+      std::string rel = member.substr(files.size());
+      for (const auto& [name, home] : user_rel_) {
+        if (rel == home || StartsWith(rel, home + "/"))
+          return Status::Corrupt("archive entry '" + EscapeC(member) +
+                                 "' would land in the home of user " + name);
+      }
+      rel_in_domain = "files/" + rel;
+      out = staging_ + "/" + rel;
+    } else if (StartsWith(member, users)) {
+      std::string rest = member.substr(users.size());
+      size_t slash = rest.find('/');
+      std::string user = rest.substr(0, slash);
+      auto it = user_rel_.find(user);
+      if (it == user_rel_.end())
+        return Status::Corrupt("archive entry '" + EscapeC(member) +
+                               "' belongs to a user the manifest does not list");
+      rel_in_domain = "users/" + rest;
+      out = staging_ + "/" + it->second + (slash == std::string::npos ? "" : rest.substr(slash));
+    } else {
+      return Status::Corrupt("archive entry '" + EscapeC(member) +
+                             "' is outside the domain the manifest names");
+    }
+    *rewritten = rewritten_members_.count(rel_in_domain) > 0;
+    return out;
+  }
+
+  Status Unpack() {
+    for (const auto& f : domain().rewritten_files) rewritten_members_.insert(f);
+    EntryHeader h;
+    std::set<std::string> links;
+    for (;;) {
+      VM_RETURN_IF_ERROR(CheckInterrupted());
+      auto more = reader_->Next(&h);
+      if (!more.ok()) return more.status();
+      if (!*more) return Status::Corrupt(opt_.archive + ": truncated: checksums.txt is missing");
+      if (h.path == kChecksumsEntry) break;
+      ++report_->entries;
+      bool rewritten = false;
+      auto disk = StagingPath(h.path, &rewritten);
+      if (!disk.ok()) return disk.status();
+      FileRecord rec;
+      rec.mode = h.mode & 07777;
+      rec.mtime_sec = h.mtime_sec;
+      rec.mtime_nsec = h.mtime_nsec;
+      rec.path = h.path;
+      rec.rewritten = rewritten;
+      struct timespec mtime = {static_cast<time_t>(h.mtime_sec), h.mtime_nsec};
+      if (h.mtime_nsec < 0 || h.mtime_nsec > 999999999)
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': bad mtime");
+      switch (h.type) {
+        case EntryType::kDirectory: {
+          rec.type = 'd';
+          if (*disk != staging_) VM_RETURN_IF_ERROR(MakeDirs(*disk, 0700, chown_, nullptr));
+          dirs_.push_back({*disk, rec.mode, mtime});
+          break;
+        }
+        case EntryType::kFile: {
+          rec.type = 'f';
+          VM_RETURN_IF_ERROR(MakeDirs(Parent(*disk), 0700, chown_, nullptr));
+          VM_RETURN_IF_ERROR(WriteFile(h, *disk, mtime, &rec));
+          if (rewritten) rewrite_files_.push_back(*disk);
+          break;
+        }
+        case EntryType::kSymlink: {
+          rec.type = 'l';
+          rec.size = static_cast<std::int64_t>(h.link_target.size());
+          rec.sha256 = Sha256::Of(h.link_target);
+          if (h.link_target.empty() || h.link_target.find('\0') != std::string::npos)
+            return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': empty symlink target");
+          if (!links.insert(*disk).second)
+            return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
+          VM_RETURN_IF_ERROR(MakeDirs(Parent(*disk), 0700, chown_, nullptr));
+          links_.push_back({*disk, h.link_target, mtime});
+          break;
+        }
+        case EntryType::kHardlink:
+          return Status::Corrupt("archive entry '" + EscapeC(h.path) +
+                                 "' is a hard link; vmigrate archives never contain one");
+        case EntryType::kOther:
+          return Status::Corrupt("archive entry '" + EscapeC(h.path) +
+                                 "' is a device, FIFO or socket; refused");
+      }
+      // A file may not be created below a symlink (links are made last).
+      for (const auto& l : links)
+        if (StartsWith(*disk, l + "/"))
+          return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' goes through a symlink");
+      VM_RETURN_IF_ERROR(spool_.Add(rec));
+    }
+    return CheckIndex();
+  }
+
+  Status WriteFile(const EntryHeader& h, const std::string& disk, const struct timespec& mtime,
+                   FileRecord* rec) {
+    int fd = open(disk.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST)
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
+      return FromErrno("cannot create " + disk, errno);
+    }
+    Sha256 sha;
+    std::int64_t total = 0;
+    Status s;
+    for (;;) {
+      auto n = reader_->Read(buffer_, sizeof buffer_);
+      if (!n.ok()) {
+        s = n.status();
+        break;
+      }
+      if (*n == 0) break;
+      sha.Update(buffer_, *n);
+      total += static_cast<std::int64_t>(*n);
+      const char* p = buffer_;
+      size_t left = *n;
+      while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          s = FromErrno("cannot write " + disk, errno);
+          break;
+        }
+        p += w;
+        left -= static_cast<size_t>(w);
+      }
+      if (!s.ok()) break;
+    }
+    if (s.ok() && total != h.size)
+      s = Status::Corrupt("archive entry '" + EscapeC(h.path) + "': " + std::to_string(total) +
+                          " bytes where the header says " + std::to_string(h.size));
+    if (s.ok() && fchmod(fd, h.mode & 07777) != 0) s = FromErrno("cannot chmod " + disk, errno);
+    if (s.ok() && chown_ && fchown(fd, chown_->uid, chown_->gid) != 0)
+      s = FromErrno("cannot chown " + disk, errno);
+    struct timespec times[2] = {mtime, mtime};
+    if (s.ok() && futimens(fd, times) != 0) s = FromErrno("cannot set mtime of " + disk, errno);
+    if (close(fd) != 0 && s.ok()) s = FromErrno("cannot write " + disk, errno);
+    rec->size = total;
+    rec->sha256 = sha.HexDigest();
+    report_->file_bytes += static_cast<std::uint64_t>(total);
+    return s;
+  }
+
+  // Compares what we received, entry by entry, with the exporter's index.
+  Status CheckIndex() {
+    auto text_reader = [&](std::string* line, bool* eof) -> Status {
+      // Reads one line of checksums.txt from the archive stream.
+      line->clear();
+      for (;;) {
+        if (pos_ == len_) {
+          auto n = reader_->Read(buffer_, sizeof buffer_);
+          if (!n.ok()) return n.status();
+          if (*n == 0) {
+            *eof = line->empty();
+            return Status::OK();
+          }
+          pos_ = 0;
+          len_ = *n;
+        }
+        char c = buffer_[pos_++];
+        if (c == '\n') return Status::OK();
+        line->push_back(c);
+        if (line->size() > 16384) return Status::Corrupt("checksums.txt: line too long");
+      }
+    };
+    std::string line, ours;
+    bool eof = false;
+    VM_RETURN_IF_ERROR(text_reader(&line, &eof));
+    if (eof || line != kChecksumsHeader)
+      return Status::Corrupt("checksums.txt: unknown header '" + EscapeC(line.substr(0, 80)) + "'");
+    VM_RETURN_IF_ERROR(spool_.Rewind());
+    for (;;) {
+      VM_RETURN_IF_ERROR(text_reader(&line, &eof));
+      bool have_ours = spool_.ReadLine(&ours);
+      if (eof && !have_ours) break;
+      if (eof) {
+        auto r = ParseRecord(ours.substr(0, ours.size() - 1));
+        return Status::Corrupt("archive entry '" + (r.ok() ? EscapeC(r->path) : std::string("?")) +
+                               "' is not listed in checksums.txt");
+      }
+      auto theirs = ParseRecord(line);
+      if (!theirs.ok()) return theirs.status();
+      if (!have_ours)
+        return Status::Corrupt("archive entry '" + EscapeC(theirs->path) +
+                               "' is listed in checksums.txt but missing from the stream");
+      auto mine = ParseRecord(ours.substr(0, ours.size() - 1));
+      if (!mine.ok()) return mine.status();
+      if (!(*mine == *theirs)) {
+        std::string what = mine->path != theirs->path   ? "is not the entry checksums.txt lists next ('" + EscapeC(theirs->path) + "')"
+                           : mine->sha256 != theirs->sha256 ? "checksum mismatch"
+                           : mine->size != theirs->size     ? "size mismatch"
+                                                            : "mode, mtime or type differs from checksums.txt";
+        return Status::Corrupt("archive entry '" + EscapeC(mine->path) + "': " + what);
+      }
+    }
+    EntryHeader h;
+    auto more = reader_->Next(&h);
+    if (!more.ok()) return more.status();
+    if (*more) return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' follows checksums.txt");
+    return Status::OK();
+  }
+
+  Status Commit() {
+    VM_RETURN_IF_ERROR(CheckInterrupted());
+    VM_RETURN_IF_ERROR(tx_->Lock());
+    VM_RETURN_IF_ERROR(tx_->CheckAbsent(AllNames()));
+
+    // The domain's own bucket, as vadddomain allocates it.
+    std::string dc_path = vp_disk_ + "/domains/.dir-control";
+    auto dc_old = ReadSmallFile(dc_path, 4096);
+    std::optional<std::string> existing;
+    if (dc_old.ok()) existing = *dc_old;
+    else if (dc_old.status().code() != Status::Code::kNotFound) return dc_old.status();
+    vpopmail::BucketAllocation domain_alloc = vpopmail::AllocateBuckets(existing, 1);
+    const std::string& bucket = domain_alloc.buckets[0];
+    std::string host_dir = opt_.paths.vpopmail_home + "/domains/" +
+                           (bucket.empty() ? "" : bucket + "/") + domain().name;
+    std::string final_disk = opt_.paths.OnDisk(host_dir);
+    struct stat st;
+    if (lstat(final_disk.c_str(), &st) == 0)
+      return Status::Conflict(domain().name + ": " + host_dir + " already exists on the target");
+    report_->domain_dir = host_dir;
+
+    HostPathSet target;
+    target.vpopmail_home = opt_.paths.vpopmail_home;
+    target.qmail_dir = opt_.paths.qmail_dir;
+    target.domain_dir = host_dir;
+    for (const auto& [name, rel] : user_rel_) target.user_dirs[name] = host_dir + "/" + rel;
+    report_->user_dirs = target.user_dirs;
+
+    VM_RETURN_IF_ERROR(FinishStaging(target));
+
+    std::vector<std::string> bucket_dirs;
+    if (!bucket.empty())
+      VM_RETURN_IF_ERROR(MakeDirs(Parent(final_disk), 0700, chown_, &bucket_dirs));
+    if (RenameNoReplace(staging_, final_disk) != 0) {
+      Status s = FromErrno("cannot move " + staging_ + " to " + final_disk, errno);
+      for (auto it = bucket_dirs.rbegin(); it != bucket_dirs.rend(); ++it) rmdir(it->c_str());
+      return s;
+    }
+    auto undo_rename = [&]() {
+      rename(final_disk.c_str(), staging_.c_str());
+      for (auto it = bucket_dirs.rbegin(); it != bucket_dirs.rend(); ++it) rmdir(it->c_str());
+    };
+    Status s = WriteFileAtomic(dc_path, domain_alloc.final_text, 0600, chown_);
+    if (!s.ok()) {
+      undo_rename();
+      return s;
+    }
+    std::vector<qmail::DomainAssign> entries;
+    for (const auto& name : AllNames()) {
+      qmail::DomainAssign a;
+      a.domain = name;
+      a.real_domain = domain().name;
+      a.uid = report_->owner.uid;
+      a.gid = report_->owner.gid;
+      a.dir = host_dir;
+      entries.push_back(a);
+    }
+    s = tx_->Apply(entries);
+    if (!s.ok()) {
+      Status rb = tx_->Rollback();
+      if (existing) WriteFileAtomic(dc_path, *existing, 0600, chown_);
+      else unlink(dc_path.c_str());
+      undo_rename();
+      return rb.ok() ? s : s.WithContext("rollback also failed (" + rb.message() + ")");
+    }
+    committed_ = true;
+    SyncDirectory(Parent(final_disk));
+    return Status::OK();
+  }
+
+  // Everything that depends on where the domain lands: placeholders,
+  // symlinks, vpasswd, the user .dir-control; then modes and mtimes of
+  // directories, and one syncfs for the whole tree.
+  Status FinishStaging(const HostPathSet& target) {
+    for (const auto& path : rewrite_files_) {
+      auto text = ReadSmallFile(path, kMaxRewriteBytes);
+      if (!text.ok()) return text.status();
+      std::string data = *text;
+      Status s = FromPlaceholders(target, &data);
+      if (!s.ok()) return s.WithContext(path.substr(staging_.size() + 1));
+      struct stat st;
+      lstat(path.c_str(), &st);
+      int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) return FromErrno("cannot rewrite " + path, errno);
+      bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+      struct timespec times[2] = {st.st_mtim, st.st_mtim};
+      futimens(fd, times);
+      close(fd);
+      if (!ok) return FromErrno("cannot rewrite " + path, errno);
+    }
+    for (const auto& link : links_) {
+      std::string t = link.target;
+      Status s = FromPlaceholders(target, &t);
+      if (!s.ok()) return s.WithContext(link.disk.substr(staging_.size() + 1));
+      if (symlink(t.c_str(), link.disk.c_str()) != 0)
+        return FromErrno("cannot create symlink " + link.disk, errno);
+      if (chown_) lchown(link.disk.c_str(), chown_->uid, chown_->gid);
+      struct timespec times[2] = {link.mtime, link.mtime};
+      utimensat(AT_FDCWD, link.disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    }
+
+    std::vector<VpasswdEntry> entries;
+    for (const auto& u : domain().users) {
+      VpasswdEntry e = u.entry;
+      e.dir = target.user_dirs.at(e.name);
+      entries.push_back(e);
+    }
+    VM_RETURN_IF_ERROR(vpopmail::WriteVpasswdFiles(staging_, entries, chown_));
+    if (!entries.empty())
+      VM_RETURN_IF_ERROR(WriteFileAtomic(staging_ + "/.dir-control", dir_control_text_, 0600, chown_));
+    int lock_fd = open((staging_ + "/.vpasswd.lock").c_str(),
+                       O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lock_fd >= 0) {
+      if (chown_) fchown(lock_fd, chown_->uid, chown_->gid);
+      close(lock_fd);
+    }
+    // Homes and buckets the archive had no entry for (e.g. a missing home).
+    for (const auto& [name, rel] : user_rel_) {
+      size_t slash = rel.rfind('/');
+      if (slash != std::string::npos)
+        VM_RETURN_IF_ERROR(MakeDirs(staging_ + "/" + rel.substr(0, slash), 0700, chown_, nullptr));
+    }
+
+    // Deepest first, so setting a child's mtime does not disturb its parent.
+    std::stable_sort(dirs_.begin(), dirs_.end(), [](const PendingDir& a, const PendingDir& b) {
+      return std::count(a.disk.begin(), a.disk.end(), '/') >
+             std::count(b.disk.begin(), b.disk.end(), '/');
+    });
+    for (const auto& d : dirs_) {
+      if (chmod(d.disk.c_str(), d.mode) != 0) return FromErrno("cannot chmod " + d.disk, errno);
+      struct timespec times[2] = {d.mtime, d.mtime};
+      if (utimensat(AT_FDCWD, d.disk.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+        return FromErrno("cannot set mtime of " + d.disk, errno);
+    }
+    // One flush for the whole staging tree instead of an fsync per message.
+    int fd = open(staging_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return FromErrno("cannot open " + staging_, errno);
+    int rc = syncfs(fd);
+    int err = errno;
+    close(fd);
+    if (rc != 0) return FromErrno("cannot sync " + staging_, err);
+    return Status::OK();
+  }
+
+  const ImportOptions& opt_;
+  ImportReport* report_;
+  std::unique_ptr<ArchiveReader> reader_;
+  std::unique_ptr<qmail::ControlTransaction> tx_;
+  std::optional<FileOwner> chown_;   // set when running as root
+  std::string vp_disk_;
+  std::string staging_;
+  bool committed_ = false;
+  std::vector<std::string> created_dirs_;
+  std::map<std::string, std::string> user_rel_;  // user -> "bucket/name" in the new domain dir
+  std::string dir_control_text_;
+  std::set<std::string> rewritten_members_;
+  std::vector<std::string> rewrite_files_;
+  std::vector<PendingDir> dirs_;
+  std::vector<PendingLink> links_;
+  RecordSpool spool_;
+  size_t pos_ = 0, len_ = 0;
+  char buffer_[kCopyBuffer];
+};
+
+}  // namespace
+
+Status CheckMemberPath(const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return Status::Corrupt("archive entry '" + EscapeC(path.substr(0, 300)) + "': " + why);
+  };
+  if (path.empty()) return bad("empty path");
+  if (path.size() > 4096) return bad("path longer than 4096 bytes");
+  if (path[0] == '/') return bad("absolute path");
+  if (path.find('\0') != std::string::npos) return bad("NUL byte in path");
+  if (path.find('\\') != std::string::npos) return bad("backslash in path");
+  for (const auto& part : Split(path, '/')) {
+    if (part.empty()) return bad("empty path component");
+    if (part == "..") return bad("'..' component escapes the domain");
+    if (part == ".") return bad("'.' component");
+  }
+  return Status::OK();
+}
+
+Result<FileOwner> ResolveTargetOwner(const HostPaths& paths, std::optional<FileOwner> override) {
+  if (override) return *override;
+  if (auto pw = LookupPasswd(paths.root, "vpopmail")) return FileOwner{pw->uid, pw->gid};
+  struct stat st;
+  std::string home = paths.OnDisk(paths.vpopmail_home);
+  if (stat(home.c_str(), &st) != 0) return FromErrno("cannot stat " + home, errno);
+  return FileOwner{st.st_uid, st.st_gid};
+}
+
+Status ImportArchive(const ImportOptions& options, ImportReport* report) {
+  auto importer = std::make_unique<Importer>(options, report);
+  return importer->Run();
+}
+
+}  // namespace vmigrate

@@ -1,0 +1,81 @@
+// The archive's table of contents (manifest.yaml, the first tar entry).
+// Plain data: no I/O here. manifest_yaml.{h,cc} turns it into YAML and back.
+// share/doc/archive-format.md documents every field.
+#ifndef VMIGRATE_MODEL_MANIFEST_H_
+#define VMIGRATE_MODEL_MANIFEST_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/vpasswd_entry.h"
+
+namespace vmigrate {
+
+/// Written as `format_version`. Readers refuse newer versions with a message
+/// naming both numbers.
+constexpr int kManifestFormat = 1;
+constexpr int kOldestReadableManifest = 1;
+
+/// What an archive holds. Version 1 writers produce only kDomain; the other
+/// kinds are reserved so that a version 1 reader can name what it was given.
+constexpr const char* kKindDomain = "domain";  // one domain and its alias domains
+constexpr const char* kKindServer = "server";  // reserved: full-server backup
+constexpr const char* kKindDelta = "delta";    // reserved: changes since an earlier export
+
+/// Placeholders for host paths found in text files (.qmail*, autoresponder
+/// and list config). The exporter writes them, the importer replaces them.
+constexpr const char* kPlaceholderVpopmailHome = "@@VMIGRATE:VPOPMAIL_HOME@@";
+constexpr const char* kPlaceholderQmailDir = "@@VMIGRATE:QMAIL_DIR@@";
+constexpr const char* kPlaceholderDomainDir = "@@VMIGRATE:DOMAIN_DIR@@";
+constexpr const char* kPlaceholderUserDirPrefix = "@@VMIGRATE:USER_DIR:";  // + name + "@@"
+constexpr const char* kPlaceholderMarker = "@@VMIGRATE:";
+
+struct ManifestUser {
+  VpasswdEntry entry;      // every vpasswd field verbatim; entry.dir is the SOURCE path
+  std::string rel_dir;     // home relative to the domain dir ("alice", "0/user150"); empty if outside
+  std::uint64_t messages = 0;  // files in Maildir cur/ and new/ of every folder
+  std::uint64_t bytes = 0;     // bytes of every regular file under the home
+  bool home_present = true;    // false when the home directory did not exist at export
+};
+
+struct ManifestDomain {
+  std::string name;
+  std::string dir;                    // source domain dir (host path)
+  unsigned long uid = 0;              // from the source users/assign line
+  unsigned long gid = 0;
+  std::vector<std::string> aliases;   // alias domains (users/assign lines pointing here)
+  std::vector<std::string> domain_files;  // names in the domain dir we carry ("0/x" inside a bucket)
+  std::vector<std::string> rewritten_files;  // members (relative to domains/<name>/) holding path placeholders
+  std::vector<ManifestUser> users;    // in vpasswd order
+  std::string dir_control;            // the source .dir-control text (informational)
+};
+
+struct SourceHost {
+  std::string hostname;        // control/me, else gethostname()
+  std::string vpopmail_home;
+  std::string qmail_dir;
+};
+
+struct Manifest {
+  int format_version = kManifestFormat;
+  std::string kind = kKindDomain;
+  std::string generator;       // "vmigrate 0.1.0"
+  std::string created;         // UTC, ISO 8601
+  SourceHost source;
+  std::vector<ManifestDomain> domains;  // exactly one for kind "domain"
+
+  std::uint64_t total_messages() const;
+  std::uint64_t total_bytes() const;
+};
+
+/// Archive paths: every member lives under "domains/<name>/".
+std::string ArchiveDomainPrefix(const std::string& domain);            // "domains/d/"
+std::string ArchiveFilesPrefix(const std::string& domain);             // "domains/d/files/"
+std::string ArchiveUserPrefix(const std::string& domain, const std::string& user);  // ".../users/u/"
+constexpr const char* kManifestEntry = "manifest.yaml";
+constexpr const char* kChecksumsEntry = "checksums.txt";
+
+}  // namespace vmigrate
+
+#endif  // VMIGRATE_MODEL_MANIFEST_H_

@@ -1,0 +1,247 @@
+#include "model/manifest_yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+namespace vmigrate {
+namespace {
+
+// Every string is written double-quoted, so hashes, gecos and passwords with
+// YAML-significant characters survive unchanged.
+void Str(YAML::Emitter& out, const char* key, const std::string& value) {
+  out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
+}
+
+template <typename T>
+void Num(YAML::Emitter& out, const char* key, T value) {
+  out << YAML::Key << key << YAML::Value << value;
+}
+
+void StrList(YAML::Emitter& out, const char* key, const std::vector<std::string>& values) {
+  out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+  for (const auto& v : values) out << YAML::DoubleQuoted << v;
+  out << YAML::EndSeq;
+}
+
+// Readers: each names the key it failed on. Exceptions stay in this file.
+class Reader {
+ public:
+  Status status;
+
+  const YAML::Node Map(const YAML::Node& parent, const std::string& key, const std::string& where) {
+    YAML::Node n = parent[key];
+    if (!n || !n.IsMap()) Fail(where + key + " must be a mapping");
+    return n;
+  }
+  const YAML::Node Seq(const YAML::Node& parent, const std::string& key, const std::string& where) {
+    YAML::Node n = parent[key];
+    if (!n || !n.IsSequence()) Fail(where + key + " must be a list");
+    return n;
+  }
+  std::string String(const YAML::Node& parent, const std::string& key, const std::string& where,
+                     bool required = true) {
+    YAML::Node n = parent[key];
+    if (!n) {
+      if (required) Fail(where + key + " is missing");
+      return "";
+    }
+    if (!n.IsScalar()) {
+      Fail(where + key + " must be a string");
+      return "";
+    }
+    return n.Scalar();
+  }
+  unsigned long long Unsigned(const YAML::Node& parent, const std::string& key,
+                              const std::string& where, bool required = true) {
+    YAML::Node n = parent[key];
+    if (!n) {
+      if (required) Fail(where + key + " is missing");
+      return 0;
+    }
+    if (!n.IsScalar()) {
+      Fail(where + key + " must be a number");
+      return 0;
+    }
+    const std::string& s = n.Scalar();
+    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) {
+      Fail(where + key + " must be a non-negative integer");
+      return 0;
+    }
+    return std::stoull(s);
+  }
+  bool Bool(const YAML::Node& parent, const std::string& key, const std::string& where,
+            bool fallback) {
+    YAML::Node n = parent[key];
+    if (!n) return fallback;
+    if (!n.IsScalar() || (n.Scalar() != "true" && n.Scalar() != "false")) {
+      Fail(where + key + " must be true or false");
+      return fallback;
+    }
+    return n.Scalar() == "true";
+  }
+  std::vector<std::string> Strings(const YAML::Node& parent, const std::string& key,
+                                   const std::string& where) {
+    std::vector<std::string> out;
+    YAML::Node n = Seq(parent, key, where);
+    if (!status.ok()) return out;
+    for (size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar()) {
+        Fail(where + key + "[" + std::to_string(i) + "] must be a string");
+        return out;
+      }
+      out.push_back(n[i].Scalar());
+    }
+    return out;
+  }
+  void Fail(const std::string& msg) {
+    if (status.ok()) status = Status::Corrupt("manifest: " + msg);
+  }
+};
+
+}  // namespace
+
+std::string ManifestToYaml(const Manifest& m) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  Num(out, "format_version", m.format_version);
+  Str(out, "kind", m.kind);
+  Str(out, "generator", m.generator);
+  Str(out, "created", m.created);
+  out << YAML::Key << "source" << YAML::Value << YAML::BeginMap;
+  Str(out, "hostname", m.source.hostname);
+  Str(out, "vpopmail_home", m.source.vpopmail_home);
+  Str(out, "qmail_dir", m.source.qmail_dir);
+  out << YAML::EndMap;
+  out << YAML::Key << "domains" << YAML::Value << YAML::BeginSeq;
+  for (const auto& d : m.domains) {
+    out << YAML::BeginMap;
+    Str(out, "name", d.name);
+    Str(out, "dir", d.dir);
+    Num(out, "uid", d.uid);
+    Num(out, "gid", d.gid);
+    StrList(out, "aliases", d.aliases);
+    StrList(out, "domain_files", d.domain_files);
+    StrList(out, "rewritten_files", d.rewritten_files);
+    Str(out, "dir_control", d.dir_control);
+    out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq;
+    for (const auto& u : d.users) {
+      out << YAML::BeginMap;
+      Str(out, "name", u.entry.name);
+      Str(out, "passwd", u.entry.passwd);
+      Str(out, "uid", u.entry.uid);
+      Str(out, "gid", u.entry.gid);
+      Str(out, "gecos", u.entry.gecos);
+      Str(out, "dir", u.entry.dir);
+      Str(out, "rel_dir", u.rel_dir);
+      Str(out, "quota", u.entry.quota);
+      if (u.entry.has_clear) Str(out, "clear", u.entry.clear);
+      Num(out, "messages", u.messages);
+      Num(out, "bytes", u.bytes);
+      out << YAML::Key << "home_present" << YAML::Value << u.home_present;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+  return std::string("# vmigrate archive manifest; see share/doc/archive-format.md\n") +
+         out.c_str() + "\n";
+}
+
+Result<Manifest> ManifestFromYaml(const std::string& text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::Corrupt("manifest: not valid YAML: " + e.msg + " at line " +
+                           std::to_string(e.mark.line + 1));
+  }
+  if (!root || !root.IsMap()) return Status::Corrupt("manifest: not a YAML mapping");
+
+  Reader r;
+  Manifest m;
+  try {
+    unsigned long long version = r.Unsigned(root, "format_version", "");
+    if (!r.status.ok()) return r.status;
+    if (version > static_cast<unsigned long long>(kManifestFormat))
+      return Status::Unsupported("manifest format " + std::to_string(version) +
+                                 " is newer than this vmigrate (reads " +
+                                 std::to_string(kOldestReadableManifest) + " to " +
+                                 std::to_string(kManifestFormat) + ")");
+    if (version < static_cast<unsigned long long>(kOldestReadableManifest))
+      return Status::Unsupported("manifest format " + std::to_string(version) +
+                                 " is not a format this vmigrate reads");
+    m.format_version = static_cast<int>(version);
+    m.kind = r.String(root, "kind", "");
+    if (!r.status.ok()) return r.status;
+    if (m.kind != kKindDomain) {
+      std::string what = m.kind == kKindServer  ? " (a full-server backup)"
+                         : m.kind == kKindDelta ? " (an incremental delta)"
+                                                : "";
+      return Status::Unsupported("archive kind '" + m.kind + "'" + what +
+                                 " is not supported by this vmigrate (reads kind 'domain')");
+    }
+    m.generator = r.String(root, "generator", "", false);
+    m.created = r.String(root, "created", "", false);
+    YAML::Node src = r.Map(root, "source", "");
+    if (!r.status.ok()) return r.status;
+    m.source.hostname = r.String(src, "hostname", "source.", false);
+    m.source.vpopmail_home = r.String(src, "vpopmail_home", "source.");
+    m.source.qmail_dir = r.String(src, "qmail_dir", "source.");
+    YAML::Node domains = r.Seq(root, "domains", "");
+    if (!r.status.ok()) return r.status;
+    if (domains.size() != 1)
+      return Status::Corrupt("manifest: a 'domain' archive must list exactly one domain, found " +
+                             std::to_string(domains.size()));
+    for (size_t i = 0; i < domains.size(); ++i) {
+      const YAML::Node dn = domains[i];
+      std::string where = "domains[" + std::to_string(i) + "].";
+      if (!dn.IsMap()) return Status::Corrupt("manifest: " + where + " must be a mapping");
+      ManifestDomain d;
+      d.name = r.String(dn, "name", where);
+      d.dir = r.String(dn, "dir", where);
+      d.uid = static_cast<unsigned long>(r.Unsigned(dn, "uid", where));
+      d.gid = static_cast<unsigned long>(r.Unsigned(dn, "gid", where));
+      d.aliases = r.Strings(dn, "aliases", where);
+      d.domain_files = r.Strings(dn, "domain_files", where);
+      d.rewritten_files = r.Strings(dn, "rewritten_files", where);
+      d.dir_control = r.String(dn, "dir_control", where, false);
+      YAML::Node users = r.Seq(dn, "users", where);
+      if (!r.status.ok()) return r.status;
+      std::set<std::string> seen;
+      for (size_t j = 0; j < users.size(); ++j) {
+        const YAML::Node un = users[j];
+        std::string uw = where + "users[" + std::to_string(j) + "].";
+        if (!un.IsMap()) return Status::Corrupt("manifest: " + uw + " must be a mapping");
+        ManifestUser u;
+        u.entry.name = r.String(un, "name", uw);
+        u.entry.passwd = r.String(un, "passwd", uw);
+        u.entry.uid = r.String(un, "uid", uw);
+        u.entry.gid = r.String(un, "gid", uw);
+        u.entry.gecos = r.String(un, "gecos", uw);
+        u.entry.dir = r.String(un, "dir", uw);
+        u.rel_dir = r.String(un, "rel_dir", uw, false);
+        u.entry.quota = r.String(un, "quota", uw);
+        u.entry.has_clear = static_cast<bool>(un["clear"]);
+        if (u.entry.has_clear) u.entry.clear = r.String(un, "clear", uw);
+        u.messages = r.Unsigned(un, "messages", uw, false);
+        u.bytes = r.Unsigned(un, "bytes", uw, false);
+        u.home_present = r.Bool(un, "home_present", uw, true);
+        if (!r.status.ok()) return r.status;
+        if (!seen.insert(u.entry.name).second)
+          return Status::Corrupt("manifest: user '" + u.entry.name + "' is listed twice");
+        d.users.push_back(std::move(u));
+      }
+      if (!r.status.ok()) return r.status;
+      m.domains.push_back(std::move(d));
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::Corrupt(std::string("manifest: ") + e.what());
+  }
+  if (!r.status.ok()) return r.status;
+  return m;
+}
+
+}  // namespace vmigrate

@@ -1,0 +1,339 @@
+#include "qmail/control_update.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "core/errno_status.h"
+#include "core/strings.h"
+#include "qmail/control_file.h"
+
+namespace vmigrate::qmail {
+namespace {
+
+// vpopmail moves new domains to morercpthosts once rcpthosts has this many
+// lines (count_rcpthosts counts every line, comments and blanks included).
+constexpr size_t kMaxRcpthostsLines = 50;
+
+bool RunsAsRoot() { return geteuid() == 0; }
+
+// A control-file line naming `domain`, compared the way qmail reads these
+// files: case-insensitive, trailing spaces and tabs ignored.
+bool SameDomainLine(std::string_view line, std::string_view domain) {
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  return ToLower(line) == ToLower(domain);
+}
+
+bool ContainsDomain(const ControlFile& file, const std::string& domain) {
+  for (const std::string& line : file.lines())
+    if (SameDomainLine(line, domain)) return true;
+  return false;
+}
+
+// A name we are about to write into colon- and line-separated files.
+Status ValidateEntry(const DomainAssign& e) {
+  auto bad = [](const std::string& s) {
+    if (s.empty()) return true;
+    for (char c : s)
+      if (c == ':' || c == '\n' || c == '\r' || c == '\0' || c == ' ' || c == '\t') return true;
+    return false;
+  };
+  if (bad(e.domain)) return Status::InvalidInput("'" + e.domain + "': not a usable domain name");
+  if (bad(e.real_domain))
+    return Status::InvalidInput(e.domain + ": real domain '" + e.real_domain +
+                                "' is not a usable domain name");
+  if (bad(e.dir) || e.dir[0] != '/')
+    return Status::InvalidInput(e.domain + ": domain dir '" + e.dir + "' is not an absolute path");
+  return Status::OK();
+}
+
+}  // namespace
+
+ControlTransaction::ControlTransaction(HostPaths paths, ControlUpdateOptions options)
+    : paths_(std::move(paths)), options_(std::move(options)) {}
+
+ControlTransaction::~ControlTransaction() {
+  // Release in the reverse order of acquisition.
+  while (!locks_.empty()) locks_.pop_back();
+}
+
+Status ControlTransaction::Lock() {
+  if (!locks_.empty()) return Status::OK();
+  // One fixed order for every vmigrate process avoids lock-order deadlocks.
+  const std::string files[] = {
+      paths_.assign_file(),
+      paths_.control_file("rcpthosts"),
+      paths_.control_file("morercpthosts"),
+      paths_.control_file("virtualdomains"),
+      paths_.control_file("locals"),
+  };
+  std::vector<FileLock> taken;
+  for (const std::string& file : files) {
+    Result<FileLock> lock = FileLock::Acquire(paths_.OnDisk(file) + ".lock");
+    if (!lock.ok()) {
+      while (!taken.empty()) taken.pop_back();
+      return lock.status();
+    }
+    taken.push_back(std::move(*lock));
+  }
+  locks_ = std::move(taken);
+  return Status::OK();
+}
+
+Status ControlTransaction::CheckAbsent(const std::vector<std::string>& domains) const {
+  auto read = [](const std::string& path) -> Result<std::string> {
+    Result<std::string> text = ReadSmallFile(path);
+    if (!text.ok() && text.status().code() == Status::Code::kNotFound) return std::string();
+    return text;
+  };
+  Result<std::string> assign = read(paths_.OnDisk(paths_.assign_file()));
+  if (!assign.ok()) return assign.status();
+  Result<std::string> virtualdomains = read(paths_.OnDisk(paths_.control_file("virtualdomains")));
+  if (!virtualdomains.ok()) return virtualdomains.status();
+
+  std::vector<std::string> assign_keys;  // lower-cased "+<local>" of '+' lines
+  for (const std::string& line : SplitLines(*assign)) {
+    if (!line.empty() && line[0] == '.') break;
+    if (line.empty() || line[0] != '+') continue;
+    assign_keys.push_back(ToLower(line.substr(0, line.find(':'))));
+  }
+  std::vector<std::string> virtual_names;
+  for (const std::string& line : SplitLines(*virtualdomains))
+    virtual_names.push_back(ToLower(line.substr(0, line.find(':'))));
+
+  for (const std::string& domain : domains) {
+    std::string lower = ToLower(domain);
+    for (const std::string& key : assign_keys)
+      if (key == "+" + lower + "-")
+        return Status::Conflict(domain + " already exists on the target (users/assign)");
+    for (const std::string& name : virtual_names)
+      if (name == lower)
+        return Status::Conflict(domain + " already exists on the target (control/virtualdomains)");
+  }
+  return Status::OK();
+}
+
+std::optional<FileOwner> ControlTransaction::OwnerFor(const std::string& path) const {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (!RunsAsRoot()) return std::nullopt;
+    return FileOwner{st.st_uid, st.st_gid};
+  }
+  return options_.owner;
+}
+
+Status ControlTransaction::Remember(const std::string& path) {
+  if (snapshots_.count(path) != 0) return Status::OK();
+  Snapshot snap;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return FromErrno("cannot stat " + path, errno);
+    snap.existed = false;
+  } else {
+    Result<std::string> text = ReadSmallFile(path);
+    if (!text.ok()) return text.status();
+    snap.existed = true;
+    snap.contents = std::move(*text);
+    snap.mode = st.st_mode & 07777;
+    snap.owner = FileOwner{st.st_uid, st.st_gid};
+  }
+  snapshots_.emplace(path, std::move(snap));
+  return Status::OK();
+}
+
+Status ControlTransaction::RunQmailProgram(const std::string& program) const {
+  std::string path = paths_.qmail_dir + "/bin/" + program;
+  pid_t pid = fork();
+  if (pid < 0) return FromErrno("cannot fork for " + path, errno);
+  if (pid == 0) {
+    char* const argv[] = {const_cast<char*>(path.c_str()), nullptr};
+    execv(path.c_str(), argv);
+    _exit(127);
+  }
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0) {
+    if (errno != EINTR) return FromErrno("cannot wait for " + path, errno);
+  }
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return Status::OK();
+  if (WIFEXITED(wstatus))
+    return Status::IoError(path + ": exited with status " + std::to_string(WEXITSTATUS(wstatus)));
+  return Status::IoError(path + ": killed by signal " + std::to_string(WTERMSIG(wstatus)));
+}
+
+// qmail's programs chdir to the qmail home compiled into them, so they can
+// only rebuild the running system's files; under another --root we always
+// write the cdb ourselves.
+Status ControlTransaction::RebuildUsersCdb(const std::string& assign_text) {
+  std::string cdb = paths_.OnDisk(paths_.qmail_dir + "/users/cdb");
+  VM_RETURN_IF_ERROR(Remember(cdb));
+  bool real_root = paths_.root.empty() || paths_.root == "/";
+  if (options_.use_qmail_programs && real_root) return RunQmailProgram("qmail-newu");
+  std::optional<FileOwner> owner = OwnerFor(cdb);
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  if (owner) {
+    uid = owner->uid;
+    gid = owner->gid;
+  }
+  return WriteUsersCdb(assign_text, cdb, uid, gid);
+}
+
+Status ControlTransaction::RebuildMoreRcpthostsCdb(const std::string& text) {
+  std::string cdb = paths_.OnDisk(paths_.control_file("morercpthosts.cdb"));
+  VM_RETURN_IF_ERROR(Remember(cdb));
+  bool real_root = paths_.root.empty() || paths_.root == "/";
+  if (options_.use_qmail_programs && real_root) return RunQmailProgram("qmail-newmrh");
+  return WriteMoreRcpthostsCdb(text, cdb, OwnerFor(cdb));
+}
+
+Status ControlTransaction::Apply(const std::vector<DomainAssign>& entries) {
+  for (const DomainAssign& e : entries) VM_RETURN_IF_ERROR(ValidateEntry(e));
+
+  const std::string assign_path = paths_.OnDisk(paths_.assign_file());
+  const std::string rcpthosts_path = paths_.OnDisk(paths_.control_file("rcpthosts"));
+  const std::string more_path = paths_.OnDisk(paths_.control_file("morercpthosts"));
+  const std::string virtual_path = paths_.OnDisk(paths_.control_file("virtualdomains"));
+  const std::string locals_path = paths_.OnDisk(paths_.control_file("locals"));
+
+  // Read everything first, so a bad file stops us before any write.
+  Result<ControlFile> assign = ControlFile::Load(assign_path, /*assign_format=*/true);
+  if (!assign.ok()) return assign.status();
+  Result<ControlFile> rcpthosts = ControlFile::Load(rcpthosts_path);
+  if (!rcpthosts.ok()) return rcpthosts.status();
+  Result<ControlFile> more = ControlFile::Load(more_path);
+  if (!more.ok()) return more.status();
+  Result<ControlFile> virtualdomains = ControlFile::Load(virtual_path);
+  if (!virtualdomains.ok()) return virtualdomains.status();
+  Result<ControlFile> locals = ControlFile::Load(locals_path);
+  if (!locals.ok()) return locals.status();
+
+  // users/assign (a missing file starts as just ".") and users/cdb.
+  bool assign_changed = !assign->present();
+  for (const DomainAssign& e : entries)
+    if (assign->InsertSorted(FormatDomainAssignLine(e))) assign_changed = true;
+  if (assign_changed) {
+    VM_RETURN_IF_ERROR(Remember(assign_path));
+    VM_RETURN_IF_ERROR(assign->Save(OwnerFor(assign_path)));
+    VM_RETURN_IF_ERROR(RebuildUsersCdb(assign->Text()));
+  }
+
+  // rcpthosts, or morercpthosts once rcpthosts is full. A missing rcpthosts
+  // would make qmail-smtpd an open relay, so it always gets the domain then.
+  bool rcpthosts_changed = false;
+  bool more_changed = false;
+  for (const DomainAssign& e : entries) {
+    if (ContainsDomain(*rcpthosts, e.domain)) continue;
+    if (rcpthosts->present() && ContainsDomain(*more, e.domain)) continue;
+    if (rcpthosts->present() && rcpthosts->line_count() >= kMaxRcpthostsLines) {
+      if (more->InsertSorted(e.domain)) more_changed = true;
+    } else {
+      if (rcpthosts->InsertSorted(e.domain)) rcpthosts_changed = true;
+    }
+  }
+  if (rcpthosts_changed) {
+    VM_RETURN_IF_ERROR(Remember(rcpthosts_path));
+    VM_RETURN_IF_ERROR(rcpthosts->Save(OwnerFor(rcpthosts_path)));
+  }
+  if (more_changed) {
+    VM_RETURN_IF_ERROR(Remember(more_path));
+    VM_RETURN_IF_ERROR(more->Save(OwnerFor(more_path)));
+    VM_RETURN_IF_ERROR(RebuildMoreRcpthostsCdb(more->Text()));
+  }
+
+  // virtualdomains: "domain:domain", the prepend being the domain itself.
+  bool virtual_changed = false;
+  for (const DomainAssign& e : entries)
+    if (virtualdomains->InsertSorted(e.domain + ":" + e.domain)) virtual_changed = true;
+  if (virtual_changed) {
+    VM_RETURN_IF_ERROR(Remember(virtual_path));
+    VM_RETURN_IF_ERROR(virtualdomains->Save(OwnerFor(virtual_path)));
+  }
+
+  // locals wins over virtualdomains, so the domain must leave it. We only
+  // rewrite an existing file: creating an empty locals would stop qmail
+  // from treating control/me as local.
+  if (locals->present()) {
+    bool locals_changed = false;
+    for (const DomainAssign& e : entries)
+      if (locals->Remove(e.domain)) locals_changed = true;
+    if (locals_changed) {
+      VM_RETURN_IF_ERROR(Remember(locals_path));
+      VM_RETURN_IF_ERROR(locals->Save(OwnerFor(locals_path)));
+    }
+  }
+  return Status::OK();
+}
+
+Status ControlTransaction::Rollback() {
+  Status first_error;
+  for (auto it = snapshots_.begin(); it != snapshots_.end();) {
+    const std::string& path = it->first;
+    const Snapshot& snap = it->second;
+    Status s;
+    if (snap.existed) {
+      std::optional<FileOwner> owner;
+      if (RunsAsRoot()) owner = snap.owner;
+      s = WriteFileAtomic(path, snap.contents, snap.mode, owner);
+    } else if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      s = FromErrno("cannot remove " + path, errno);
+    }
+    if (s.ok()) {
+      it = snapshots_.erase(it);
+    } else {
+      // Keep the snapshot so a second Rollback() can retry.
+      if (first_error.ok()) first_error = s;
+      ++it;
+    }
+  }
+  return first_error.WithContext("rollback");
+}
+
+Result<int> SignalQmailSend() {
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return FromErrno("cannot open /proc", errno);
+  const pid_t self = getpid();
+  int signalled = 0;
+  Status error;
+  while (struct dirent* entry = readdir(proc)) {
+    unsigned long long pid_value = 0;
+    if (!ParseUint64(entry->d_name, &pid_value)) continue;
+    pid_t pid = static_cast<pid_t>(pid_value);
+    if (pid == self) continue;
+    std::string dir = std::string("/proc/") + entry->d_name;
+    Result<std::string> cmdline = ReadSmallFile(dir + "/cmdline", 1 << 16);
+    if (!cmdline.ok()) continue;  // the process may have exited meanwhile
+    std::string argv0 = cmdline->substr(0, cmdline->find('\0'));
+    size_t slash = argv0.rfind('/');
+    std::string name = slash == std::string::npos ? argv0 : argv0.substr(slash + 1);
+    if (name != "qmail-send") {
+      // Fall back to the kernel's command name (argv may have been rewritten).
+      Result<std::string> comm = ReadSmallFile(dir + "/comm", 256);
+      if (!comm.ok()) continue;
+      std::string c = *comm;
+      while (!c.empty() && c.back() == '\n') c.pop_back();
+      if (c != "qmail-send") continue;
+    }
+    std::string flat = *cmdline;
+    for (char& ch : flat)
+      if (ch == '\0') ch = ' ';
+    if (flat.find("supervise") != std::string::npos || flat.find("multilog") != std::string::npos ||
+        flat.find("runsv") != std::string::npos || flat.find("svscan") != std::string::npos)
+      continue;
+    if (kill(pid, SIGHUP) == 0) {
+      ++signalled;
+    } else if (errno != ESRCH && error.ok()) {
+      error = FromErrno("cannot send SIGHUP to qmail-send (pid " + std::to_string(pid) + ")", errno);
+    }
+  }
+  closedir(proc);
+  if (!error.ok()) return error;
+  return signalled;
+}
+
+}  // namespace vmigrate::qmail

@@ -1,0 +1,36 @@
+// The vmigrate subcommands. Each Add* registers its flags on the CLI11 app
+// and returns the handler to run when that subcommand was chosen.
+#ifndef VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
+#define VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/exit_code.h"
+#include "core/host_paths.h"
+#include "core/status.h"
+
+namespace vmigrate::cli {
+
+using Handler = std::function<int()>;
+
+struct PathFlags {
+  std::string root = "/";
+  std::string vpopmail_home;
+  std::string qmail_dir;
+  void Add(CLI::App* app);
+  Result<HostPaths> Resolve() const;
+};
+
+/// Prints "vmigrate: <command>: <message>" on stderr and returns its exit code.
+int Fail(const std::string& command, const Status& status);
+
+Handler AddExport(CLI::App* app);
+Handler AddImport(CLI::App* app);
+Handler AddInspect(CLI::App* app);
+
+}  // namespace vmigrate::cli
+
+#endif  // VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
