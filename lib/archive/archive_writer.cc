@@ -36,7 +36,9 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::Open(const std::string& pa
     fchmod(fd, 0600);
   }
   w->a_ = archive_write_new();
-  archive_write_set_format_pax_restricted(w->a_);
+  // Full pax: restricted pax would drop the nanoseconds of mtimes, which
+  // IMAP servers use as INTERNALDATE and checksums.txt records.
+  archive_write_set_format_pax(w->a_);
   int r = ARCHIVE_OK;
   switch (compression) {
     case Compression::kZstd:

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -23,6 +24,7 @@
 #include "model/manifest_yaml.h"
 #include "model/path_rewrite.h"
 #include "qmail/assign.h"
+#include "templates.h"
 #include "qmail/control_update.h"
 #include "vpopmail/dir_control.h"
 #include "vpopmail/names.h"
@@ -330,6 +332,7 @@ class Importer {
         }
         case EntryType::kSymlink: {
           rec.type = 'l';
+          rec.rewritten = HasPlaceholderMarker(h.link_target);
           rec.size = static_cast<std::int64_t>(h.link_target.size());
           rec.sha256 = Sha256::Of(h.link_target);
           if (h.link_target.empty() || h.link_target.find('\0') != std::string::npos)
@@ -572,6 +575,7 @@ class Importer {
       entries.push_back(e);
     }
     VM_RETURN_IF_ERROR(vpopmail::WriteVpasswdFiles(staging_, entries, chown_));
+    VM_RETURN_IF_ERROR(WriteDefaultDelivery(target));
     if (!entries.empty())
       VM_RETURN_IF_ERROR(WriteFileAtomic(staging_ + "/.dir-control", dir_control_text_, 0600, chown_));
     int lock_fd = open((staging_ + "/.vpasswd.lock").c_str(),
@@ -606,6 +610,27 @@ class Importer {
     close(fd);
     if (rc != 0) return FromErrno("cannot sync " + staging_, err);
     return Status::OK();
+  }
+
+  // A domain without .qmail-default (made by another tool) gets the one
+  // vadddomain writes, from templates/qmail-default.
+  Status WriteDefaultDelivery(const HostPathSet& target) {
+    std::string path = staging_ + "/.qmail-default";
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) return Status::OK();
+    std::string text = kBuiltinQmailDefaultTemplate;
+    if (const char* dir = std::getenv("VMIGRATE_TEMPLATE_DIR")) {
+      auto custom = ReadSmallFile(std::string(dir) + "/qmail-default", 65536);
+      if (custom.ok()) text = *custom;
+    }
+    auto replace = [&](const std::string& key, const std::string& value) {
+      for (size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + value.size()))
+        text.replace(pos, key.size(), value);
+    };
+    replace("@VPOPMAIL_HOME@", target.vpopmail_home);
+    replace("@DOMAIN_DIR@", target.domain_dir);
+    report_->warnings.push_back(domain().name + ": the archive has no .qmail-default; wrote one from the template");
+    return WriteFileAtomic(path, text, 0600, chown_);
   }
 
   const ImportOptions& opt_;

@@ -1,3 +1,7 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -7,6 +11,18 @@
 #include "tools/vmigrate/commands.h"
 
 namespace vmigrate::cli {
+namespace {
+
+// The partly written archive is removed when export is interrupted, so a
+// truncated file is never left looking like a finished one.
+char g_output_path[4096];
+
+void OnSignal(int sig) {
+  if (g_output_path[0] != '\0') unlink(g_output_path);
+  _exit(sig == SIGINT || sig == SIGTERM ? 130 : 1);
+}
+
+}  // namespace
 
 Handler AddExport(CLI::App* app) {
   struct Flags {
@@ -35,8 +51,17 @@ Handler AddExport(CLI::App* app) {
     opt.compression = *ParseCompression(f->compress);
     opt.overwrite = f->force;
     opt.strip_cleartext = f->strip_cleartext;
+    if (f->output != "-" && f->output.size() < sizeof g_output_path) {
+      struct stat st;
+      if (stat(f->output.c_str(), &st) != 0 || f->force) {  // never delete a file we refused to replace
+        std::snprintf(g_output_path, sizeof g_output_path, "%s", f->output.c_str());
+        std::signal(SIGINT, OnSignal);
+        std::signal(SIGTERM, OnSignal);
+      }
+    }
     ExportReport report;
     Status s = ExportDomain(opt, &report);
+    g_output_path[0] = '\0';
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
     if (!s.ok()) return Fail("export", s.WithContext(f->domain));
     const Manifest& m = report.manifest;
