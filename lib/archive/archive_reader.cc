@@ -44,7 +44,9 @@ Result<bool> ArchiveReader::Next(EntryHeader* h) {
   struct archive_entry* e = nullptr;
   int rc = archive_read_next_header(a_, &e);
   if (rc == ARCHIVE_EOF) return false;
-  if (rc < ARCHIVE_WARN) return Error(entry_.empty() ? "not a vmigrate archive" : "truncated or corrupt after this entry");
+  if (rc < ARCHIVE_WARN)
+    return Error(entry_.empty() ? "cannot read archive (not a vmigrate archive, or damaged)"
+                                : "truncated or corrupt after this entry");
   const char* name = archive_entry_pathname(e);
   h->path = name ? name : "";
   entry_ = h->path;

@@ -80,12 +80,17 @@ class Importer {
   Importer(const ImportOptions& options, ImportReport* report) : opt_(options), report_(report) {}
 
   ~Importer() {
-    if (!staging_.empty() && !committed_) {
+    if (committed_) return;
+    if (!staging_.empty()) {
       std::error_code ec;
       std::filesystem::remove_all(staging_, ec);
     }
-    if (!committed_) {
-      for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) rmdir(it->c_str());
+    for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) rmdir(it->c_str());
+    // Creating and removing the staging dir touched its parent: put the
+    // parent's mtime back so a failed import leaves the tree as it was.
+    if (!touched_dir_.empty()) {
+      struct timespec times[2] = {touched_mtime_, touched_mtime_};
+      utimensat(AT_FDCWD, touched_dir_.c_str(), times, AT_SYMLINK_NOFOLLOW);
     }
   }
 
@@ -114,6 +119,7 @@ class Importer {
     copt.owner = chown_;
     tx_ = std::make_unique<qmail::ControlTransaction>(opt_.paths, copt);
     VM_RETURN_IF_ERROR(tx_->CheckAbsent(AllNames()));
+    VM_RETURN_IF_ERROR(CheckDomainDirAbsent());
     VM_RETURN_IF_ERROR(PlanUsers());
     VM_RETURN_IF_ERROR(MakeStaging());
     VM_RETURN_IF_ERROR(Unpack());
@@ -242,8 +248,30 @@ class Importer {
     return Status::OK();
   }
 
+  // Where the domain will land if nothing changes meanwhile (Commit decides
+  // for real, under the locks). Lets a leftover directory fail the import
+  // before anything is written.
+  Status CheckDomainDirAbsent() {
+    auto dc = ReadSmallFile(vp_disk_ + "/domains/.dir-control", 4096);
+    std::optional<std::string> existing;
+    if (dc.ok()) existing = *dc;
+    std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
+    for (const std::string& b : {std::string(), bucket}) {
+      std::string host = opt_.paths.vpopmail_home + "/domains/" + (b.empty() ? "" : b + "/") +
+                         domain().name;
+      struct stat st;
+      if (lstat(opt_.paths.OnDisk(host).c_str(), &st) == 0)
+        return Status::Conflict(domain().name + ": " + host + " already exists on the target");
+    }
+    return Status::OK();
+  }
+
   Status MakeStaging() {
     std::string domains = vp_disk_ + "/domains";
+    struct stat st;
+    touched_dir_ = lstat(domains.c_str(), &st) == 0 ? domains : vp_disk_;
+    if (lstat(touched_dir_.c_str(), &st) != 0) return FromErrno("cannot stat " + touched_dir_, errno);
+    touched_mtime_ = st.st_mtim;
     VM_RETURN_IF_ERROR(MakeDirs(domains, 0700, chown_, &created_dirs_));
     staging_ = domains + "/.vmigrate-staging." + domain().name + "." + std::to_string(getpid());
     std::error_code ec;
@@ -642,6 +670,8 @@ class Importer {
   std::string staging_;
   bool committed_ = false;
   std::vector<std::string> created_dirs_;
+  std::string touched_dir_;          // parent of the staging dir (or of domains/ we created)
+  struct timespec touched_mtime_ = {0, 0};
   std::map<std::string, std::string> user_rel_;  // user -> "bucket/name" in the new domain dir
   std::string dir_control_text_;
   std::set<std::string> rewritten_members_;
