@@ -44,12 +44,15 @@ Result<FileRecord> ParseRecord(std::string_view line) {
   if (field[1].size() != 4 || field[1].find_first_not_of("01234567") != std::string::npos)
     return bad("bad mode");
   r.mode = static_cast<mode_t>(std::stoul(field[1], nullptr, 8));
-  size_t dot = field[2].find('.');
+  // Seconds may be negative (a pre-1970 mtime); nanoseconds never are.
+  bool negative = !field[2].empty() && field[2][0] == '-';
+  std::string mtime = negative ? field[2].substr(1) : field[2];
+  size_t dot = mtime.find('.');
   unsigned long long sec = 0, nsec = 0, size = 0;
-  if (dot == std::string::npos || !ParseUint64(field[2].substr(0, dot), &sec) ||
-      !ParseUint64(field[2].substr(dot + 1), &nsec) || nsec > 999999999)
+  if (dot == std::string::npos || !ParseUint64(mtime.substr(0, dot), &sec) ||
+      !ParseUint64(mtime.substr(dot + 1), &nsec) || nsec > 999999999 || sec > (1ull << 62))
     return bad("bad mtime");
-  r.mtime_sec = static_cast<std::int64_t>(sec);
+  r.mtime_sec = negative ? -static_cast<std::int64_t>(sec) : static_cast<std::int64_t>(sec);
   r.mtime_nsec = static_cast<long>(nsec);
   if (!ParseUint64(field[3], &size) || size > (1ull << 62)) return bad("bad size");
   r.size = static_cast<std::int64_t>(size);

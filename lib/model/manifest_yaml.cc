@@ -3,14 +3,36 @@
 #include <yaml-cpp/yaml.h>
 
 #include <set>
+#include <vector>
+
+#include "core/strings.h"
 
 namespace vmigrate {
 namespace {
 
+bool IsValidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += len;
+  }
+  return true;
+}
+
 // Every string is written double-quoted, so hashes, gecos and passwords with
-// YAML-significant characters survive unchanged.
+// YAML-significant characters survive unchanged. Bytes that are not UTF-8
+// (a Latin-1 gecos, say) would be replaced by the emitter, so such values
+// are written as !!binary (base64) and decoded back byte for byte.
 void Str(YAML::Emitter& out, const char* key, const std::string& value) {
-  out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
+  out << YAML::Key << key << YAML::Value;
+  if (IsValidUtf8(value))
+    out << YAML::DoubleQuoted << value;
+  else
+    out << YAML::Binary(reinterpret_cast<const unsigned char*>(value.data()), value.size());
 }
 
 template <typename T>
@@ -50,6 +72,11 @@ class Reader {
       Fail(where + key + " must be a string");
       return "";
     }
+    if (n.Tag() == "tag:yaml.org,2002:binary") {
+      std::vector<unsigned char> bytes = YAML::DecodeBase64(n.Scalar());
+      if (bytes.empty() && !n.Scalar().empty()) Fail(where + key + " is not valid base64");
+      return std::string(bytes.begin(), bytes.end());
+    }
     return n.Scalar();
   }
   unsigned long long Unsigned(const YAML::Node& parent, const std::string& key,
@@ -63,12 +90,12 @@ class Reader {
       Fail(where + key + " must be a number");
       return 0;
     }
-    const std::string& s = n.Scalar();
-    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) {
+    unsigned long long value = 0;
+    if (!ParseUint64(n.Scalar(), &value)) {
       Fail(where + key + " must be a non-negative integer");
       return 0;
     }
-    return std::stoull(s);
+    return value;
   }
   bool Bool(const YAML::Node& parent, const std::string& key, const std::string& where,
             bool fallback) {
