@@ -33,7 +33,9 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::Open(const std::string& pa
         return Status::Conflict(path + ": already exists (remove it or choose another -o)");
       return FromErrno("cannot create " + path, errno);
     }
-    fchmod(fd, 0600);
+    // Only a regular file we write is narrowed to 0600 (never /dev/null or a FIFO).
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) fchmod(fd, 0600);
   }
   w->a_ = archive_write_new();
   // Full pax: restricted pax would drop the nanoseconds of mtimes, which

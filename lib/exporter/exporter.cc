@@ -240,7 +240,10 @@ class Exporter {
     auto writer = ArchiveWriter::Open(opt_.output, opt_.compression, opt_.overwrite);
     if (!writer.ok()) return writer.status();
     writer_ = std::move(*writer);
-    created_output_ = opt_.output != "-";
+    // Removed again on failure, but only if it is a regular file (never a device or FIFO).
+    struct stat out_st;
+    created_output_ = opt_.output != "-" && stat(opt_.output.c_str(), &out_st) == 0 &&
+                      S_ISREG(out_st.st_mode);
     VM_RETURN_IF_ERROR(spool_.Init());
 
     std::string manifest = ManifestToYaml(report_->manifest);

@@ -53,7 +53,9 @@ Handler AddExport(CLI::App* app) {
     opt.strip_cleartext = f->strip_cleartext;
     if (f->output != "-" && f->output.size() < sizeof g_output_path) {
       struct stat st;
-      if (stat(f->output.c_str(), &st) != 0 || f->force) {  // never delete a file we refused to replace
+      // Only a regular file this run creates or replaces is removed on a signal.
+      bool exists = stat(f->output.c_str(), &st) == 0;
+      if (!exists || (f->force && S_ISREG(st.st_mode))) {
         std::snprintf(g_output_path, sizeof g_output_path, "%s", f->output.c_str());
         std::signal(SIGINT, OnSignal);
         std::signal(SIGTERM, OnSignal);
