@@ -26,7 +26,11 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(const std::string& pa
     if (access(path.c_str(), R_OK) != 0) return FromErrno("cannot read " + path, errno);
     rc = archive_read_open_filename(r->a_, path.c_str(), 1 << 16);
   }
-  if (rc != ARCHIVE_OK) return r->Error("not a vmigrate archive");
+  if (rc != ARCHIVE_OK) {
+    if (archive_filter_bytes(r->a_, -1) == 0)
+      return Status::Corrupt(r->path_ + ": empty input (no bytes): not a vmigrate archive");
+    return r->Error("not a vmigrate archive");
+  }
   return r;
 }
 
@@ -44,7 +48,9 @@ Result<bool> ArchiveReader::Next(EntryHeader* h) {
   struct archive_entry* e = nullptr;
   int rc = archive_read_next_header(a_, &e);
   if (rc == ARCHIVE_EOF) return false;
-  if (rc < ARCHIVE_WARN)
+  // ARCHIVE_RETRY (a damaged header) is an error here too: there is no
+  // sensible way to resynchronise a tar stream we do not trust.
+  if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
     return Error(entry_.empty() ? "cannot read archive (not a vmigrate archive, or damaged)"
                                 : "truncated or corrupt after this entry");
   const char* name = archive_entry_pathname(e);

@@ -86,6 +86,11 @@ class Importer {
       std::filesystem::remove_all(staging_, ec);
     }
     for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) rmdir(it->c_str());
+    for (const auto& lock : lock_files_created_) unlink(lock.c_str());
+    for (const auto& [dir, mtime] : qmail_dir_mtimes_) {
+      struct timespec times[2] = {mtime, mtime};
+      utimensat(AT_FDCWD, dir.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    }
     // Creating and removing the staging dir touched its parent: put the
     // parent's mtime back so a failed import leaves the tree as it was.
     if (!touched_dir_.empty()) {
@@ -121,6 +126,14 @@ class Importer {
     VM_RETURN_IF_ERROR(tx_->CheckAbsent(AllNames()));
     VM_RETURN_IF_ERROR(CheckDomainDirAbsent());
     VM_RETURN_IF_ERROR(PlanUsers());
+    if (opt_.dry_run) {
+      // Same checks and the same placement code as a real run, no writes.
+      staging_ = vp_disk_ + "/domains/.vmigrate-dry-run";
+      Status s = Unpack();
+      staging_.clear();
+      VM_RETURN_IF_ERROR(s);
+      return PlanCommit();
+    }
     VM_RETURN_IF_ERROR(MakeStaging());
     VM_RETURN_IF_ERROR(Unpack());
     VM_RETURN_IF_ERROR(Commit());
@@ -204,14 +217,14 @@ class Importer {
       s = vpopmail::ValidateDomainName(a);
       if (!s.ok()) return Status::Corrupt("archive: alias domain: " + s.message());
       if (!names.insert(a).second)
-        return Status::Corrupt("archive: alias domain '" + a + "' is listed twice");
+        return Status::Corrupt("archive: alias domain '" + EscapeC(a) + "' is listed twice");
     }
     std::set<std::string> users;
     for (const auto& u : d.users) {
       s = vpopmail::ValidateEntry(u.entry);
       if (!s.ok()) return Status::Corrupt("archive: " + s.message());
       if (!users.insert(u.entry.name).second)
-        return Status::Corrupt("archive: user '" + u.entry.name + "' is listed twice");
+        return Status::Corrupt("archive: user '" + EscapeC(u.entry.name) + "' is listed twice");
     }
     for (const auto& f : d.rewritten_files) {
       s = CheckMemberPath(f);
@@ -321,10 +334,37 @@ class Importer {
     return out;
   }
 
+  // Any second member at a path already used (by a file, a directory or a
+  // symlink) is refused, whatever the combination of types.
+  Status CheckFirstUse(const EntryHeader& h, const std::string& disk) {
+    auto twice = [&]() {
+      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
+    };
+    if (links_seen_.count(disk) || dir_paths_.count(disk)) return twice();
+    if (opt_.dry_run) {
+      if (h.type != EntryType::kDirectory && !seen_files_.insert(disk).second) return twice();
+    } else {
+      // A file already there (directories made implicitly for a parent are fine).
+      struct stat st;
+      if (lstat(disk.c_str(), &st) == 0 && (h.type != EntryType::kDirectory || !S_ISDIR(st.st_mode)))
+        return twice();
+    }
+    // Nothing may be created below a symlink (links are made last, but the
+    // archive must not be able to name a path through one).
+    for (std::string p = Parent(disk); p.size() > staging_.size(); p = Parent(p))
+      if (links_seen_.count(p))
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' goes through a symlink");
+    return Status::OK();
+  }
+
   Status Unpack() {
     for (const auto& f : domain().rewritten_files) rewritten_members_.insert(f);
+    std::set<std::string> home_roots;  // user homes and their Maildirs: never symlinks
+    for (const auto& [name, rel] : user_rel_) {
+      home_roots.insert(staging_ + "/" + rel);
+      home_roots.insert(staging_ + "/" + rel + "/Maildir");
+    }
     EntryHeader h;
-    std::set<std::string> links;
     for (;;) {
       VM_RETURN_IF_ERROR(CheckInterrupted());
       auto more = reader_->Next(&h);
@@ -344,16 +384,29 @@ class Importer {
       struct timespec mtime = {static_cast<time_t>(h.mtime_sec), h.mtime_nsec};
       if (h.mtime_nsec < 0 || h.mtime_nsec > 999999999)
         return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': bad mtime");
+      if (h.type == EntryType::kHardlink)
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) +
+                               "' is a hard link; vmigrate archives never contain one");
+      if (h.type == EntryType::kOther)
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) +
+                               "' is a device, FIFO or socket; refused");
+      VM_RETURN_IF_ERROR(CheckFirstUse(h, *disk));
+      if (rewritten) rewritten_seen_.insert(RelInDomain(h.path));
       switch (h.type) {
         case EntryType::kDirectory: {
           rec.type = 'd';
-          if (*disk != staging_) VM_RETURN_IF_ERROR(MakeDirs(*disk, 0700, chown_, nullptr));
+          if (*disk != staging_ && !opt_.dry_run)
+            VM_RETURN_IF_ERROR(MakeDirs(*disk, 0700, chown_, nullptr));
+          dir_paths_.insert(*disk);
           dirs_.push_back({*disk, rec.mode, mtime});
+          NoteHome(h.path);
           break;
         }
         case EntryType::kFile: {
           rec.type = 'f';
-          VM_RETURN_IF_ERROR(MakeDirs(Parent(*disk), 0700, chown_, nullptr));
+          if (*disk == staging_)
+            return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' must be a directory");
+          if (!opt_.dry_run) VM_RETURN_IF_ERROR(MakeDirs(Parent(*disk), 0700, chown_, nullptr));
           VM_RETURN_IF_ERROR(WriteFile(h, *disk, mtime, &rec));
           if (rewritten) rewrite_files_.push_back(*disk);
           break;
@@ -365,30 +418,68 @@ class Importer {
           rec.sha256 = Sha256::Of(h.link_target);
           if (h.link_target.empty() || h.link_target.find('\0') != std::string::npos)
             return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': empty symlink target");
-          if (!links.insert(*disk).second)
-            return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
-          VM_RETURN_IF_ERROR(MakeDirs(Parent(*disk), 0700, chown_, nullptr));
+          if (*disk == staging_ || home_roots.count(*disk))
+            return Status::Corrupt("archive entry '" + EscapeC(h.path) +
+                                   "': a symlink in place of a domain, home or Maildir directory");
+          if (!opt_.dry_run) VM_RETURN_IF_ERROR(MakeDirs(Parent(*disk), 0700, chown_, nullptr));
+          links_seen_.insert(*disk);
           links_.push_back({*disk, h.link_target, mtime});
           break;
         }
-        case EntryType::kHardlink:
-          return Status::Corrupt("archive entry '" + EscapeC(h.path) +
-                                 "' is a hard link; vmigrate archives never contain one");
-        case EntryType::kOther:
-          return Status::Corrupt("archive entry '" + EscapeC(h.path) +
-                                 "' is a device, FIFO or socket; refused");
+        default:
+          break;
       }
-      // A file may not be created below a symlink (links are made last).
-      for (const auto& l : links)
-        if (StartsWith(*disk, l + "/"))
-          return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' goes through a symlink");
       VM_RETURN_IF_ERROR(spool_.Add(rec));
     }
-    return CheckIndex();
+    VM_RETURN_IF_ERROR(CheckIndex());
+    // The manifest is not trusted over the stream: what it promises must have come.
+    for (const auto& u : domain().users)
+      if (u.home_present && !homes_seen_.count(u.entry.name))
+        return Status::Corrupt("archive: user '" + EscapeC(u.entry.name) +
+                               "' has a home in the manifest, but its members are missing from the stream");
+    for (const auto& f : rewritten_members_)
+      if (!rewritten_seen_.count(f))
+        return Status::Corrupt("archive: rewritten file '" + EscapeC(f) +
+                               "' is listed in the manifest but missing from the stream");
+    return ValidatePlaceholders();
+  }
+
+  // "files/x" or "users/u/x" for a member under domains/<name>/.
+  std::string RelInDomain(const std::string& member) const {
+    return member.substr(ArchiveDomainPrefix(domain().name).size());
+  }
+
+  void NoteHome(const std::string& member) {
+    const std::string users = ArchiveDomainPrefix(domain().name) + "users/";
+    if (StartsWith(member, users) && member.find('/', users.size()) == std::string::npos)
+      homes_seen_.insert(member.substr(users.size()));
+  }
+
+  // Every placeholder must be one we can resolve, checked before any lock is
+  // taken or file written outside the staging dir.
+  Status ValidatePlaceholders() {
+    HostPathSet probe;
+    probe.vpopmail_home = probe.qmail_dir = probe.domain_dir = "/x";
+    for (const auto& [name, rel] : user_rel_) probe.user_dirs[name] = "/x/" + rel;
+    for (const auto& link : links_) {
+      std::string t = link.target;
+      Status s = FromPlaceholders(probe, &t);
+      if (!s.ok()) return s.WithContext("archive entry for " + EscapeC(link.disk.substr(staging_.size())));
+    }
+    if (opt_.dry_run) return Status::OK();  // rewritten files were not kept
+    for (const auto& path : rewrite_files_) {
+      auto text = ReadSmallFile(path, kMaxRewriteBytes);
+      if (!text.ok()) return text.status();
+      std::string data = *text;
+      Status s = FromPlaceholders(probe, &data);
+      if (!s.ok()) return s.WithContext("archive file " + EscapeC(path.substr(staging_.size() + 1)));
+    }
+    return Status::OK();
   }
 
   Status WriteFile(const EntryHeader& h, const std::string& disk, const struct timespec& mtime,
                    FileRecord* rec) {
+    if (opt_.dry_run) return HashOnly(h, rec);
     int fd = open(disk.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
       if (errno == EEXIST)
@@ -434,6 +525,59 @@ class Importer {
     rec->sha256 = sha.HexDigest();
     report_->file_bytes += static_cast<std::uint64_t>(total);
     return s;
+  }
+
+  Status HashOnly(const EntryHeader& h, FileRecord* rec) {
+    Sha256 sha;
+    std::int64_t total = 0;
+    for (;;) {
+      auto n = reader_->Read(buffer_, sizeof buffer_);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      sha.Update(buffer_, *n);
+      total += static_cast<std::int64_t>(*n);
+    }
+    if (total != h.size)
+      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': " + std::to_string(total) +
+                             " bytes where the header says " + std::to_string(h.size));
+    rec->size = total;
+    rec->sha256 = sha.HexDigest();
+    report_->file_bytes += static_cast<std::uint64_t>(total);
+    return Status::OK();
+  }
+
+  // The dry run's answer: where the domain and its users would land and
+  // which control-file lines would change, from the target as it is now.
+  Status PlanCommit() {
+    std::string dc_path = vp_disk_ + "/domains/.dir-control";
+    auto dc_old = ReadSmallFile(dc_path, 4096);
+    std::optional<std::string> existing;
+    if (dc_old.ok()) existing = *dc_old;
+    vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(existing, 1);
+    const std::string& bucket = alloc.buckets[0];
+    std::string host_dir = opt_.paths.vpopmail_home + "/domains/" +
+                           (bucket.empty() ? "" : bucket + "/") + domain().name;
+    report_->domain_dir = host_dir;
+    report_->domains_dir_control = alloc.final_text;
+    for (const auto& [name, rel] : user_rel_) report_->user_dirs[name] = host_dir + "/" + rel;
+    auto edits = tx_->Plan(AssignEntries(host_dir));
+    if (!edits.ok()) return edits.status();
+    for (const auto& e : *edits) report_->control_edits.push_back({e.file, e.op, e.line});
+    return Status::OK();
+  }
+
+  std::vector<qmail::DomainAssign> AssignEntries(const std::string& host_dir) const {
+    std::vector<qmail::DomainAssign> entries;
+    for (const auto& name : AllNames()) {
+      qmail::DomainAssign a;
+      a.domain = name;
+      a.real_domain = domain().name;
+      a.uid = report_->owner.uid;
+      a.gid = report_->owner.gid;
+      a.dir = host_dir;
+      entries.push_back(a);
+    }
+    return entries;
   }
 
   // Compares what we received, entry by entry, with the exporter's index.
@@ -497,6 +641,21 @@ class Importer {
 
   Status Commit() {
     VM_RETURN_IF_ERROR(CheckInterrupted());
+    // Lock() may create lock files (as vpopmail's tools do); a failed import
+    // removes the ones it created and puts the directories' mtimes back.
+    for (const std::string& dir : {opt_.paths.qmail_dir + "/users", opt_.paths.qmail_dir + "/control"}) {
+      struct stat st;
+      if (lstat(opt_.paths.OnDisk(dir).c_str(), &st) == 0)
+        qmail_dir_mtimes_.push_back({opt_.paths.OnDisk(dir), st.st_mtim});
+    }
+    for (const std::string& f : {opt_.paths.assign_file(), opt_.paths.control_file("rcpthosts"),
+                                 opt_.paths.control_file("morercpthosts"),
+                                 opt_.paths.control_file("virtualdomains"),
+                                 opt_.paths.control_file("locals")}) {
+      std::string lock = opt_.paths.OnDisk(f) + ".lock";
+      struct stat st;
+      if (lstat(lock.c_str(), &st) != 0) lock_files_created_.push_back(lock);
+    }
     VM_RETURN_IF_ERROR(tx_->Lock());
     VM_RETURN_IF_ERROR(tx_->CheckAbsent(AllNames()));
 
@@ -542,17 +701,8 @@ class Importer {
       undo_rename();
       return s;
     }
-    std::vector<qmail::DomainAssign> entries;
-    for (const auto& name : AllNames()) {
-      qmail::DomainAssign a;
-      a.domain = name;
-      a.real_domain = domain().name;
-      a.uid = report_->owner.uid;
-      a.gid = report_->owner.gid;
-      a.dir = host_dir;
-      entries.push_back(a);
-    }
-    s = tx_->Apply(entries);
+    report_->domains_dir_control = domain_alloc.final_text;
+    s = tx_->Apply(AssignEntries(host_dir));
     if (!s.ok()) {
       Status rb = tx_->Rollback();
       if (existing) WriteFileAtomic(dc_path, *existing, 0600, chown_);
@@ -678,6 +828,13 @@ class Importer {
   std::vector<std::string> rewrite_files_;
   std::vector<PendingDir> dirs_;
   std::vector<PendingLink> links_;
+  std::set<std::string> seen_files_;   // dry run only: duplicate detection without files
+  std::set<std::string> dir_paths_;    // staging paths of directory members
+  std::set<std::string> links_seen_;   // staging paths of symlink members
+  std::set<std::string> homes_seen_;   // users whose home directory member arrived
+  std::set<std::string> rewritten_seen_;
+  std::vector<std::string> lock_files_created_;  // by Lock(); removed again if we fail
+  std::vector<std::pair<std::string, struct timespec>> qmail_dir_mtimes_;
   RecordSpool spool_;
   size_t pos_ = 0, len_ = 0;
   char buffer_[kCopyBuffer];

@@ -26,6 +26,8 @@ struct ImportOptions {
   std::optional<FileOwner> owner;    // --owner UID:GID; default: the vpopmail user
   bool reload = true;                // --no-reload clears it: no HUP to qmail-send
   bool use_qmail_programs = false;   // --qmail-programs: run qmail-newu/qmail-newmrh
+  /// --dry-run: read and check the whole archive, work out the plan, write nothing.
+  bool dry_run = false;
   /// Set from a signal handler; checked between entries.
   const std::atomic<bool>* interrupted = nullptr;
 };
@@ -37,6 +39,14 @@ struct ImportReport {
   FileOwner owner;                                  // uid:gid written to users/assign
   bool chowned = false;                             // files were chowned to `owner`
   int qmail_send_signalled = 0;
+  /// The control-file lines added ('+') or removed ('-'): file, op, line.
+  struct Edit {
+    std::string file;
+    char op;
+    std::string line;
+  };
+  std::vector<Edit> control_edits;
+  std::string domains_dir_control;                  // domains/.dir-control afterwards
   std::uint64_t entries = 0;
   std::uint64_t file_bytes = 0;
   std::vector<std::string> warnings;

@@ -1,8 +1,10 @@
 #include "model/manifest_yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "core/strings.h"
@@ -177,15 +179,78 @@ std::string ManifestToYaml(const Manifest& m) {
          out.c_str() + "\n";
 }
 
+namespace {
+
+// The exporter never writes anchors, aliases or tags other than !!binary;
+// refusing them keeps "billion laughs" documents out whatever key they hide under.
+class AliasDetector : public YAML::EventHandler {
+ public:
+  bool found = false;
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { Note(anchor); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { found = true; }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    Note(anchor);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Note(anchor);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Note(anchor);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Note(YAML::anchor_t anchor) {
+    if (anchor != YAML::NullAnchor) found = true;
+  }
+};
+
+// yaml-cpp keeps both copies of a repeated key; a reader would silently
+// use one of them. Returns the first repeated key found, or "".
+std::string FindDuplicateKey(const YAML::Node& node, int depth = 0) {
+  if (depth > 64) return "(nesting deeper than 64 levels)";
+  if (node.IsMap()) {
+    std::set<std::string> keys;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string key = it->first.IsScalar() ? it->first.Scalar() : "(non-scalar key)";
+      if (!keys.insert(key).second) return key;
+      std::string inner = FindDuplicateKey(it->second, depth + 1);
+      if (!inner.empty()) return inner;
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& child : node) {
+      std::string inner = FindDuplicateKey(child, depth + 1);
+      if (!inner.empty()) return inner;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 Result<Manifest> ManifestFromYaml(const std::string& text) {
   YAML::Node root;
   try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    AliasDetector detector;
+    while (parser.HandleNextDocument(detector)) {
+    }
+    if (detector.found) return Status::Corrupt("manifest: YAML anchors and aliases are not allowed");
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return Status::Corrupt("manifest: not valid YAML: " + e.msg + " at line " +
                            std::to_string(e.mark.line + 1));
   }
   if (!root || !root.IsMap()) return Status::Corrupt("manifest: not a YAML mapping");
+  std::string dup = FindDuplicateKey(root);
+  if (!dup.empty()) return Status::Corrupt("manifest: duplicate key '" + EscapeC(dup) + "'");
 
   Reader r;
   Manifest m;
@@ -258,7 +323,7 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
         u.home_present = r.Bool(un, "home_present", uw, true);
         if (!r.status.ok()) return r.status;
         if (!seen.insert(u.entry.name).second)
-          return Status::Corrupt("manifest: user '" + u.entry.name + "' is listed twice");
+          return Status::Corrupt("manifest: user '" + EscapeC(u.entry.name) + "' is listed twice");
         d.users.push_back(std::move(u));
       }
       if (!r.status.ok()) return r.status;

@@ -192,80 +192,106 @@ Status ControlTransaction::RebuildMoreRcpthostsCdb(const std::string& text) {
   return WriteMoreRcpthostsCdb(text, cdb, OwnerFor(cdb));
 }
 
-Status ControlTransaction::Apply(const std::vector<DomainAssign>& entries) {
+// Loads every file and works out every change without writing, so a bad
+// file stops us before any write and a dry run reports exactly what Apply does.
+Status ControlTransaction::Compute(const std::vector<DomainAssign>& entries, Computed* c) const {
   for (const DomainAssign& e : entries) VM_RETURN_IF_ERROR(ValidateEntry(e));
-
-  const std::string assign_path = paths_.OnDisk(paths_.assign_file());
-  const std::string rcpthosts_path = paths_.OnDisk(paths_.control_file("rcpthosts"));
-  const std::string more_path = paths_.OnDisk(paths_.control_file("morercpthosts"));
-  const std::string virtual_path = paths_.OnDisk(paths_.control_file("virtualdomains"));
-  const std::string locals_path = paths_.OnDisk(paths_.control_file("locals"));
-
-  // Read everything first, so a bad file stops us before any write.
-  Result<ControlFile> assign = ControlFile::Load(assign_path, /*assign_format=*/true);
-  if (!assign.ok()) return assign.status();
-  Result<ControlFile> rcpthosts = ControlFile::Load(rcpthosts_path);
-  if (!rcpthosts.ok()) return rcpthosts.status();
-  Result<ControlFile> more = ControlFile::Load(more_path);
-  if (!more.ok()) return more.status();
-  Result<ControlFile> virtualdomains = ControlFile::Load(virtual_path);
-  if (!virtualdomains.ok()) return virtualdomains.status();
-  Result<ControlFile> locals = ControlFile::Load(locals_path);
-  if (!locals.ok()) return locals.status();
+  c->assign_path = paths_.OnDisk(paths_.assign_file());
+  c->rcpthosts_path = paths_.OnDisk(paths_.control_file("rcpthosts"));
+  c->more_path = paths_.OnDisk(paths_.control_file("morercpthosts"));
+  c->virtual_path = paths_.OnDisk(paths_.control_file("virtualdomains"));
+  c->locals_path = paths_.OnDisk(paths_.control_file("locals"));
+  auto load = [](const std::string& path, bool assign_format, std::optional<ControlFile>* out) {
+    Result<ControlFile> f = ControlFile::Load(path, assign_format);
+    if (!f.ok()) return f.status();
+    *out = std::move(*f);
+    return Status::OK();
+  };
+  VM_RETURN_IF_ERROR(load(c->assign_path, /*assign_format=*/true, &c->assign));
+  VM_RETURN_IF_ERROR(load(c->rcpthosts_path, false, &c->rcpthosts));
+  VM_RETURN_IF_ERROR(load(c->more_path, false, &c->more));
+  VM_RETURN_IF_ERROR(load(c->virtual_path, false, &c->virtualdomains));
+  VM_RETURN_IF_ERROR(load(c->locals_path, false, &c->locals));
 
   // users/assign (a missing file starts as just ".") and users/cdb.
-  bool assign_changed = !assign->present();
-  for (const DomainAssign& e : entries)
-    if (assign->InsertSorted(FormatDomainAssignLine(e))) assign_changed = true;
-  if (assign_changed) {
-    VM_RETURN_IF_ERROR(Remember(assign_path));
-    VM_RETURN_IF_ERROR(assign->Save(OwnerFor(assign_path)));
-    VM_RETURN_IF_ERROR(RebuildUsersCdb(assign->Text()));
+  c->assign_changed = !c->assign->present();
+  for (const DomainAssign& e : entries) {
+    std::string line = FormatDomainAssignLine(e);
+    if (c->assign->InsertSorted(line)) {
+      c->assign_changed = true;
+      c->edits.push_back({paths_.assign_file(), '+', line});
+    }
   }
 
   // rcpthosts, or morercpthosts once rcpthosts is full. A missing rcpthosts
   // would make qmail-smtpd an open relay, so it always gets the domain then.
-  bool rcpthosts_changed = false;
-  bool more_changed = false;
   for (const DomainAssign& e : entries) {
-    if (ContainsDomain(*rcpthosts, e.domain)) continue;
-    if (rcpthosts->present() && ContainsDomain(*more, e.domain)) continue;
-    if (rcpthosts->present() && rcpthosts->line_count() >= kMaxRcpthostsLines) {
-      if (more->InsertSorted(e.domain)) more_changed = true;
-    } else {
-      if (rcpthosts->InsertSorted(e.domain)) rcpthosts_changed = true;
+    if (ContainsDomain(*c->rcpthosts, e.domain)) continue;
+    if (c->rcpthosts->present() && ContainsDomain(*c->more, e.domain)) continue;
+    if (c->rcpthosts->present() && c->rcpthosts->line_count() >= kMaxRcpthostsLines) {
+      if (c->more->InsertSorted(e.domain)) {
+        c->more_changed = true;
+        c->edits.push_back({paths_.control_file("morercpthosts"), '+', e.domain});
+      }
+    } else if (c->rcpthosts->InsertSorted(e.domain)) {
+      c->rcpthosts_changed = true;
+      c->edits.push_back({paths_.control_file("rcpthosts"), '+', e.domain});
     }
-  }
-  if (rcpthosts_changed) {
-    VM_RETURN_IF_ERROR(Remember(rcpthosts_path));
-    VM_RETURN_IF_ERROR(rcpthosts->Save(OwnerFor(rcpthosts_path)));
-  }
-  if (more_changed) {
-    VM_RETURN_IF_ERROR(Remember(more_path));
-    VM_RETURN_IF_ERROR(more->Save(OwnerFor(more_path)));
-    VM_RETURN_IF_ERROR(RebuildMoreRcpthostsCdb(more->Text()));
   }
 
   // virtualdomains: "domain:domain", the prepend being the domain itself.
-  bool virtual_changed = false;
-  for (const DomainAssign& e : entries)
-    if (virtualdomains->InsertSorted(e.domain + ":" + e.domain)) virtual_changed = true;
-  if (virtual_changed) {
-    VM_RETURN_IF_ERROR(Remember(virtual_path));
-    VM_RETURN_IF_ERROR(virtualdomains->Save(OwnerFor(virtual_path)));
+  for (const DomainAssign& e : entries) {
+    if (c->virtualdomains->InsertSorted(e.domain + ":" + e.domain)) {
+      c->virtual_changed = true;
+      c->edits.push_back({paths_.control_file("virtualdomains"), '+', e.domain + ":" + e.domain});
+    }
   }
 
   // locals wins over virtualdomains, so the domain must leave it. We only
   // rewrite an existing file: creating an empty locals would stop qmail
   // from treating control/me as local.
-  if (locals->present()) {
-    bool locals_changed = false;
-    for (const DomainAssign& e : entries)
-      if (locals->Remove(e.domain)) locals_changed = true;
-    if (locals_changed) {
-      VM_RETURN_IF_ERROR(Remember(locals_path));
-      VM_RETURN_IF_ERROR(locals->Save(OwnerFor(locals_path)));
+  if (c->locals->present()) {
+    for (const DomainAssign& e : entries) {
+      if (c->locals->Remove(e.domain)) {
+        c->locals_changed = true;
+        c->edits.push_back({paths_.control_file("locals"), '-', e.domain});
+      }
     }
+  }
+  return Status::OK();
+}
+
+Result<std::vector<ControlEdit>> ControlTransaction::Plan(
+    const std::vector<DomainAssign>& entries) const {
+  Computed c;
+  VM_RETURN_IF_ERROR(Compute(entries, &c));
+  return c.edits;
+}
+
+Status ControlTransaction::Apply(const std::vector<DomainAssign>& entries) {
+  Computed c;
+  VM_RETURN_IF_ERROR(Compute(entries, &c));
+  if (c.assign_changed) {
+    VM_RETURN_IF_ERROR(Remember(c.assign_path));
+    VM_RETURN_IF_ERROR(c.assign->Save(OwnerFor(c.assign_path)));
+    VM_RETURN_IF_ERROR(RebuildUsersCdb(c.assign->Text()));
+  }
+  if (c.rcpthosts_changed) {
+    VM_RETURN_IF_ERROR(Remember(c.rcpthosts_path));
+    VM_RETURN_IF_ERROR(c.rcpthosts->Save(OwnerFor(c.rcpthosts_path)));
+  }
+  if (c.more_changed) {
+    VM_RETURN_IF_ERROR(Remember(c.more_path));
+    VM_RETURN_IF_ERROR(c.more->Save(OwnerFor(c.more_path)));
+    VM_RETURN_IF_ERROR(RebuildMoreRcpthostsCdb(c.more->Text()));
+  }
+  if (c.virtual_changed) {
+    VM_RETURN_IF_ERROR(Remember(c.virtual_path));
+    VM_RETURN_IF_ERROR(c.virtualdomains->Save(OwnerFor(c.virtual_path)));
+  }
+  if (c.locals_changed) {
+    VM_RETURN_IF_ERROR(Remember(c.locals_path));
+    VM_RETURN_IF_ERROR(c.locals->Save(OwnerFor(c.locals_path)));
   }
   return Status::OK();
 }

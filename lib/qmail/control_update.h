@@ -19,6 +19,7 @@
 #include "core/host_paths.h"
 #include "core/status.h"
 #include "qmail/assign.h"
+#include "qmail/control_file.h"
 
 namespace vmigrate::qmail {
 
@@ -28,6 +29,13 @@ struct ControlUpdateOptions {
   bool use_qmail_programs = false;
   /// Owner for files we create; existing files keep theirs.
   std::optional<FileOwner> owner;
+};
+
+/// One line a transaction adds to ('+') or removes from ('-') a file.
+struct ControlEdit {
+  std::string file;  // host path, e.g. /var/qmail/control/rcpthosts
+  char op = '+';
+  std::string line;
 };
 
 /// One registration transaction. Construct, Lock(), CheckAbsent(), Apply();
@@ -52,6 +60,10 @@ class ControlTransaction {
   /// rebuilds users/cdb. Snapshots each file first for Rollback().
   Status Apply(const std::vector<DomainAssign>& entries);
 
+  /// What Apply() would change, computed from the files as they are now,
+  /// without writing anything (import --dry-run).
+  Result<std::vector<ControlEdit>> Plan(const std::vector<DomainAssign>& entries) const;
+
   /// Restores every file Apply() changed (atomically, from the snapshot).
   Status Rollback();
 
@@ -62,6 +74,14 @@ class ControlTransaction {
     mode_t mode = 0644;
     FileOwner owner;
   };
+  struct Computed {
+    std::string assign_path, rcpthosts_path, more_path, virtual_path, locals_path;
+    std::optional<ControlFile> assign, rcpthosts, more, virtualdomains, locals;
+    bool assign_changed = false, rcpthosts_changed = false, more_changed = false,
+         virtual_changed = false, locals_changed = false;
+    std::vector<ControlEdit> edits;
+  };
+  Status Compute(const std::vector<DomainAssign>& entries, Computed* c) const;
   Status Remember(const std::string& path);
   Status RebuildUsersCdb(const std::string& assign_text);
   Status RebuildMoreRcpthostsCdb(const std::string& text);

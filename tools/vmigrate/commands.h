@@ -30,6 +30,7 @@ int Fail(const std::string& command, const Status& status);
 Handler AddExport(CLI::App* app);
 Handler AddImport(CLI::App* app);
 Handler AddInspect(CLI::App* app);
+Handler AddVerify(CLI::App* app);
 
 }  // namespace vmigrate::cli
 

@@ -21,6 +21,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddImport},
     {"inspect", "show what an archive holds: domain, aliases, users, messages, source host",
      vmigrate::cli::AddInspect},
+    {"verify", "compare a domain installed on this host with its archive (exit 3 on differences)",
+     vmigrate::cli::AddVerify},
 };
 
 }  // namespace
