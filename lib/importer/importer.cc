@@ -731,9 +731,13 @@ class Importer {
       if (fd < 0) return FromErrno("cannot rewrite " + path, errno);
       bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
       struct timespec times[2] = {st.st_mtim, st.st_mtim};
-      futimens(fd, times);
-      close(fd);
-      if (!ok) return FromErrno("cannot rewrite " + path, errno);
+      ok = ok && futimens(fd, times) == 0;
+      int err = errno;
+      if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+      }
+      if (!ok) return FromErrno("cannot rewrite " + path, err);
     }
     for (const auto& link : links_) {
       std::string t = link.target;
@@ -741,9 +745,11 @@ class Importer {
       if (!s.ok()) return s.WithContext(link.disk.substr(staging_.size() + 1));
       if (symlink(t.c_str(), link.disk.c_str()) != 0)
         return FromErrno("cannot create symlink " + link.disk, errno);
-      if (chown_) lchown(link.disk.c_str(), chown_->uid, chown_->gid);
+      if (chown_ && lchown(link.disk.c_str(), chown_->uid, chown_->gid) != 0)
+        return FromErrno("cannot chown symlink " + link.disk, errno);
       struct timespec times[2] = {link.mtime, link.mtime};
-      utimensat(AT_FDCWD, link.disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
+      if (utimensat(AT_FDCWD, link.disk.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+        return FromErrno("cannot set mtime of symlink " + link.disk, errno);
     }
 
     std::vector<VpasswdEntry> entries;
