@@ -12,15 +12,18 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <set>
 
 #include "archive/archive_reader.h"
 #include "archive/checksums.h"
+#include "core/crash_point.h"
 #include "core/errno_status.h"
 #include "core/sha256.h"
 #include "core/strings.h"
+#include "importer/journal.h"
 #include "model/manifest_yaml.h"
 #include "model/path_rewrite.h"
 #include "qmail/assign.h"
@@ -122,6 +125,7 @@ class Importer {
     qmail::ControlUpdateOptions copt;
     copt.use_qmail_programs = opt_.use_qmail_programs;
     copt.owner = chown_;
+    if (!opt_.dry_run) VM_RETURN_IF_ERROR(RecoverInterrupted(copt));
     tx_ = std::make_unique<qmail::ControlTransaction>(opt_.paths, copt);
     VM_RETURN_IF_ERROR(tx_->CheckAbsent(AllNames()));
     VM_RETURN_IF_ERROR(CheckDomainDirAbsent());
@@ -261,6 +265,35 @@ class Importer {
     return Status::OK();
   }
 
+  // A run of this import that died half-way (SIGKILL, power cut) left a
+  // journal and/or a staging dir: roll the target back to where it was
+  // before that run, so this run starts from a clean state and completes it.
+  Status RecoverInterrupted(const qmail::ControlUpdateOptions& copt) {
+    std::string domains = vp_disk_ + "/domains";
+    std::string journal = JournalDir(domains, domain().name);
+    struct stat st;
+    if (lstat(journal.c_str(), &st) == 0) {
+      qmail::ControlTransaction recovery(opt_.paths, copt);
+      VM_RETURN_IF_ERROR(recovery.Lock());  // waits for a live run still committing
+      auto recovered = RecoverJournal(journal);
+      if (!recovered.ok()) return recovered.status().WithContext("recovering an interrupted import");
+      if (*recovered)
+        report_->warnings.push_back(domain().name + ": rolled back an interrupted earlier import of this domain");
+    }
+    const std::string prefix = ".vmigrate-staging." + domain().name + ".";
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(domains, ec)) {
+      std::string name = e.path().filename().string();
+      if (!StartsWith(name, prefix)) continue;
+      unsigned long long pid = 0;
+      if (!ParseUint64(name.substr(prefix.size()), &pid)) continue;
+      if (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still running
+      std::filesystem::remove_all(e.path(), ec);
+      report_->warnings.push_back(domain().name + ": removed the staging dir of an interrupted import");
+    }
+    return Status::OK();
+  }
+
   // Where the domain will land if nothing changes meanwhile (Commit decides
   // for real, under the locks). Lets a leftover directory fail the import
   // before anything is written.
@@ -371,7 +404,7 @@ class Importer {
       if (!more.ok()) return more.status();
       if (!*more) return Status::Corrupt(opt_.archive + ": truncated: checksums.txt is missing");
       if (h.path == kChecksumsEntry) break;
-      ++report_->entries;
+      if (++report_->entries % 5 == 0) CrashPoint("unpacking");
       bool rewritten = false;
       auto disk = StagingPath(h.path, &rewritten);
       if (!disk.ok()) return disk.status();
@@ -683,35 +716,50 @@ class Importer {
     report_->user_dirs = target.user_dirs;
 
     VM_RETURN_IF_ERROR(FinishStaging(target));
+    CrashPoint("staging complete");
 
+    // Everything below changes the live target: journal it first.
     std::vector<std::string> bucket_dirs;
-    if (!bucket.empty())
-      VM_RETURN_IF_ERROR(MakeDirs(Parent(final_disk), 0700, chown_, &bucket_dirs));
-    if (RenameNoReplace(staging_, final_disk) != 0) {
-      Status s = FromErrno("cannot move " + staging_ + " to " + final_disk, errno);
-      for (auto it = bucket_dirs.rbegin(); it != bucket_dirs.rend(); ++it) rmdir(it->c_str());
-      return s;
+    for (std::string d = Parent(final_disk); d.size() > vp_disk_.size() + 8; d = Parent(d)) {
+      if (lstat(d.c_str(), &st) == 0) break;
+      bucket_dirs.insert(bucket_dirs.begin(), d);
     }
-    auto undo_rename = [&]() {
-      rename(final_disk.c_str(), staging_.c_str());
-      for (auto it = bucket_dirs.rbegin(); it != bucket_dirs.rend(); ++it) rmdir(it->c_str());
+    auto q = [&](const std::string& host) { return opt_.paths.OnDisk(host); };
+    std::vector<std::string> journaled = {
+        q(opt_.paths.assign_file()), q(opt_.paths.qmail_dir + "/users/cdb"),
+        q(opt_.paths.control_file("rcpthosts")), q(opt_.paths.control_file("morercpthosts")),
+        q(opt_.paths.control_file("morercpthosts.cdb")), q(opt_.paths.control_file("virtualdomains")),
+        q(opt_.paths.control_file("locals")), dc_path};
+    std::string journal = JournalDir(vp_disk_ + "/domains", domain().name);
+    VM_RETURN_IF_ERROR(WriteJournal(journal, journaled, final_disk, bucket_dirs));
+    CrashPoint("journal written");
+    // From here a failure rolls back through the journal, exactly as the
+    // next run would after a crash.
+    auto fail = [&](Status s) {
+      auto rb = RecoverJournal(journal);
+      if (!rb.ok()) return s.WithContext("rollback also failed (" + rb.status().message() + ")");
+      return s;
     };
-    Status s = WriteFileAtomic(dc_path, domain_alloc.final_text, 0600, chown_);
-    if (!s.ok()) {
-      undo_rename();
-      return s;
+    for (const auto& d : bucket_dirs) {
+      if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return fail(FromErrno("cannot create " + d, errno));
+      if (chown_ && lchown(d.c_str(), chown_->uid, chown_->gid) != 0)
+        return fail(FromErrno("cannot chown " + d, errno));
     }
+    if (RenameNoReplace(staging_, final_disk) != 0)
+      return fail(FromErrno("cannot move " + staging_ + " to " + final_disk, errno));
+    SyncDirectory(Parent(final_disk));
+    CrashPoint("domain dir renamed into place");
+    Status s = WriteFileAtomic(dc_path, domain_alloc.final_text, 0600, chown_);
+    if (!s.ok()) return fail(s);
+    CrashPoint("domains/.dir-control written");
     report_->domains_dir_control = domain_alloc.final_text;
     s = tx_->Apply(AssignEntries(host_dir));
-    if (!s.ok()) {
-      Status rb = tx_->Rollback();
-      if (existing) WriteFileAtomic(dc_path, *existing, 0600, chown_);
-      else unlink(dc_path.c_str());
-      undo_rename();
-      return rb.ok() ? s : s.WithContext("rollback also failed (" + rb.message() + ")");
-    }
+    if (!s.ok()) return fail(s);
+    CrashPoint("control files written");
+    s = RemoveJournal(journal);
+    if (!s.ok()) return fail(s);
     committed_ = true;
-    SyncDirectory(Parent(final_disk));
+    CrashPoint("journal removed");
     return Status::OK();
   }
 

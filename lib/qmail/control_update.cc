@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "core/crash_point.h"
 #include "core/errno_status.h"
 #include "core/strings.h"
 #include "qmail/control_file.h"
@@ -274,24 +275,31 @@ Status ControlTransaction::Apply(const std::vector<DomainAssign>& entries) {
   if (c.assign_changed) {
     VM_RETURN_IF_ERROR(Remember(c.assign_path));
     VM_RETURN_IF_ERROR(c.assign->Save(OwnerFor(c.assign_path)));
+    CrashPoint("users/assign saved");
     VM_RETURN_IF_ERROR(RebuildUsersCdb(c.assign->Text()));
+    CrashPoint("users/cdb rebuilt");
   }
   if (c.rcpthosts_changed) {
     VM_RETURN_IF_ERROR(Remember(c.rcpthosts_path));
     VM_RETURN_IF_ERROR(c.rcpthosts->Save(OwnerFor(c.rcpthosts_path)));
+    CrashPoint("rcpthosts saved");
   }
   if (c.more_changed) {
     VM_RETURN_IF_ERROR(Remember(c.more_path));
     VM_RETURN_IF_ERROR(c.more->Save(OwnerFor(c.more_path)));
+    CrashPoint("morercpthosts saved");
     VM_RETURN_IF_ERROR(RebuildMoreRcpthostsCdb(c.more->Text()));
+    CrashPoint("morercpthosts.cdb rebuilt");
   }
   if (c.virtual_changed) {
     VM_RETURN_IF_ERROR(Remember(c.virtual_path));
     VM_RETURN_IF_ERROR(c.virtualdomains->Save(OwnerFor(c.virtual_path)));
+    CrashPoint("virtualdomains saved");
   }
   if (c.locals_changed) {
     VM_RETURN_IF_ERROR(Remember(c.locals_path));
     VM_RETURN_IF_ERROR(c.locals->Save(OwnerFor(c.locals_path)));
+    CrashPoint("locals saved");
   }
   return Status::OK();
 }

@@ -105,6 +105,7 @@ Handler AddImport(CLI::App* app) {
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
     std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit becomes EFBIG, handled as an error
     ImportReport report;
     Status s = ImportArchive(opt, &report);
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
