@@ -240,8 +240,9 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
     std::istringstream in(text);
     YAML::Parser parser(in);
     AliasDetector detector;
-    while (parser.HandleNextDocument(detector)) {
-    }
+    // Only the first document is read (as YAML::Load does). No loop: yaml-cpp
+    // 0.7 never consumes a stray ',' and would report documents forever.
+    parser.HandleNextDocument(detector);
     if (detector.found) return Status::Corrupt("manifest: YAML anchors and aliases are not allowed");
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {

@@ -388,3 +388,17 @@ TEST(ManifestYamlTest, MissingSourceIsCorrupt) {
 
 }  // namespace
 }  // namespace vmigrate
+
+namespace vmigrate {
+namespace {
+
+// Found by manifest_fuzzer (fuzz/crashes/manifest-comma-hang.yaml): yaml-cpp
+// 0.7 never consumes a stray ',' and the anchor check looped forever.
+TEST(ManifestYamlRegressionTest, StrayCommaIsRejectedInsteadOfHanging) {
+  auto m = ManifestFromYaml(",\n");
+  EXPECT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Status::Code::kCorrupt);
+}
+
+}  // namespace
+}  // namespace vmigrate
