@@ -725,13 +725,24 @@ class Importer {
       bucket_dirs.insert(bucket_dirs.begin(), d);
     }
     auto q = [&](const std::string& host) { return opt_.paths.OnDisk(host); };
-    std::vector<std::string> journaled = {
-        q(opt_.paths.assign_file()), q(opt_.paths.qmail_dir + "/users/cdb"),
-        q(opt_.paths.control_file("rcpthosts")), q(opt_.paths.control_file("morercpthosts")),
-        q(opt_.paths.control_file("morercpthosts.cdb")), q(opt_.paths.control_file("virtualdomains")),
-        q(opt_.paths.control_file("locals")), dc_path};
+    JournalPlan plan;
+    plan.final_dir = final_disk;
+    plan.created_dirs = bucket_dirs;
+    auto edits = tx_->Plan(AssignEntries(host_dir));
+    if (!edits.ok()) return edits.status();
+    for (const auto& e : *edits) plan.edits.push_back({e.op, q(e.file), e.line});
+    for (const std::string& f : {opt_.paths.assign_file(), opt_.paths.control_file("rcpthosts"),
+                                 opt_.paths.control_file("morercpthosts"),
+                                 opt_.paths.control_file("virtualdomains"),
+                                 opt_.paths.control_file("locals")})
+      plan.existed.push_back({q(f), lstat(q(f).c_str(), &st) == 0});
+    plan.users_cdb = q(opt_.paths.qmail_dir + "/users/cdb");
+    plan.morercpthosts_cdb = q(opt_.paths.control_file("morercpthosts.cdb"));
+    plan.dir_control = dc_path;
+    plan.dir_control_old = existing;
+    plan.dir_control_new = domain_alloc.final_text;
     std::string journal = JournalDir(vp_disk_ + "/domains", domain().name);
-    VM_RETURN_IF_ERROR(WriteJournal(journal, journaled, final_disk, bucket_dirs));
+    VM_RETURN_IF_ERROR(WriteJournal(journal, plan));
     CrashPoint("journal written");
     // From here a failure rolls back through the journal, exactly as the
     // next run would after a crash.
@@ -750,6 +761,8 @@ class Importer {
     SyncDirectory(Parent(final_disk));
     CrashPoint("domain dir renamed into place");
     Status s = WriteFileAtomic(dc_path, domain_alloc.final_text, 0600, chown_);
+    if (!s.ok()) return fail(s);
+    s = MarkDirControlWritten(journal);
     if (!s.ok()) return fail(s);
     CrashPoint("domains/.dir-control written");
     report_->domains_dir_control = domain_alloc.final_text;

@@ -5,41 +5,50 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <sstream>
+#include <map>
 
 #include "core/atomic_file.h"
 #include "core/errno_status.h"
 #include "core/strings.h"
+#include "qmail/assign.h"
+#include "qmail/control_file.h"
+#include "vpopmail/dir_control.h"
 
 namespace vmigrate {
+namespace {
+
+std::string Field(const std::string& s) { return "\t" + EscapeC(s); }
+
+bool IsAssign(const std::string& path) { return EndsWith(path, "/users/assign"); }
+
+Status Bad(const std::string& journal_dir, const std::string& line) {
+  return Status::Corrupt(journal_dir + "/index: bad line '" + EscapeC(line.substr(0, 200)) +
+                         "'; check the target and remove the journal by hand");
+}
+
+}  // namespace
 
 std::string JournalDir(const std::string& domains_dir_on_disk, const std::string& domain) {
   return domains_dir_on_disk + "/.vmigrate-journal." + domain;
 }
 
-Status WriteJournal(const std::string& journal_dir, const std::vector<std::string>& files,
-                    const std::string& final_dir, const std::vector<std::string>& created_dirs) {
+Status WriteJournal(const std::string& journal_dir, const JournalPlan& plan) {
   std::error_code ec;
   std::filesystem::remove_all(journal_dir, ec);
   if (mkdir(journal_dir.c_str(), 0700) != 0)
     return FromErrno("cannot create journal " + journal_dir, errno);
-  std::string index = "vmigrate-journal 1\nfinal " + EscapeC(final_dir) + "\n";
-  for (const auto& d : created_dirs) index += "created " + EscapeC(d) + "\n";
-  for (size_t i = 0; i < files.size(); ++i) {
-    struct stat st;
-    bool existed = lstat(files[i].c_str(), &st) == 0;
-    if (existed) {
-      auto contents = ReadSmallFile(files[i], 256u << 20);
-      if (!contents.ok()) return contents.status().WithContext("journal");
-      VM_RETURN_IF_ERROR(WriteFileAtomic(journal_dir + "/" + std::to_string(i), *contents, 0600));
-    }
-    char line[96];
-    std::snprintf(line, sizeof line, "file %zu %d %04o %lu %lu ", i, existed ? 1 : 0,
-                  existed ? static_cast<unsigned>(st.st_mode & 07777) : 0u,
-                  existed ? static_cast<unsigned long>(st.st_uid) : 0ul,
-                  existed ? static_cast<unsigned long>(st.st_gid) : 0ul);
-    index += line + EscapeC(files[i]) + "\n";
-  }
+  if (plan.dir_control_old)
+    VM_RETURN_IF_ERROR(WriteFileAtomic(journal_dir + "/dircontrol.old", *plan.dir_control_old, 0600));
+  VM_RETURN_IF_ERROR(WriteFileAtomic(journal_dir + "/dircontrol.new", plan.dir_control_new, 0600));
+  std::string index = "vmigrate-journal 2\nfinal" + Field(plan.final_dir) + "\n";
+  for (const auto& d : plan.created_dirs) index += "created" + Field(d) + "\n";
+  for (const auto& [file, existed] : plan.existed)
+    index += std::string("existed") + Field(existed ? "1" : "0") + Field(file) + "\n";
+  for (const auto& e : plan.edits)
+    index += "edit" + Field(std::string(1, e.op)) + Field(e.file) + Field(e.line) + "\n";
+  index += "userscdb" + Field(plan.users_cdb) + "\n";
+  index += "morercpthostscdb" + Field(plan.morercpthosts_cdb) + "\n";
+  index += "dircontrol" + Field(plan.dir_control) + "\n";
   VM_RETURN_IF_ERROR(WriteFileAtomic(journal_dir + "/index", index, 0600));
   return SyncDirectory(journal_dir.substr(0, journal_dir.rfind('/')));
 }
@@ -48,53 +57,91 @@ Result<bool> RecoverJournal(const std::string& journal_dir) {
   struct stat st;
   if (lstat(journal_dir.c_str(), &st) != 0) return false;
   auto index = ReadSmallFile(journal_dir + "/index", 16u << 20);
-  if (index.ok()) {
-    std::vector<std::string> lines = SplitLines(*index);
-    if (lines.empty() || lines[0] != "vmigrate-journal 1")
-      return Status::Corrupt(journal_dir + "/index: unknown journal format; remove it by hand after checking the target");
-    std::vector<std::string> created;
-    std::string final_dir;
-    for (size_t k = 1; k < lines.size(); ++k) {
-      const std::string& line = lines[k];
-      std::string path;
-      if (StartsWith(line, "final ")) {
-        if (!UnescapeC(line.substr(6), &final_dir)) return Status::Corrupt(journal_dir + ": bad line");
-      } else if (StartsWith(line, "created ")) {
-        if (!UnescapeC(line.substr(8), &path)) return Status::Corrupt(journal_dir + ": bad line");
-        created.push_back(path);
-      } else if (StartsWith(line, "file ")) {
-        std::istringstream in(line.substr(5));
-        size_t n = 0;
-        int existed = 0;
-        std::string mode_text;
-        unsigned long uid = 0, gid = 0;
-        in >> n >> existed >> mode_text >> uid >> gid;
-        std::string rest;
-        std::getline(in, rest);
-        if (!in.eof() && in.fail()) return Status::Corrupt(journal_dir + ": bad line");
-        if (rest.empty() || !UnescapeC(rest.substr(1), &path))
-          return Status::Corrupt(journal_dir + ": bad line");
-        if (existed) {
-          auto contents = ReadSmallFile(journal_dir + "/" + std::to_string(n), 256u << 20);
-          if (!contents.ok()) return contents.status().WithContext("journal");
-          std::optional<FileOwner> owner;
-          if (geteuid() == 0) owner = FileOwner{static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
-          VM_RETURN_IF_ERROR(WriteFileAtomic(path, *contents,
-                                             static_cast<mode_t>(std::stoul(mode_text, nullptr, 8)),
-                                             owner));
-        } else if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-          return FromErrno("cannot remove " + path, errno);
-        }
-      }
-    }
-    std::error_code ec;
-    if (!final_dir.empty()) std::filesystem::remove_all(final_dir, ec);
-    if (ec) return FromErrorCode("cannot remove " + final_dir, ec);
-    for (auto it = created.rbegin(); it != created.rend(); ++it) rmdir(it->c_str());
+  if (!index.ok()) {
+    // No index: the run died while writing the journal, before touching anything.
+    VM_RETURN_IF_ERROR(RemoveJournal(journal_dir));
+    return true;
   }
-  // No index: the run died while writing the journal, before touching anything.
+  std::vector<std::string> lines = SplitLines(*index);
+  if (lines.empty() || lines[0] != "vmigrate-journal 2")
+    return Status::Corrupt(journal_dir + "/index: unknown journal format; check the target and remove it by hand");
+  JournalPlan plan;
+  for (size_t k = 1; k < lines.size(); ++k) {
+    std::vector<std::string> raw = Split(lines[k], '\t');
+    std::vector<std::string> f(raw.size());
+    f[0] = raw[0];
+    for (size_t i = 1; i < raw.size(); ++i)
+      if (!UnescapeC(raw[i], &f[i])) return Bad(journal_dir, lines[k]);
+    if (f[0] == "final" && f.size() == 2) plan.final_dir = f[1];
+    else if (f[0] == "created" && f.size() == 2) plan.created_dirs.push_back(f[1]);
+    else if (f[0] == "existed" && f.size() == 3) plan.existed.push_back({f[2], f[1] == "1"});
+    else if (f[0] == "edit" && f.size() == 4 && f[1].size() == 1) plan.edits.push_back({f[1][0], f[2], f[3]});
+    else if (f[0] == "userscdb" && f.size() == 2) plan.users_cdb = f[1];
+    else if (f[0] == "morercpthostscdb" && f.size() == 2) plan.morercpthosts_cdb = f[1];
+    else if (f[0] == "dircontrol" && f.size() == 2) plan.dir_control = f[1];
+    else return Bad(journal_dir, lines[k]);
+  }
+  std::map<std::string, bool> existed(plan.existed.begin(), plan.existed.end());
+
+  // Undo this import's own lines, file by file; lines of other domains stay.
+  std::map<std::string, std::vector<JournalPlan::Edit>> by_file;
+  for (const auto& e : plan.edits) by_file[e.file].push_back(e);
+  for (const auto& [file, edits] : by_file) {
+    auto cf = qmail::ControlFile::Load(file, IsAssign(file));
+    if (!cf.ok()) return cf.status().WithContext("recovery");
+    bool changed = false;
+    for (const auto& e : edits)
+      changed |= e.op == '+' ? cf->Remove(e.line) : cf->InsertSorted(e.line);
+    if (!changed) continue;
+    bool drop = !existed[file] && cf->lines().empty();
+    if (drop) {
+      if (unlink(file.c_str()) != 0 && errno != ENOENT) return FromErrno("cannot remove " + file, errno);
+    } else {
+      VM_RETURN_IF_ERROR(cf->Save());
+    }
+    const std::string& cdb = IsAssign(file) ? plan.users_cdb
+                             : EndsWith(file, "/control/morercpthosts") ? plan.morercpthosts_cdb
+                                                                         : std::string();
+    if (cdb.empty()) continue;
+    if (drop) {
+      unlink(cdb.c_str());
+    } else if (IsAssign(file)) {
+      VM_RETURN_IF_ERROR(qmail::WriteUsersCdb(cf->Text(), cdb));
+    } else {
+      VM_RETURN_IF_ERROR(qmail::WriteMoreRcpthostsCdb(cf->Text(), cdb));
+    }
+  }
+
+  // domains/.dir-control: put it back if it is still what we wrote; if
+  // another domain was added since, give our allocation back the way
+  // vdeldomain does (the counter goes down, the bucket does not move).
+  auto now = ReadSmallFile(plan.dir_control, 4096);
+  auto old_text = ReadSmallFile(journal_dir + "/dircontrol.old", 4096);
+  auto new_text = ReadSmallFile(journal_dir + "/dircontrol.new", 4096);
+  // Only if our write happened (the marker follows it): another import may
+  // since have written the very same text.
+  bool written = lstat((journal_dir + "/dircontrol.done").c_str(), &st) == 0;
+  if (written && now.ok() && new_text.ok()) {
+    if (*now == *new_text) {
+      if (old_text.ok()) VM_RETURN_IF_ERROR(WriteFileAtomic(plan.dir_control, *old_text, 0600));
+      else if (unlink(plan.dir_control.c_str()) != 0) return FromErrno("cannot remove " + plan.dir_control, errno);
+    } else if (!old_text.ok() || *now != *old_text) {
+      vpopmail::DirControl dc = vpopmail::DirControl::Parse(*now);
+      if (dc.cur_users > 0) --dc.cur_users;
+      VM_RETURN_IF_ERROR(WriteFileAtomic(plan.dir_control, dc.Serialize(), 0600));
+    }
+  }
+
+  std::error_code ec;
+  if (!plan.final_dir.empty()) std::filesystem::remove_all(plan.final_dir, ec);
+  if (ec) return FromErrorCode("cannot remove " + plan.final_dir, ec);
+  for (auto it = plan.created_dirs.rbegin(); it != plan.created_dirs.rend(); ++it) rmdir(it->c_str());
   VM_RETURN_IF_ERROR(RemoveJournal(journal_dir));
   return true;
+}
+
+Status MarkDirControlWritten(const std::string& journal_dir) {
+  return WriteFileAtomic(journal_dir + "/dircontrol.done", "", 0600);
 }
 
 Status RemoveJournal(const std::string& journal_dir) {

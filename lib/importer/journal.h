@@ -1,21 +1,27 @@
 // The commit journal: before an import moves its domain into place it
-// records every file the commit will change (with a copy of its contents)
-// and every directory it will create. If the process dies half-way (power
-// cut, SIGKILL, full disk), the next import of that domain finds the
-// journal, rolls the target back to exactly its state before the commit,
-// and starts again. The journal is removed once the commit is complete.
+// records what the commit will do: the domain dir and bucket dirs it
+// creates, every control-file line it adds or removes, and domains/.dir-control
+// before and after. If the process dies half-way (power cut, SIGKILL, full
+// disk), the next import of that domain finds the journal and undoes exactly
+// those changes, leaving everything else (for example a domain imported in
+// between) alone, then starts again. The journal is removed once the commit
+// is complete.
 //
-// Layout: <vpopmail>/domains/.vmigrate-journal.<domain>/ holding one copy per
-// file ("0", "1", ...) and "index", written last (so a journal without an
-// index was never acted on):
-//   vmigrate-journal 1
-//   final <path>                 the domain dir the commit creates
-//   created <path>               a bucket dir the commit creates (0 or more)
-//   file <n> <existed 0|1> <mode octal> <uid> <gid> <path>
-// Paths are on-disk paths, C-escaped.
+// Layout: <vpopmail>/domains/.vmigrate-journal.<domain>/ with "dircontrol.old"
+// (absent if the file was), "dircontrol.new", "dircontrol.done" (once the
+// commit wrote it) and "index", written before anything else changes (a
+// journal without an index was never acted on). Index lines, fields
+// tab-separated and C-escaped:
+//   vmigrate-journal 2
+//   final <dir>            the domain dir the commit creates
+//   created <dir>          a bucket dir the commit creates (0 or more)
+//   existed <0|1> <file>   whether a control file existed before
+//   edit <+|-> <file> <line>
+//   dircontrol <file>
 #ifndef VMIGRATE_IMPORTER_JOURNAL_H_
 #define VMIGRATE_IMPORTER_JOURNAL_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,15 +29,35 @@
 
 namespace vmigrate {
 
+struct JournalPlan {
+  std::string final_dir;                  // on-disk paths throughout
+  std::vector<std::string> created_dirs;
+  struct Edit {
+    char op;  // '+' added by the commit, '-' removed by it
+    std::string file;
+    std::string line;
+  };
+  std::vector<Edit> edits;
+  std::vector<std::pair<std::string, bool>> existed;  // control file -> existed before
+  std::string users_cdb;                  // rebuilt from users/assign after an undo
+  std::string morercpthosts_cdb;          // rebuilt from control/morercpthosts
+  std::string dir_control;                // domains/.dir-control
+  std::optional<std::string> dir_control_old;
+  std::string dir_control_new;
+};
+
 std::string JournalDir(const std::string& domains_dir_on_disk, const std::string& domain);
 
-/// Writes the journal durably (files fsynced, then index, then directories).
-Status WriteJournal(const std::string& journal_dir, const std::vector<std::string>& files,
-                    const std::string& final_dir, const std::vector<std::string>& created_dirs);
+/// Writes the journal durably (contents, then index, then the directory).
+Status WriteJournal(const std::string& journal_dir, const JournalPlan& plan);
 
-/// Rolls back what an interrupted commit did and removes the journal.
-/// Returns false (and changes nothing) when there is no journal.
+/// Undoes what an interrupted commit did and removes the journal. Returns
+/// false (and changes nothing) when there is no journal. The caller holds
+/// the control-file locks.
 Result<bool> RecoverJournal(const std::string& journal_dir);
+
+/// Records that domains/.dir-control now holds dir_control_new.
+Status MarkDirControlWritten(const std::string& journal_dir);
 
 /// Removes a journal after a complete commit.
 Status RemoveJournal(const std::string& journal_dir);
