@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
+#include "archive/archive_reader.h"
 #include "core/errno_status.h"
 #include "core/strings.h"
 
@@ -102,6 +104,63 @@ bool RecordSpool::ReadLine(std::string* line) {
     if (c == '\n') return true;
   }
   return !line->empty();
+}
+
+Status CompareWithIndex(ArchiveReader* reader, RecordSpool* ours) {
+  std::vector<char> buffer(64 * 1024);
+  size_t pos = 0, len = 0;
+  // One line of checksums.txt from the stream; *eof once nothing is left.
+  auto next_line = [&](std::string* line, bool* eof) -> Status {
+    line->clear();
+    for (;;) {
+      if (pos == len) {
+        auto n = reader->Read(buffer.data(), buffer.size());
+        if (!n.ok()) return n.status();
+        if (*n == 0) {
+          *eof = line->empty();
+          return Status::OK();
+        }
+        pos = 0;
+        len = *n;
+      }
+      char c = buffer[pos++];
+      if (c == '\n') return Status::OK();
+      line->push_back(c);
+      if (line->size() > 16384) return Status::Corrupt("checksums.txt: line too long");
+    }
+  };
+  std::string line, mine_line;
+  bool eof = false;
+  VM_RETURN_IF_ERROR(next_line(&line, &eof));
+  if (eof || line != kChecksumsHeader)
+    return Status::Corrupt("checksums.txt: unknown header '" + EscapeC(line.substr(0, 80)) + "'");
+  VM_RETURN_IF_ERROR(ours->Rewind());
+  for (;;) {
+    VM_RETURN_IF_ERROR(next_line(&line, &eof));
+    bool have_mine = ours->ReadLine(&mine_line);
+    if (eof && !have_mine) return Status::OK();
+    if (eof) {
+      auto r = ParseRecord(mine_line.substr(0, mine_line.size() - 1));
+      return Status::Corrupt("archive entry '" + (r.ok() ? EscapeC(r->path) : std::string("?")) +
+                             "' is not listed in checksums.txt");
+    }
+    auto theirs = ParseRecord(line);
+    if (!theirs.ok()) return theirs.status();
+    if (!have_mine)
+      return Status::Corrupt("archive entry '" + EscapeC(theirs->path) +
+                             "' is listed in checksums.txt but missing from the stream");
+    auto mine = ParseRecord(mine_line.substr(0, mine_line.size() - 1));
+    if (!mine.ok()) return mine.status();
+    if (!(*mine == *theirs)) {
+      std::string what =
+          mine->path != theirs->path
+              ? "is not the entry checksums.txt lists next ('" + EscapeC(theirs->path) + "')"
+          : mine->sha256 != theirs->sha256 ? "checksum mismatch"
+          : mine->size != theirs->size     ? "size mismatch"
+                                           : "mode, mtime or type differs from checksums.txt";
+      return Status::Corrupt("archive entry '" + EscapeC(mine->path) + "': " + what);
+    }
+  }
 }
 
 }  // namespace vmigrate

@@ -17,6 +17,8 @@
 
 namespace vmigrate {
 
+class ArchiveReader;
+
 constexpr const char* kChecksumsHeader = "# vmigrate checksums 1";
 
 struct FileRecord {
@@ -54,6 +56,12 @@ class RecordSpool {
   std::uint64_t bytes_ = 0;
   std::uint64_t count_ = 0;
 };
+
+/// Reads the checksums.txt entry `reader` is positioned on and compares it,
+/// line by line, with `ours` (the records the reader computed for what it
+/// received). kCorrupt naming the first member that is missing, unlisted
+/// or different. Memory stays flat: both sides are streamed.
+Status CompareWithIndex(ArchiveReader* reader, RecordSpool* ours);
 
 }  // namespace vmigrate
 

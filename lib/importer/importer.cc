@@ -613,58 +613,10 @@ class Importer {
     return entries;
   }
 
-  // Compares what we received, entry by entry, with the exporter's index.
+  // Compares what we received, entry by entry, with the exporter's index,
+  // and makes sure nothing follows it.
   Status CheckIndex() {
-    auto text_reader = [&](std::string* line, bool* eof) -> Status {
-      // Reads one line of checksums.txt from the archive stream.
-      line->clear();
-      for (;;) {
-        if (pos_ == len_) {
-          auto n = reader_->Read(buffer_, sizeof buffer_);
-          if (!n.ok()) return n.status();
-          if (*n == 0) {
-            *eof = line->empty();
-            return Status::OK();
-          }
-          pos_ = 0;
-          len_ = *n;
-        }
-        char c = buffer_[pos_++];
-        if (c == '\n') return Status::OK();
-        line->push_back(c);
-        if (line->size() > 16384) return Status::Corrupt("checksums.txt: line too long");
-      }
-    };
-    std::string line, ours;
-    bool eof = false;
-    VM_RETURN_IF_ERROR(text_reader(&line, &eof));
-    if (eof || line != kChecksumsHeader)
-      return Status::Corrupt("checksums.txt: unknown header '" + EscapeC(line.substr(0, 80)) + "'");
-    VM_RETURN_IF_ERROR(spool_.Rewind());
-    for (;;) {
-      VM_RETURN_IF_ERROR(text_reader(&line, &eof));
-      bool have_ours = spool_.ReadLine(&ours);
-      if (eof && !have_ours) break;
-      if (eof) {
-        auto r = ParseRecord(ours.substr(0, ours.size() - 1));
-        return Status::Corrupt("archive entry '" + (r.ok() ? EscapeC(r->path) : std::string("?")) +
-                               "' is not listed in checksums.txt");
-      }
-      auto theirs = ParseRecord(line);
-      if (!theirs.ok()) return theirs.status();
-      if (!have_ours)
-        return Status::Corrupt("archive entry '" + EscapeC(theirs->path) +
-                               "' is listed in checksums.txt but missing from the stream");
-      auto mine = ParseRecord(ours.substr(0, ours.size() - 1));
-      if (!mine.ok()) return mine.status();
-      if (!(*mine == *theirs)) {
-        std::string what = mine->path != theirs->path   ? "is not the entry checksums.txt lists next ('" + EscapeC(theirs->path) + "')"
-                           : mine->sha256 != theirs->sha256 ? "checksum mismatch"
-                           : mine->size != theirs->size     ? "size mismatch"
-                                                            : "mode, mtime or type differs from checksums.txt";
-        return Status::Corrupt("archive entry '" + EscapeC(mine->path) + "': " + what);
-      }
-    }
+    VM_RETURN_IF_ERROR(CompareWithIndex(reader_.get(), &spool_));
     EntryHeader h;
     auto more = reader_->Next(&h);
     if (!more.ok()) return more.status();
@@ -903,7 +855,6 @@ class Importer {
   std::vector<std::string> lock_files_created_;  // by Lock(); removed again if we fail
   std::vector<std::pair<std::string, struct timespec>> qmail_dir_mtimes_;
   RecordSpool spool_;
-  size_t pos_ = 0, len_ = 0;
   char buffer_[kCopyBuffer];
 };
 

@@ -572,51 +572,7 @@ class Verifier {
   }
 
   // The archive's own index: what we read must be what the exporter wrote.
-  Status CheckIndex() {
-    std::string line, ours;
-    size_t pos = 0, len = 0;
-    auto next_line = [&](std::string* out, bool* eof) -> Status {
-      out->clear();
-      for (;;) {
-        if (pos == len) {
-          auto n = reader_->Read(buffer_, kBuffer);
-          if (!n.ok()) return n.status();
-          if (*n == 0) {
-            *eof = out->empty();
-            return Status::OK();
-          }
-          pos = 0;
-          len = *n;
-        }
-        char c = buffer_[pos++];
-        if (c == '\n') return Status::OK();
-        out->push_back(c);
-        if (out->size() > 16384) return Status::Corrupt("checksums.txt: line too long");
-      }
-    };
-    bool eof = false;
-    VM_RETURN_IF_ERROR(next_line(&line, &eof));
-    if (eof || line != kChecksumsHeader)
-      return Status::Corrupt("checksums.txt: unknown header '" + EscapeC(line.substr(0, 80)) + "'");
-    VM_RETURN_IF_ERROR(spool_.Rewind());
-    for (;;) {
-      VM_RETURN_IF_ERROR(next_line(&line, &eof));
-      bool have_ours = spool_.ReadLine(&ours);
-      if (eof && !have_ours) break;
-      if (eof) return Status::Corrupt("archive entry is not listed in checksums.txt: " + ours);
-      auto theirs = ParseRecord(line);
-      if (!theirs.ok()) return theirs.status();
-      if (!have_ours)
-        return Status::Corrupt("archive entry '" + EscapeC(theirs->path) +
-                               "' is listed in checksums.txt but missing from the stream");
-      auto mine = ParseRecord(ours.substr(0, ours.size() - 1));
-      if (!mine.ok()) return mine.status();
-      if (!(*mine == *theirs))
-        return Status::Corrupt("archive entry '" + EscapeC(mine->path) +
-                               "' does not match checksums.txt: the archive is damaged");
-    }
-    return Status::OK();
-  }
+  Status CheckIndex() { return CompareWithIndex(reader_.get(), &spool_); }
 
   // --- installed files the archive does not have ---------------------------
 
