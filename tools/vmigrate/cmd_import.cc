@@ -105,7 +105,11 @@ Handler AddImport(CLI::App* app) {
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
     std::signal(SIGPIPE, SIG_IGN);
-    std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit becomes EFBIG, handled as an error
+    // A file-size limit becomes EFBIG, handled as an error. sigaction, not
+    // signal(): under ASan the signal() call for SIGXFSZ never took effect.
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &ignore, nullptr);
     ImportReport report;
     Status s = ImportArchive(opt, &report);
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
