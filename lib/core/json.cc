@@ -82,6 +82,20 @@ JsonWriter& JsonWriter::Number(std::uint64_t value) {
   return *this;
 }
 
+JsonWriter& JsonWriter::Double(double value) {
+  Separate();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", value);
+  out_ += buf;
+  return *this;
+}
+
+JsonWriter& JsonWriter::Null() {
+  Separate();
+  out_ += "null";
+  return *this;
+}
+
 JsonWriter& JsonWriter::Bool(bool value) {
   Separate();
   out_ += value ? "true" : "false";

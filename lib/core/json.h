@@ -20,6 +20,8 @@ class JsonWriter {
   JsonWriter& String(std::string_view value);
   JsonWriter& Number(std::uint64_t value);
   JsonWriter& Bool(bool value);
+  JsonWriter& Double(double value);  // fixed, 3 decimals
+  JsonWriter& Null();
   JsonWriter& StringArray(const std::vector<std::string>& values);
   const std::string& str() const { return out_; }
 

@@ -57,6 +57,13 @@ std::string ToLower(std::string_view s) {
   return out;
 }
 
+std::string Trim(std::string_view s) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+  return std::string(s);
+}
+
 bool ParseUint64(std::string_view s, unsigned long long* out) {
   if (s.empty() || s.size() > 20) return false;
   unsigned long long v = 0;

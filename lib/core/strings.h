@@ -15,6 +15,8 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
 bool EndsWith(std::string_view s, std::string_view suffix);
 std::string ToLower(std::string_view s);
+/// Without leading and trailing spaces, tabs and '\r'.
+std::string Trim(std::string_view s);
 /// Strict decimal parse of a non-negative integer; false on anything else.
 bool ParseUint64(std::string_view s, unsigned long long* out);
 /// Escapes '\\', '\n', '\r', '\t' and bytes < 0x20 or 0x7f as C escapes; inverse below.

@@ -37,6 +37,15 @@ Result<DomainLocation> LocateDomain(const HostPaths& paths, const std::string& d
   return loc;
 }
 
+Result<std::vector<std::string>> ListDomains(const HostPaths& paths) {
+  auto text = ReadSmallFile(paths.OnDisk(paths.assign_file()));
+  if (!text.ok()) return text.status().WithContext("cannot read users/assign");
+  std::vector<std::string> names;
+  for (const auto& e : qmail::ParseDomainAssigns(*text))
+    if (!e.is_alias()) names.push_back(e.domain);
+  return names;
+}
+
 namespace {
 
 class VpasswdUserSource : public UserSource {

@@ -28,6 +28,9 @@ struct DomainLocation {
 /// the real domain when `domain` is an alias.
 Result<DomainLocation> LocateDomain(const HostPaths& paths, const std::string& domain);
 
+/// Every real (non-alias) vpopmail domain in users/assign, in file order.
+Result<std::vector<std::string>> ListDomains(const HostPaths& paths);
+
 class UserSource {
  public:
   virtual ~UserSource() = default;

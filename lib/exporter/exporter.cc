@@ -113,77 +113,136 @@ class Exporter {
       : opt_(options), report_(report) {}
 
   Status Run() {
-    VM_RETURN_IF_ERROR(vpopmail::ValidateDomainName(ToLower(opt_.domain)));
-    auto loc = LocateDomain(opt_.paths, opt_.domain);
-    if (!loc.ok()) return loc.status();
-    loc_ = *loc;
-    domain_disk_ = opt_.paths.OnDisk(loc_.dir);
-    struct stat st;
-    if (stat(domain_disk_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      return Status::NotFound(loc_.domain + ": domain directory " + loc_.dir +
-                              " (from users/assign) does not exist under " + opt_.paths.root);
+    std::vector<std::string> names;
+    if (opt_.all) {
+      auto selected = SelectDomains();
+      if (!selected.ok()) return selected.status();
+      names = *selected;
+    } else {
+      VM_RETURN_IF_ERROR(vpopmail::ValidateDomainName(ToLower(opt_.domain)));
+      names.push_back(opt_.domain);
+    }
+    work_.resize(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto loc = LocateDomain(opt_.paths, names[i]);
+      if (!loc.ok()) return loc.status();
+      work_[i].loc = *loc;
+      work_[i].disk = opt_.paths.OnDisk(loc->dir);
+      struct stat st;
+      if (stat(work_[i].disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return Status::NotFound(loc->domain + ": domain directory " + loc->dir +
+                                " (from users/assign) does not exist under " + opt_.paths.root +
+                                (opt_.all ? " (leave it out with --exclude " + loc->domain + ")" : ""));
+    }
     VM_RETURN_IF_ERROR(BuildManifest());
     VM_RETURN_IF_ERROR(WriteArchive());
     return Status::OK();
   }
 
  private:
+  // export --all: every real domain of users/assign, or the --domains-from
+  // list, minus --exclude. A name that is not a domain here is an error: a
+  // typo must not silently leave a domain out of a backup.
+  Result<std::vector<std::string>> SelectDomains() {
+    auto all = ListDomains(opt_.paths);
+    if (!all.ok()) return all.status();
+    std::set<std::string> known;
+    for (const auto& name : *all) known.insert(ToLower(name));
+    for (const auto& name : opt_.exclude)
+      if (!known.count(ToLower(name)))
+        return Status::NotFound("--exclude " + name + ": not a vpopmail domain in " + opt_.paths.assign_file());
+    std::set<std::string> excluded;
+    for (const auto& name : opt_.exclude) excluded.insert(ToLower(name));
+    std::vector<std::string> out;
+    std::set<std::string> taken;
+    const std::vector<std::string>& wanted = opt_.only.empty() ? *all : opt_.only;
+    for (const auto& name : wanted) {
+      std::string lower = ToLower(name);
+      if (excluded.count(lower) || !taken.insert(lower).second) continue;
+      out.push_back(name);  // LocateDomain names an alias or unknown domain
+    }
+    return out;
+  }
+
   Status BuildManifest() {
     Manifest& m = report_->manifest;
+    m.kind = opt_.all ? kKindServer : kKindDomain;
     m.generator = std::string("vmigrate ") + VMIGRATE_VERSION;
     m.created = NowUtc();
     m.source.hostname = SourceHostname(opt_.paths);
     m.source.vpopmail_home = opt_.paths.vpopmail_home;
     m.source.qmail_dir = opt_.paths.qmail_dir;
+    for (DomainWork& work : work_) {
+      w_ = &work;
+      VM_RETURN_IF_ERROR(BuildDomain());
+    }
+    if (opt_.all) {
+      for (const ServerFileSpec& spec : ServerFilePaths()) {
+        struct stat st;
+        if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode))
+          m.server_files.push_back(spec.path);
+      }
+    }
+    return Status::OK();
+  }
+
+  // "qmail/control/me" -> <root><qmail_dir>/control/me.
+  std::string ServerFileDisk(const std::string& path) const {
+    if (StartsWith(path, "qmail/")) return opt_.paths.OnDisk(opt_.paths.qmail_dir + path.substr(5));
+    return opt_.paths.OnDisk(opt_.paths.vpopmail_home + path.substr(8));  // "vpopmail/..."
+  }
+
+  Status BuildDomain() {
+    Manifest& m = report_->manifest;
     ManifestDomain d;
-    d.name = loc_.domain;
-    d.dir = loc_.dir;
-    d.uid = loc_.uid;
-    d.gid = loc_.gid;
-    d.aliases = loc_.aliases;
-    auto dc = ReadSmallFile(domain_disk_ + "/.dir-control", 4096);
+    d.name = w_->loc.domain;
+    d.dir = w_->loc.dir;
+    d.uid = w_->loc.uid;
+    d.gid = w_->loc.gid;
+    d.aliases = w_->loc.aliases;
+    auto dc = ReadSmallFile(w_->disk + "/.dir-control", 4096);
     if (dc.ok()) d.dir_control = *dc;
 
     auto source = MakeVpasswdUserSource(opt_.paths);
-    auto users = source->ReadUsers(loc_);
+    auto users = source->ReadUsers(w_->loc);
     if (!users.ok()) return users.status();
-    path_set_.vpopmail_home = opt_.paths.vpopmail_home;
-    path_set_.qmail_dir = opt_.paths.qmail_dir;
-    path_set_.domain_dir = loc_.dir;
+    w_->path_set.vpopmail_home = opt_.paths.vpopmail_home;
+    w_->path_set.qmail_dir = opt_.paths.qmail_dir;
+    w_->path_set.domain_dir = w_->loc.dir;
     std::set<std::string> names;
     for (VpasswdEntry& e : *users) {
       Status valid = vpopmail::ValidateEntry(e);
-      if (!valid.ok()) return valid.WithContext(loc_.domain + ": cannot export user '" + EscapeC(e.name) + "'");
+      if (!valid.ok()) return valid.WithContext(w_->loc.domain + ": cannot export user '" + EscapeC(e.name) + "'");
       if (!names.insert(e.name).second)
-        return Status::Corrupt(loc_.domain + ": vpasswd lists user '" + e.name + "' twice");
+        return Status::Corrupt(w_->loc.domain + ": vpasswd lists user '" + e.name + "' twice");
       if (opt_.strip_cleartext) e.clear.clear();
       ManifestUser u;
       u.entry = e;
       std::string dir = NormalizePath(e.dir);
-      if (StartsWith(dir, loc_.dir + "/")) {
-        u.rel_dir = dir.substr(loc_.dir.size() + 1);
-        user_homes_.insert(u.rel_dir);
+      if (StartsWith(dir, w_->loc.dir + "/")) {
+        u.rel_dir = dir.substr(w_->loc.dir.size() + 1);
+        w_->user_homes.insert(u.rel_dir);
         // Every proper ancestor of a home is a hash bucket ("0", "0/7").
         std::string rel = u.rel_dir;
         for (size_t slash = rel.rfind('/'); slash != std::string::npos; slash = rel.rfind('/')) {
           rel.resize(slash);
-          buckets_.insert(rel);
+          w_->buckets.insert(rel);
         }
       } else {
-        report_->warnings.push_back(loc_.domain + ": user " + e.name + " has a home outside " +
-                                    loc_.dir + " (" + e.dir + "); it is carried and placed inside the domain on import");
+        report_->warnings.push_back(w_->loc.domain + ": user " + e.name + " has a home outside " +
+                                    w_->loc.dir + " (" + e.dir + "); it is carried and placed inside the domain on import");
       }
-      path_set_.user_dirs[e.name] = dir;
+      w_->path_set.user_dirs[e.name] = dir;
       d.users.push_back(std::move(u));
     }
 
     // Domain-level files (everything that is not a home or a bucket).
-    Status s = Walk(domain_disk_, "", [&](const std::string& rel, const std::string& disk,
+    Status s = Walk(w_->disk, "", [&](const std::string& rel, const std::string& disk,
                                         const struct stat& st) -> Result<bool> {
       if (rel.find('/') == std::string::npos && IsRegeneratedDomainFile(rel)) return false;
-      if (user_homes_.count(rel)) return false;
-      if (buckets_.count(rel)) return true;
-      if (rel.find('/') == std::string::npos || buckets_.count(rel.substr(0, rel.rfind('/'))))
+      if (w_->user_homes.count(rel)) return false;
+      if (w_->buckets.count(rel)) return true;
+      if (rel.find('/') == std::string::npos || w_->buckets.count(rel.substr(0, rel.rfind('/'))))
         d.domain_files.push_back(rel);
       VM_RETURN_IF_ERROR(NoteRewrite("files/" + rel, rel, disk, st));
       return true;
@@ -196,7 +255,7 @@ class Exporter {
       struct stat st;
       if (lstat(home.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         u.home_present = false;
-        report_->warnings.push_back(loc_.domain + ": home of " + u.entry.name + " (" + u.entry.dir +
+        report_->warnings.push_back(w_->loc.domain + ": home of " + u.entry.name + " (" + u.entry.dir +
                                     ") does not exist; the account is carried without files");
         continue;
       }
@@ -210,7 +269,7 @@ class Exporter {
         VM_RETURN_IF_ERROR(NoteRewrite(prefix + rel, rel, disk, est));
         return true;
       });
-      VM_RETURN_IF_ERROR(s.WithContext(loc_.domain + ": user " + u.entry.name));
+      VM_RETURN_IF_ERROR(s.WithContext(w_->loc.domain + ": user " + u.entry.name));
     }
     m.domains.push_back(std::move(d));
     return Status::OK();
@@ -230,13 +289,14 @@ class Exporter {
       return Status::OK();
     }
     std::string copy = *text;
-    if (ToPlaceholders(path_set_, &copy)) rewritten_.insert(member);
+    if (ToPlaceholders(w_->path_set, &copy)) w_->rewritten.insert(member);
     return Status::OK();
   }
 
   Status WriteArchive() {
-    ManifestDomain& d = report_->manifest.domains[0];
-    d.rewritten_files.assign(rewritten_.begin(), rewritten_.end());
+    Manifest& m = report_->manifest;
+    for (size_t i = 0; i < work_.size(); ++i)
+      m.domains[i].rewritten_files.assign(work_[i].rewritten.begin(), work_[i].rewritten.end());
     auto writer = ArchiveWriter::Open(opt_.output, opt_.compression, opt_.overwrite);
     if (!writer.ok()) return writer.status();
     writer_ = std::move(*writer);
@@ -254,14 +314,26 @@ class Exporter {
     VM_RETURN_IF_ERROR(writer_->AddBytes(mi, manifest));
     VM_RETURN_IF_ERROR(spool_.Add(Record('f', mi, manifest.size(), Sha256::Of(manifest), false)));
 
-    const std::string files_prefix = ArchiveFilesPrefix(d.name);
-    VM_RETURN_IF_ERROR(AddTree(domain_disk_, files_prefix, "files/", /*domain_level=*/true));
-    for (const ManifestUser& u : d.users) {
-      if (!u.home_present) continue;
-      std::string home = opt_.paths.OnDisk(NormalizePath(u.entry.dir));
-      VM_RETURN_IF_ERROR(AddTree(home, ArchiveUserPrefix(d.name, u.entry.name),
-                                 "users/" + u.entry.name + "/", false)
-                             .WithContext(d.name + ": user " + u.entry.name));
+    for (size_t i = 0; i < work_.size(); ++i) {
+      w_ = &work_[i];
+      const ManifestDomain& d = m.domains[i];
+      VM_RETURN_IF_ERROR(AddTree(w_->disk, ArchiveFilesPrefix(d.name), "files/", /*domain_level=*/true));
+      for (const ManifestUser& u : d.users) {
+        if (!u.home_present) continue;
+        std::string home = opt_.paths.OnDisk(NormalizePath(u.entry.dir));
+        VM_RETURN_IF_ERROR(AddTree(home, ArchiveUserPrefix(d.name, u.entry.name),
+                                   "users/" + u.entry.name + "/", false)
+                               .WithContext(d.name + ": user " + u.entry.name));
+      }
+    }
+    // Server configuration, verbatim (export --all).
+    w_ = nullptr;
+    for (const std::string& path : m.server_files) {
+      std::string disk = ServerFileDisk(path);
+      struct stat st;
+      if (lstat(disk.c_str(), &st) != 0) return FromErrno("cannot stat " + disk, errno);
+      if (!S_ISREG(st.st_mode)) return Status::IoError(disk + ": no longer a regular file");
+      VM_RETURN_IF_ERROR(AddEntry(kServerPrefix + path, disk, st, false));
     }
 
     // The index goes last: its size is known only now.
@@ -309,11 +381,11 @@ class Exporter {
                                    const struct stat& est) -> Result<bool> {
       if (domain_level) {
         if (rel.find('/') == std::string::npos && IsRegeneratedDomainFile(rel)) return false;
-        if (user_homes_.count(rel)) return false;
-        if (buckets_.count(rel)) return true;
+        if (w_->user_homes.count(rel)) return false;
+        if (w_->buckets.count(rel)) return true;
       }
       VM_RETURN_IF_ERROR(AddEntry(member_prefix + rel, disk, est,
-                                  rewritten_.count(rewrite_prefix + rel) > 0));
+                                  w_->rewritten.count(rewrite_prefix + rel) > 0));
       return true;
     });
   }
@@ -334,7 +406,7 @@ class Exporter {
       ssize_t n = readlink(disk.c_str(), buf, sizeof buf - 1);
       if (n < 0) return FromErrno("cannot read link " + disk, errno);
       std::string target(buf, static_cast<size_t>(n));
-      bool changed = ToPlaceholders(path_set_, &target);
+      bool changed = ToPlaceholders(w_->path_set, &target);
       VM_RETURN_IF_ERROR(writer_->AddSymlink(info, target));
       return spool_.Add(Record('l', info, static_cast<std::int64_t>(target.size()),
                                Sha256::Of(target), changed));
@@ -358,7 +430,7 @@ class Exporter {
       auto text = ReadSmallFile(disk, kMaxRewriteSize);
       if (!text.ok()) return text.status();
       std::string data = *text;
-      ToPlaceholders(path_set_, &data);
+      ToPlaceholders(w_->path_set, &data);
       info.size = static_cast<std::int64_t>(data.size());
       VM_RETURN_IF_ERROR(writer_->AddBytes(info, data));
       report_->file_bytes += data.size();
@@ -401,12 +473,16 @@ class Exporter {
  private:
   const ExportOptions& opt_;
   ExportReport* report_;
-  DomainLocation loc_;
-  std::string domain_disk_;
-  HostPathSet path_set_;
-  std::set<std::string> user_homes_;  // relative to the domain dir
-  std::set<std::string> buckets_;
-  std::set<std::string> rewritten_;   // "files/<rel>" or "users/<name>/<rel>"
+  struct DomainWork {
+    DomainLocation loc;
+    std::string disk;                   // the domain dir on disk
+    HostPathSet path_set;               // source paths that become placeholders
+    std::set<std::string> user_homes;   // relative to the domain dir
+    std::set<std::string> buckets;
+    std::set<std::string> rewritten;    // "files/<rel>" or "users/<name>/<rel>"
+  };
+  std::vector<DomainWork> work_;        // parallel to the manifest's domains
+  DomainWork* w_ = nullptr;             // the domain being scanned or streamed
   std::unique_ptr<ArchiveWriter> writer_;
   RecordSpool spool_;
   bool created_output_ = false;

@@ -16,7 +16,10 @@ namespace vmigrate {
 
 struct ExportOptions {
   HostPaths paths;                          // --root, --vpopmail-home, --qmail-dir
-  std::string domain;                       // DOMAIN
+  std::string domain;                       // DOMAIN (kind "domain")
+  bool all = false;                         // --all: kind "server", every domain + server config
+  std::vector<std::string> only;            // --all --domains-from FILE: just these domains
+  std::vector<std::string> exclude;         // --all --exclude DOMAIN
   std::string output;                       // -o FILE, "-" for stdout
   Compression compression = Compression::kZstd;  // --compress
   bool overwrite = false;                   // --force: replace an existing FILE
@@ -30,7 +33,7 @@ struct ExportReport {
   std::vector<std::string> warnings;
 };
 
-/// Writes the archive. On failure a partly written output file is removed.
+/// Writes the archive: one domain, or with `all` a server backup. On failure a partly written output file is removed.
 Status ExportDomain(const ExportOptions& options, ExportReport* report);
 
 /// Names at the top of a domain dir that are regenerated on import, or are

@@ -28,23 +28,62 @@ struct ImportOptions {
   bool use_qmail_programs = false;   // --qmail-programs: run qmail-newu/qmail-newmrh
   /// --dry-run: read and check the whole archive, work out the plan, write nothing.
   bool dry_run = false;
+  /// --all: every domain of a server archive, plus its configuration files.
+  /// Refused on a target that already has domains unless `merge`.
+  bool all = false;
+  bool merge = false;               // --merge: add only the missing domains
+  std::string domain;               // --domain D: just this domain of the archive
+  std::string user;                 // --user U (with --domain): restore one mailbox
+  std::string into_folder;          // --into-folder NAME: ... into Maildir/.NAME
   /// Set from a signal handler; checked between entries.
   const std::atomic<bool>* interrupted = nullptr;
 };
 
+/// The control-file lines added ('+') or removed ('-'): file, op, line.
+struct ControlLineEdit {
+  std::string file;
+  char op;
+  std::string line;
+};
+
+/// What happened (or, in a dry run, would happen) to one domain.
+struct DomainOutcome {
+  std::string name;
+  std::vector<std::string> aliases;
+  std::string status;       // "imported", "planned", "skipped" (--merge: exists), "failed"
+  std::string error;        // why skipped or failed
+  std::string domain_dir;   // where it landed / would land (host path)
+  std::map<std::string, std::string> user_dirs;  // user -> home (host path)
+  std::uint64_t users = 0, messages = 0, bytes = 0;
+};
+
+/// A server configuration file (import --all).
+struct ServerFileOutcome {
+  std::string path;         // host path on the target
+  std::string action;       // "add lines", "create", "replace", "keep (differs)", "unchanged"
+};
+
+/// import --domain D --user U: one mailbox into an existing account.
+struct MailboxOutcome {
+  std::string user_dir;                 // the account's home on the target
+  std::string folder;                   // "" = into the Maildir itself, else ".NAME"
+  std::uint64_t restored_messages = 0, restored_bytes = 0, restored_files = 0;
+  std::vector<std::string> created_dirs;  // relative to the home
+  std::vector<std::string> skipped;       // relative to the home: already there, never overwritten
+};
+
 struct ImportReport {
   Manifest manifest;
-  std::string domain_dir;                          // where the domain landed (host path)
-  std::map<std::string, std::string> user_dirs;    // user -> new home (host path)
+  std::vector<DomainOutcome> domains;              // every domain the run handled
+  std::vector<ServerFileOutcome> server_files;
+  std::optional<MailboxOutcome> mailbox;
+  // The first imported (or planned) domain, for single-domain callers.
+  std::string domain_dir;
+  std::map<std::string, std::string> user_dirs;
   FileOwner owner;                                  // uid:gid written to users/assign
   bool chowned = false;                             // files were chowned to `owner`
   int qmail_send_signalled = 0;
-  /// The control-file lines added ('+') or removed ('-'): file, op, line.
-  struct Edit {
-    std::string file;
-    char op;
-    std::string line;
-  };
+  using Edit = ControlLineEdit;
   std::vector<Edit> control_edits;
   std::string domains_dir_control;                  // domains/.dir-control afterwards
   std::uint64_t entries = 0;
@@ -52,6 +91,10 @@ struct ImportReport {
   std::vector<std::string> warnings;
 };
 
+/// Imports what `options` select. For several domains (--all), each domain
+/// is all or nothing; a domain that fails to commit is reported in
+/// report->domains and the others go on (the returned Status is then
+/// kConflict/kIoError naming how many failed).
 Status ImportArchive(const ImportOptions& options, ImportReport* report);
 
 /// Checks an archive member path: relative, '/'-separated, no empty, "." or

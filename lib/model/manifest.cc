@@ -24,4 +24,31 @@ std::string ArchiveUserPrefix(const std::string& domain, const std::string& user
   return ArchiveDomainPrefix(domain) + "users/" + user + "/";
 }
 
+const std::vector<ServerFileSpec>& ServerFilePaths() {
+  // What a mail-hosting restore needs and nothing host-private: no
+  // vpopmail.mysql (database credentials) and no qmail binaries or queues.
+  static const std::vector<ServerFileSpec> kFiles = {
+      {"qmail/control/me", ServerFileMerge::kReplace},
+      {"qmail/control/defaultdomain", ServerFileMerge::kReplace},
+      {"qmail/control/locals", ServerFileMerge::kLines},
+      {"qmail/control/smtproutes", ServerFileMerge::kReplace},
+      {"qmail/control/rcpthosts", ServerFileMerge::kLines},
+      {"qmail/control/morercpthosts", ServerFileMerge::kLines},
+      {"qmail/control/virtualdomains", ServerFileMerge::kLines},
+      {"qmail/users/assign", ServerFileMerge::kLines},
+      {"vpopmail/etc/vlimits.default", ServerFileMerge::kReplace},
+      {"vpopmail/etc/vusagec.conf", ServerFileMerge::kReplace},
+      {"vpopmail/etc/tcp.smtp", ServerFileMerge::kReplace},
+      {"vpopmail/etc/tcp.smtp.cdb", ServerFileMerge::kReplace},
+      {"vpopmail/domains/.dir-control", ServerFileMerge::kInfo},
+  };
+  return kFiles;
+}
+
+const ServerFileSpec* FindServerFile(const std::string& path) {
+  for (const ServerFileSpec& spec : ServerFilePaths())
+    if (path == spec.path) return &spec;
+  return nullptr;
+}
+
 }  // namespace vmigrate

@@ -17,10 +17,10 @@ namespace vmigrate {
 constexpr int kManifestFormat = 1;
 constexpr int kOldestReadableManifest = 1;
 
-/// What an archive holds. Version 1 writers produce only kDomain; the other
-/// kinds are reserved so that a version 1 reader can name what it was given.
+/// What an archive holds. kDelta is reserved so that a reader can name what
+/// it was given.
 constexpr const char* kKindDomain = "domain";  // one domain and its alias domains
-constexpr const char* kKindServer = "server";  // reserved: full-server backup
+constexpr const char* kKindServer = "server";  // export --all: many domains + server config
 constexpr const char* kKindDelta = "delta";    // reserved: changes since an earlier export
 
 /// Placeholders for host paths found in text files (.qmail*, autoresponder
@@ -64,6 +64,9 @@ struct Manifest {
   std::string created;         // UTC, ISO 8601
   SourceHost source;
   std::vector<ManifestDomain> domains;  // exactly one for kind "domain"
+  /// Kind "server" only: the configuration files carried, as paths relative
+  /// to the archive's "server/" folder (see ServerFilePaths()).
+  std::vector<std::string> server_files;
 
   std::uint64_t total_messages() const;
   std::uint64_t total_bytes() const;
@@ -74,7 +77,25 @@ std::string ArchiveDomainPrefix(const std::string& domain);            // "domai
 std::string ArchiveFilesPrefix(const std::string& domain);             // "domains/d/files/"
 std::string ArchiveUserPrefix(const std::string& domain, const std::string& user);  // ".../users/u/"
 constexpr const char* kManifestEntry = "manifest.yaml";
+constexpr const char* kServerPrefix = "server/";  // + a ServerFilePaths() entry
 constexpr const char* kChecksumsEntry = "checksums.txt";
+
+/// How a restore applies a server file to the target.
+enum class ServerFileMerge {
+  kLines,    // list of lines: the lines the target lacks are added
+  kReplace,  // one value or a table: replaced by --all, written only if absent by --merge
+  kInfo,     // informational only (domains/.dir-control is rebuilt, not copied)
+};
+
+struct ServerFileSpec {
+  const char* path;    // relative to "server/": "qmail/control/me", "vpopmail/etc/tcp.smtp"
+  ServerFileMerge merge;
+};
+
+/// Every server file an archive may carry, in archive order. The importer
+/// refuses any other "server/" member.
+const std::vector<ServerFileSpec>& ServerFilePaths();
+const ServerFileSpec* FindServerFile(const std::string& path);
 
 }  // namespace vmigrate
 

@@ -174,6 +174,7 @@ std::string ManifestToYaml(const Manifest& m) {
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
+  if (m.kind == kKindServer) StrList(out, "server_files", m.server_files);
   out << YAML::EndMap;
   return std::string("# vmigrate archive manifest; see share/doc/archive-format.md\n") +
          out.c_str() + "\n";
@@ -269,12 +270,10 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
     m.format_version = static_cast<int>(version);
     m.kind = r.String(root, "kind", "");
     if (!r.status.ok()) return r.status;
-    if (m.kind != kKindDomain) {
-      std::string what = m.kind == kKindServer  ? " (a full-server backup)"
-                         : m.kind == kKindDelta ? " (an incremental delta)"
-                                                : "";
+    if (m.kind != kKindDomain && m.kind != kKindServer) {
+      std::string what = m.kind == kKindDelta ? " (an incremental delta)" : "";
       return Status::Unsupported("archive kind '" + m.kind + "'" + what +
-                                 " is not supported by this vmigrate (reads kind 'domain')");
+                                 " is not supported by this vmigrate (reads kinds 'domain' and 'server')");
     }
     m.generator = r.String(root, "generator", "", false);
     m.created = r.String(root, "created", "", false);
@@ -285,7 +284,7 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
     m.source.qmail_dir = r.String(src, "qmail_dir", "source.");
     YAML::Node domains = r.Seq(root, "domains", "");
     if (!r.status.ok()) return r.status;
-    if (domains.size() != 1)
+    if (m.kind == kKindDomain && domains.size() != 1)
       return Status::Corrupt("manifest: a 'domain' archive must list exactly one domain, found " +
                              std::to_string(domains.size()));
     for (size_t i = 0; i < domains.size(); ++i) {
@@ -329,6 +328,17 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
       }
       if (!r.status.ok()) return r.status;
       m.domains.push_back(std::move(d));
+    }
+    if (m.kind == kKindServer) {
+      m.server_files = r.Strings(root, "server_files", "");
+      if (!r.status.ok()) return r.status;
+      std::set<std::string> seen_files;
+      for (const auto& f : m.server_files) {
+        if (!FindServerFile(f))
+          return Status::Corrupt("manifest: server_files: '" + EscapeC(f) + "' is not a server file vmigrate carries");
+        if (!seen_files.insert(f).second)
+          return Status::Corrupt("manifest: server_files: '" + EscapeC(f) + "' is listed twice");
+      }
     }
   } catch (const YAML::Exception& e) {
     return Status::Corrupt(std::string("manifest: ") + e.what());

@@ -73,6 +73,12 @@ bool ControlFile::InsertSorted(const std::string& line) {
   return true;
 }
 
+bool ControlFile::Append(const std::string& line) {
+  if (Contains(line)) return false;
+  lines_.push_back(line);
+  return true;
+}
+
 bool ControlFile::Remove(std::string_view line) {
   size_t before = lines_.size();
   lines_.erase(std::remove(lines_.begin(), lines_.end(), line), lines_.end());

@@ -37,6 +37,9 @@ class ControlFile {
   /// Inserts before the first line whose sort key is greater (as vpopmail's
   /// update_file). Returns false (no change) when the exact line is there.
   bool InsertSorted(const std::string& line);
+  /// Adds `line` at the end (before the assign "." terminator). Returns
+  /// false (no change) when the exact line is there.
+  bool Append(const std::string& line);
   /// Removes every exact copy of `line`; returns whether any was removed.
   bool Remove(std::string_view line);
   /// The file text: lines joined by '\n' with a final '\n' (and the "."

@@ -37,6 +37,9 @@ bool ContainsDomain(const ControlFile& file, const std::string& domain) {
   return false;
 }
 
+// Keys compared the way qmail looks them up: case-insensitive, up to ':'.
+std::string LineKey(const std::string& line) { return ToLower(line.substr(0, line.find(':'))); }
+
 // A name we are about to write into colon- and line-separated files.
 Status ValidateEntry(const DomainAssign& e) {
   auto bad = [](const std::string& s) {
@@ -195,7 +198,8 @@ Status ControlTransaction::RebuildMoreRcpthostsCdb(const std::string& text) {
 
 // Loads every file and works out every change without writing, so a bad
 // file stops us before any write and a dry run reports exactly what Apply does.
-Status ControlTransaction::Compute(const std::vector<DomainAssign>& entries, Computed* c) const {
+Status ControlTransaction::Compute(const std::vector<DomainAssign>& entries,
+                                   const ExtraLines& extras, Computed* c) const {
   for (const DomainAssign& e : entries) VM_RETURN_IF_ERROR(ValidateEntry(e));
   c->assign_path = paths_.OnDisk(paths_.assign_file());
   c->rcpthosts_path = paths_.OnDisk(paths_.control_file("rcpthosts"));
@@ -216,6 +220,9 @@ Status ControlTransaction::Compute(const std::vector<DomainAssign>& entries, Com
 
   // users/assign (a missing file starts as just ".") and users/cdb.
   c->assign_changed = !c->assign->present();
+  // A restored server's own lines first, as the old host had them before
+  // vpopmail added its domains (this also keeps rcpthosts' 50-line split).
+  AddExtras(extras, c);
   for (const DomainAssign& e : entries) {
     std::string line = FormatDomainAssignLine(e);
     if (c->assign->InsertSorted(line)) {
@@ -262,16 +269,57 @@ Status ControlTransaction::Compute(const std::vector<DomainAssign>& entries, Com
   return Status::OK();
 }
 
+void ControlTransaction::AddExtras(const ExtraLines& extras, Computed* c) const {
+  auto has_key = [](const ControlFile& file, const std::string& line) {
+    for (const std::string& existing : file.lines())
+      if (LineKey(existing) == LineKey(line)) return true;
+    return false;
+  };
+  for (const std::string& line : extras.assign) {
+    if (line.empty() || line == "." || has_key(*c->assign, line)) continue;
+    if (c->assign->Append(line)) {
+      c->assign_changed = true;
+      c->edits.push_back({paths_.assign_file(), '+', line});
+    }
+  }
+  auto add_rcpt = [&](const std::string& line, std::optional<ControlFile>* file, bool* changed,
+                      const char* name) {
+    if (c->rcpthosts->Contains(line) || c->more->Contains(line)) return;
+    if ((*file)->Append(line)) {
+      *changed = true;
+      c->edits.push_back({paths_.control_file(name), '+', line});
+    }
+  };
+  for (const std::string& line : extras.rcpthosts)
+    add_rcpt(line, &c->rcpthosts, &c->rcpthosts_changed, "rcpthosts");
+  for (const std::string& line : extras.morercpthosts)
+    add_rcpt(line, &c->more, &c->more_changed, "morercpthosts");
+  for (const std::string& line : extras.virtualdomains) {
+    if (has_key(*c->virtualdomains, line)) continue;
+    if (c->virtualdomains->Append(line)) {
+      c->virtual_changed = true;
+      c->edits.push_back({paths_.control_file("virtualdomains"), '+', line});
+    }
+  }
+  for (const std::string& line : extras.locals) {
+    if (c->locals->Append(line)) {
+      c->locals_changed = true;
+      c->edits.push_back({paths_.control_file("locals"), '+', line});
+    }
+  }
+}
+
 Result<std::vector<ControlEdit>> ControlTransaction::Plan(
-    const std::vector<DomainAssign>& entries) const {
+    const std::vector<DomainAssign>& entries, const ExtraLines& extras) const {
   Computed c;
-  VM_RETURN_IF_ERROR(Compute(entries, &c));
+  VM_RETURN_IF_ERROR(Compute(entries, extras, &c));
   return c.edits;
 }
 
-Status ControlTransaction::Apply(const std::vector<DomainAssign>& entries) {
+Status ControlTransaction::Apply(const std::vector<DomainAssign>& entries,
+                                 const ExtraLines& extras) {
   Computed c;
-  VM_RETURN_IF_ERROR(Compute(entries, &c));
+  VM_RETURN_IF_ERROR(Compute(entries, extras, &c));
   if (c.assign_changed) {
     VM_RETURN_IF_ERROR(Remember(c.assign_path));
     VM_RETURN_IF_ERROR(c.assign->Save(OwnerFor(c.assign_path)));

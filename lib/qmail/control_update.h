@@ -38,6 +38,21 @@ struct ControlEdit {
   std::string line;
 };
 
+/// Lines of a restored server's control files that are not vpopmail domain
+/// registrations (import --all): each is added only when the target lacks it.
+struct ExtraLines {
+  std::vector<std::string> assign;          // added before "." unless its key is there
+  std::vector<std::string> rcpthosts;       // unless rcpthosts or morercpthosts has it
+  std::vector<std::string> morercpthosts;   // likewise; morercpthosts.cdb is rebuilt
+  std::vector<std::string> virtualdomains;  // unless its key (before ':') is there
+  std::vector<std::string> locals;          // unless present
+
+  bool empty() const {
+    return assign.empty() && rcpthosts.empty() && morercpthosts.empty() &&
+           virtualdomains.empty() && locals.empty();
+  }
+};
+
 /// One registration transaction. Construct, Lock(), CheckAbsent(), Apply();
 /// on any later failure call Rollback() to put every file back.
 class ControlTransaction {
@@ -58,11 +73,13 @@ class ControlTransaction {
   /// rcpthosts has >= 50 lines, then rebuilds morercpthosts.cdb), the
   /// "d:d" virtualdomains line, removes "d" from locals if present, and
   /// rebuilds users/cdb. Snapshots each file first for Rollback().
-  Status Apply(const std::vector<DomainAssign>& entries);
+  /// `extras` are added before the entries (see ExtraLines).
+  Status Apply(const std::vector<DomainAssign>& entries, const ExtraLines& extras = {});
 
   /// What Apply() would change, computed from the files as they are now,
   /// without writing anything (import --dry-run).
-  Result<std::vector<ControlEdit>> Plan(const std::vector<DomainAssign>& entries) const;
+  Result<std::vector<ControlEdit>> Plan(const std::vector<DomainAssign>& entries,
+                                        const ExtraLines& extras = {}) const;
 
   /// Restores every file Apply() changed (atomically, from the snapshot).
   Status Rollback();
@@ -81,7 +98,9 @@ class ControlTransaction {
          virtual_changed = false, locals_changed = false;
     std::vector<ControlEdit> edits;
   };
-  Status Compute(const std::vector<DomainAssign>& entries, Computed* c) const;
+  Status Compute(const std::vector<DomainAssign>& entries, const ExtraLines& extras,
+                 Computed* c) const;
+  void AddExtras(const ExtraLines& extras, Computed* c) const;
   Status Remember(const std::string& path);
   Status RebuildUsersCdb(const std::string& assign_text);
   Status RebuildMoreRcpthostsCdb(const std::string& text);

@@ -22,6 +22,7 @@ struct VerifyOptions {
   HostPaths paths;        // --root, --vpopmail-home, --qmail-dir
   std::string archive;    // FILE or "-" for stdin
   bool uidl = false;      // --uidl: build the POP3 UIDL / IMAP UID report
+  std::string domain;     // --domain: which domain of a server archive ("" = the first)
 };
 
 /// One difference between the archive and this host.

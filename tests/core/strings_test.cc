@@ -38,5 +38,12 @@ TEST(StringsTest, EscapeRoundTripsControlBytes) {
   EXPECT_FALSE(UnescapeC("bad\\x4", &back));
 }
 
+TEST(StringsTest, TrimStripsBlanksAtBothEndsOnly) {
+  EXPECT_EQ(Trim("  a b\t\r"), "a b");
+  EXPECT_EQ(Trim(""), "");
+  EXPECT_EQ(Trim(" \t "), "");
+  EXPECT_EQ(Trim("x"), "x");
+}
+
 }  // namespace
 }  // namespace vmigrate

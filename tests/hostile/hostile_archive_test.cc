@@ -662,8 +662,12 @@ TEST_F(HostileArchiveTest, MissingFormatVersionIsRejected) {
 }
 
 TEST_F(HostileArchiveTest, UnknownKindIsRejected) {
-  ExpectRejected(ForgeManifestEdit("kind: \"domain\"", "kind: \"server\""),
-                 {"archive kind 'server'", "not supported"});
+  ExpectRejected(ForgeManifestEdit("kind: \"domain\"", "kind: \"delta\""),
+                 {"archive kind 'delta'", "not supported"});
+}
+
+TEST_F(HostileArchiveTest, ServerKindWithoutServerFilesIsRejected) {
+  ExpectRejected(ForgeManifestEdit("kind: \"domain\"", "kind: \"server\""), {"server_files"});
 }
 
 TEST_F(HostileArchiveTest, YamlListInsteadOfAMappingIsRejected) {

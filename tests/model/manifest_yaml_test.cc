@@ -249,11 +249,43 @@ TEST(ManifestYamlTest, NonNumericFormatVersionIsCorrupt) {
   }
 }
 
-TEST(ManifestYamlTest, ServerKindIsUnsupportedNamingTheKind) {
+TEST(ManifestYamlTest, ServerKindRoundTripsWithItsFilesAndManyDomains) {
+  Manifest m = FullManifest();
+  m.kind = kKindServer;
+  ManifestDomain second = m.domains[0];
+  second.name = "example.net";
+  m.domains.push_back(second);
+  m.server_files = {"qmail/control/me", "qmail/users/assign", "vpopmail/etc/vlimits.default"};
+  auto back = Parse(ManifestToYaml(m));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->kind, kKindServer);
+  ASSERT_EQ(back->domains.size(), 2u);
+  EXPECT_EQ(back->domains[1].name, "example.net");
+  EXPECT_EQ(back->server_files, m.server_files);
+}
+
+TEST(ManifestYamlTest, ServerKindWithoutServerFilesIsCorrupt) {
   auto r = Parse(MinimalYaml("[]", "format_version: 1\nkind: server\n"));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Status::Code::kUnsupported);
-  EXPECT_NE(r.status().message().find("'server'"), std::string::npos) << r.status().message();
+  EXPECT_EQ(r.status().code(), Status::Code::kCorrupt);
+  EXPECT_NE(r.status().message().find("server_files"), std::string::npos) << r.status().message();
+}
+
+TEST(ManifestYamlTest, ServerFileOutsideTheKnownListIsRefused) {
+  for (const char* bad : {"qmail/control/../../etc/shadow", "vpopmail/etc/vpopmail.mysql", "/etc/passwd"}) {
+    auto r = Parse(MinimalYaml("[]", "format_version: 1\nkind: server\n") +
+                   "server_files: ['" + bad + "']\n");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Status::Code::kCorrupt) << bad;
+    EXPECT_NE(r.status().message().find("not a server file"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(ManifestYamlTest, DomainKindStillNeedsExactlyOneDomain) {
+  auto r = Parse("format_version: 1\nkind: domain\nsource: {hostname: h, vpopmail_home: /v, qmail_dir: /q}\n"
+                 "domains: []\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kCorrupt);
 }
 
 TEST(ManifestYamlTest, DeltaKindIsUnsupportedNamingTheKind) {

@@ -1,6 +1,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "core/json.h"
 #include "core/strings.h"
 #include "exporter/exporter.h"
+#include "vpopmail/names.h"
 #include "tools/vmigrate/commands.h"
 
 namespace vmigrate::cli {
@@ -22,69 +24,200 @@ void OnSignal(int sig) {
   _exit(sig == SIGINT || sig == SIGTERM ? 130 : 1);
 }
 
+// Only a regular file this run creates or replaces is removed on a signal.
+void GuardOutput(const std::string& output, bool force) {
+  g_output_path[0] = '\0';
+  if (output == "-" || output.size() >= sizeof g_output_path) return;
+  struct stat st;
+  bool exists = stat(output.c_str(), &st) == 0;
+  if (!exists || (force && S_ISREG(st.st_mode))) {
+    std::snprintf(g_output_path, sizeof g_output_path, "%s", output.c_str());
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+  }
+}
+
+const char* ArchiveSuffix(Compression c) {
+  switch (c) {
+    case Compression::kZstd: return ".tar.zst";
+    case Compression::kGzip: return ".tar.gz";
+    default: return ".tar";
+  }
+}
+
+struct Flags {
+  PathFlags paths;
+  std::vector<std::string> domains, exclude;
+  std::string output, compress = "zstd", domains_from;
+  bool all = false, each = false, force = false, strip_cleartext = false, json = false;
+};
+
+void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
+  const Manifest& m = report.manifest;
+  if (f.json) {
+    JsonWriter j;
+    j.BeginObject().Key("status").String("ok").Key("kind").String(m.kind);
+    if (m.kind == kKindDomain) {
+      j.Key("domain").String(m.domains[0].name).Key("aliases").StringArray(m.domains[0].aliases);
+      j.Key("users").Number(m.domains[0].users.size());
+    } else {
+      std::vector<std::string> names;
+      for (const auto& d : m.domains) names.push_back(d.name);
+      j.Key("domains").StringArray(names).Key("server_files").StringArray(m.server_files);
+    }
+    j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
+    j.Key("entries").Number(report.entries).Key("output").String(f.output);
+    j.Key("warnings").StringArray(report.warnings).EndObject();
+    std::fprintf(out, "%s\n", j.str().c_str());
+    return;
+  }
+  if (m.kind == kKindDomain) {
+    const ManifestDomain& d = m.domains[0];
+    std::fprintf(out, "exported %s (%zu users, %llu messages, %llu bytes, aliases: %s) to %s\n",
+                 d.name.c_str(), d.users.size(), static_cast<unsigned long long>(m.total_messages()),
+                 static_cast<unsigned long long>(m.total_bytes()),
+                 d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str(), f.output.c_str());
+    return;
+  }
+  size_t users = 0;
+  for (const auto& d : m.domains) users += d.users.size();
+  std::fprintf(out, "exported the server: %zu domains, %zu users, %llu messages, %llu bytes, %zu config files, to %s\n",
+               m.domains.size(), users, static_cast<unsigned long long>(m.total_messages()),
+               static_cast<unsigned long long>(m.total_bytes()), m.server_files.size(), f.output.c_str());
+}
+
+// export --each: one archive per domain into a directory; a failure is
+// reported and the rest go on. Exit 0 all ok, 4 some failed, 1 none done.
+int RunEach(const Flags& f, const HostPaths& paths) {
+  struct stat st;
+  if (stat(f.output.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Fail("export", Status::InvalidInput("--each: -o " + f.output + " must be an existing directory"));
+  size_t ok = 0, failed = 0;
+  for (const std::string& domain : f.domains) {
+    ExportOptions opt;
+    opt.paths = paths;
+    opt.domain = domain;
+    opt.compression = *ParseCompression(f.compress);
+    opt.output = f.output + "/" + ToLower(domain) + ArchiveSuffix(opt.compression);
+    opt.overwrite = f.force;
+    opt.strip_cleartext = f.strip_cleartext;
+    auto start = std::chrono::steady_clock::now();
+    GuardOutput(opt.output, f.force);
+    ExportReport report;
+    Status s = vpopmail::ValidateDomainName(ToLower(domain));
+    if (s.ok()) s = ExportDomain(opt, &report);
+    g_output_path[0] = '\0';
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (const auto& w : report.warnings)
+      std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
+    s.ok() ? ++ok : ++failed;
+    const Manifest& m = report.manifest;
+    if (f.json) {
+      JsonWriter j;
+      j.BeginObject().Key("domain").String(EscapeC(domain)).Key("status").String(s.ok() ? "ok" : "error");
+      j.Key("users").Number(s.ok() ? m.domains[0].users.size() : 0);
+      j.Key("messages").Number(s.ok() ? m.total_messages() : 0);
+      j.Key("bytes").Number(s.ok() ? m.total_bytes() : 0);
+      j.Key("seconds").Double(seconds).Key("output").String(s.ok() ? opt.output : "");
+      if (s.ok()) j.Key("error").Null();
+      else j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s)));
+      j.EndObject();
+      std::printf("%s\n", j.str().c_str());
+    } else if (s.ok()) {
+      std::printf("ok     %s: %zu users, %llu messages, %llu bytes -> %s (%.1f s)\n", domain.c_str(),
+                  m.domains[0].users.size(), static_cast<unsigned long long>(m.total_messages()),
+                  static_cast<unsigned long long>(m.total_bytes()), opt.output.c_str(), seconds);
+    } else {
+      std::printf("FAILED %s: %s\n", EscapeC(domain).c_str(), s.message().c_str());
+      std::fprintf(stderr, "vmigrate: export: %s: %s\n", EscapeC(domain).c_str(), s.message().c_str());
+    }
+    std::fflush(stdout);
+  }
+  int code = BatchExit(ok, failed);
+  if (f.json) {
+    JsonWriter j;
+    j.BeginObject().Key("summary").Bool(true).Key("ok").Number(ok).Key("failed").Number(failed);
+    j.Key("exit").Number(code).EndObject();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf("%zu exported, %zu failed\n", ok, failed);
+  }
+  return code;
+}
+
 }  // namespace
 
 Handler AddExport(CLI::App* app) {
-  struct Flags {
-    PathFlags paths;
-    std::string domain, output, compress = "zstd";
-    bool force = false, strip_cleartext = false, json = false;
-  };
   auto f = std::make_shared<Flags>();
-  app->add_option("DOMAIN", f->domain, "the vpopmail domain to export (its alias domains come along)")
+  app->add_option("DOMAIN", f->domains,
+                  "the vpopmail domain to export (its alias domains come along); several with --each");
+  app->add_option("-o,--output", f->output,
+                  "archive file to write, '-' for stdout; with --each, a directory")
       ->required();
-  app->add_option("-o,--output", f->output, "archive file to write, '-' for stdout")->required();
+  app->add_flag("--all", f->all,
+                "back up the whole server: every domain, its alias domains and the qmail/vpopmail "
+                "configuration, in one archive");
+  app->add_flag("--each", f->each,
+                "write one archive per DOMAIN into the -o directory (<domain>.tar.zst); a failed "
+                "domain is reported and the others go on");
+  app->add_option("--exclude", f->exclude, "with --all: leave this domain out (repeatable)");
+  app->add_option("--domains-from", f->domains_from,
+                  "read domain names from FILE (one per line, '#' comments): with --all, back up "
+                  "only these; with --each, export these");
   app->add_option("--compress", f->compress, "zstd (default), gzip or none")
       ->check(CLI::IsMember({"zstd", "gzip", "none"}));
   app->add_flag("--force", f->force, "overwrite an existing output file");
   app->add_flag("--strip-cleartext", f->strip_cleartext,
                 "leave the cleartext password field empty in the archive");
-  app->add_flag("--json", f->json, "print the result as one JSON object");
+  app->add_flag("--json", f->json,
+                "print the result as one JSON object (with --each: one per domain and a summary)");
   f->paths.Add(app);
   return [f]() -> int {
+    auto usage = [](const std::string& msg) {
+      std::fprintf(stderr, "vmigrate: export: %s\n", msg.c_str());
+      return static_cast<int>(Exit::kUsage);
+    };
+    if (f->all && f->each) return usage("--all and --each exclude each other");
+    if (!f->exclude.empty() && !f->all) return usage("--exclude needs --all");
+    if (!f->domains_from.empty()) {
+      if (!f->all && !f->each) return usage("--domains-from needs --all or --each");
+      auto list = ReadListFile(f->domains_from);
+      if (!list.ok()) return Fail("export", list.status());
+      f->domains.insert(f->domains.end(), list->begin(), list->end());
+    }
+    if (f->all && !f->domains_from.empty() && f->domains.empty())
+      return usage("--domains-from " + f->domains_from + " names no domain");
+    if (f->all && f->domains_from.empty() && !f->domains.empty())
+      return usage("--all takes no DOMAIN (use --domains-from or --exclude to choose)");
+    if (!f->all && f->domains.empty()) return usage("DOMAIN is required (or --all)");
+    if (!f->all && !f->each && f->domains.size() > 1)
+      return usage("one DOMAIN per archive; use --each -o DIR for several");
+
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("export", paths.status());
+    if (f->each) return RunEach(*f, *paths);
+
     ExportOptions opt;
     opt.paths = *paths;
-    opt.domain = f->domain;
+    opt.all = f->all;
+    if (f->all) {
+      opt.only = f->domains;
+      opt.exclude = f->exclude;
+    } else {
+      opt.domain = f->domains[0];
+    }
     opt.output = f->output;
     opt.compression = *ParseCompression(f->compress);
     opt.overwrite = f->force;
     opt.strip_cleartext = f->strip_cleartext;
-    if (f->output != "-" && f->output.size() < sizeof g_output_path) {
-      struct stat st;
-      // Only a regular file this run creates or replaces is removed on a signal.
-      bool exists = stat(f->output.c_str(), &st) == 0;
-      if (!exists || (f->force && S_ISREG(st.st_mode))) {
-        std::snprintf(g_output_path, sizeof g_output_path, "%s", f->output.c_str());
-        std::signal(SIGINT, OnSignal);
-        std::signal(SIGTERM, OnSignal);
-      }
-    }
+    GuardOutput(f->output, f->force);
     ExportReport report;
     Status s = ExportDomain(opt, &report);
     g_output_path[0] = '\0';
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
-    if (!s.ok()) return Fail("export", s.WithContext(f->domain));
-    const Manifest& m = report.manifest;
-    const ManifestDomain& d = m.domains[0];
+    if (!s.ok()) return Fail("export", f->all ? s : s.WithContext(f->domains[0]));
     // The archive may be on stdout; the summary then goes to stderr.
-    FILE* out = f->output == "-" ? stderr : stdout;
-    if (f->json) {
-      JsonWriter j;
-      j.BeginObject().Key("status").String("ok").Key("domain").String(d.name);
-      j.Key("aliases").StringArray(d.aliases).Key("users").Number(d.users.size());
-      j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
-      j.Key("entries").Number(report.entries).Key("output").String(f->output);
-      j.Key("warnings").StringArray(report.warnings).EndObject();
-      std::fprintf(out, "%s\n", j.str().c_str());
-    } else {
-      std::fprintf(out, "exported %s (%zu users, %llu messages, %llu bytes, aliases: %s) to %s\n",
-                   d.name.c_str(), d.users.size(),
-                   static_cast<unsigned long long>(m.total_messages()),
-                   static_cast<unsigned long long>(m.total_bytes()),
-                   d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str(), f->output.c_str());
-    }
+    PrintResult(*f, report, f->output == "-" ? stderr : stdout);
     return 0;
   };
 }

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -23,58 +24,262 @@ Result<FileOwner> ParseOwner(const std::string& text) {
   return FileOwner{static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
 }
 
+std::string OwnerText(const FileOwner& o) {
+  return std::to_string(o.uid) + ":" + std::to_string(o.gid);
+}
+
+void EditsJson(JsonWriter* j, const std::vector<ImportReport::Edit>& edits) {
+  j->Key("control_edits").BeginArray();
+  for (const auto& e : edits)
+    j->BeginObject().Key("file").String(e.file).Key("op").String(std::string(1, e.op))
+        .Key("line").String(e.line).EndObject();
+  j->EndArray();
+}
+
+void UserDirsJson(JsonWriter* j, const char* key, const std::map<std::string, std::string>& dirs) {
+  j->Key(key).BeginArray();
+  for (const auto& [name, dir] : dirs)
+    j->BeginObject().Key("name").String(name).Key("dir").String(dir).EndObject();
+  j->EndArray();
+}
+
+// One domain archive, one domain: the plan of a dry run.
 void PrintPlan(const ImportReport& report, bool json) {
-  const Manifest& m = report.manifest;
-  const ManifestDomain& d = m.domains[0];
+  const DomainOutcome& d = report.domains[0];
   if (json) {
     JsonWriter j;
     j.BeginObject().Key("status").String("dry-run").Key("domain").String(d.name);
-    j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(report.domain_dir);
-    j.Key("owner").String(std::to_string(report.owner.uid) + ":" + std::to_string(report.owner.gid));
-    j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
+    j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(d.domain_dir);
+    j.Key("owner").String(OwnerText(report.owner));
+    j.Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
     j.Key("entries_checked").Number(report.entries);
-    j.Key("users").BeginArray();
-    for (const auto& [name, dir] : report.user_dirs)
-      j.BeginObject().Key("name").String(name).Key("dir").String(dir).EndObject();
-    j.EndArray().Key("control_edits").BeginArray();
-    for (const auto& e : report.control_edits)
-      j.BeginObject().Key("file").String(e.file).Key("op").String(std::string(1, e.op))
-          .Key("line").String(e.line).EndObject();
-    j.EndArray().Key("domains_dir_control").String(report.domains_dir_control);
+    UserDirsJson(&j, "users", d.user_dirs);
+    EditsJson(&j, report.control_edits);
+    j.Key("domains_dir_control").String(report.domains_dir_control);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
   }
   std::printf("dry run: the archive checked out (%llu entries, checksums match); nothing was changed\n",
               static_cast<unsigned long long>(report.entries));
-  std::printf("domain:        %s -> %s\n", d.name.c_str(), report.domain_dir.c_str());
+  std::printf("domain:        %s -> %s\n", d.name.c_str(), d.domain_dir.c_str());
   std::printf("alias domains: %s\n", d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
-  std::printf("owner:         %u:%u%s\n", static_cast<unsigned>(report.owner.uid),
-              static_cast<unsigned>(report.owner.gid), report.chowned ? "" : " (files keep the current user)");
-  std::printf("messages:      %llu (%llu bytes)\n", static_cast<unsigned long long>(m.total_messages()),
-              static_cast<unsigned long long>(m.total_bytes()));
-  std::printf("users (%zu):\n", report.user_dirs.size());
-  for (const auto& [name, dir] : report.user_dirs) std::printf("  %-24s %s\n", name.c_str(), dir.c_str());
+  std::printf("owner:         %s%s\n", OwnerText(report.owner).c_str(),
+              report.chowned ? "" : " (files keep the current user)");
+  std::printf("messages:      %llu (%llu bytes)\n", static_cast<unsigned long long>(d.messages),
+              static_cast<unsigned long long>(d.bytes));
+  std::printf("users (%zu):\n", d.user_dirs.size());
+  for (const auto& [name, dir] : d.user_dirs) std::printf("  %-24s %s\n", name.c_str(), dir.c_str());
   std::printf("control files:\n");
-  for (const auto& e : report.control_edits)
-    std::printf("  %c %s: %s\n", e.op, e.file.c_str(), e.line.c_str());
+  for (const auto& e : report.control_edits) std::printf("  %c %s: %s\n", e.op, e.file.c_str(), e.line.c_str());
   std::string dc = report.domains_dir_control;
   for (char& c : dc)
     if (c == '\n') c = ' ';
   std::printf("  domains/.dir-control becomes: %s\n", dc.c_str());
 }
 
+// --all, or a server archive: every domain's outcome and the server files.
+int PrintServer(const ImportReport& report, bool json, bool dry_run) {
+  size_t imported = 0, skipped = 0, failed = 0;
+  for (const auto& d : report.domains) {
+    if (d.status == "failed") ++failed;
+    else if (d.status == "skipped") ++skipped;
+    else ++imported;
+  }
+  int code = failed == 0 ? 0 : imported > 0 ? static_cast<int>(Exit::kPartial) : static_cast<int>(Exit::kFailed);
+  if (json) {
+    JsonWriter j;
+    j.BeginObject().Key("status").String(dry_run ? "dry-run" : failed ? "partial" : "ok");
+    j.Key("kind").String(report.manifest.kind).Key("owner").String(OwnerText(report.owner));
+    j.Key("entries_checked").Number(report.entries);
+    j.Key("domains").BeginArray();
+    for (const auto& d : report.domains) {
+      j.BeginObject().Key("name").String(d.name).Key("status").String(d.status);
+      j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(d.domain_dir);
+      j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
+      UserDirsJson(&j, "user_dirs", d.user_dirs);
+      if (d.error.empty()) j.Key("error").Null();
+      else j.Key("error").String(d.error);
+      j.EndObject();
+    }
+    j.EndArray();
+    EditsJson(&j, report.control_edits);
+    j.Key("server_files").BeginArray();
+    for (const auto& f : report.server_files)
+      j.BeginObject().Key("path").String(f.path).Key("action").String(f.action).EndObject();
+    j.EndArray().Key("domains_dir_control").String(report.domains_dir_control);
+    j.Key("warnings").StringArray(report.warnings).Key("exit").Number(code).EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return code;
+  }
+  if (dry_run)
+    std::printf("dry run: the archive checked out (%llu entries, checksums match); nothing was changed\n",
+                static_cast<unsigned long long>(report.entries));
+  for (const auto& d : report.domains) {
+    if (d.status == "skipped" || d.status == "failed") {
+      std::printf("%-8s %s: %s\n", d.status.c_str(), d.name.c_str(), d.error.c_str());
+      continue;
+    }
+    std::printf("%-8s %s -> %s (%llu users, %llu messages, %llu bytes, aliases: %s)\n", d.status.c_str(),
+                d.name.c_str(), d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
+                static_cast<unsigned long long>(d.messages), static_cast<unsigned long long>(d.bytes),
+                d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
+    if (dry_run)
+      for (const auto& [name, dir] : d.user_dirs) std::printf("           %-24s %s\n", name.c_str(), dir.c_str());
+  }
+  if (!report.control_edits.empty()) std::printf("control files:\n");
+  for (const auto& e : report.control_edits) std::printf("  %c %s: %s\n", e.op, e.file.c_str(), e.line.c_str());
+  if (!report.server_files.empty()) std::printf("server files:\n");
+  for (const auto& f : report.server_files) std::printf("  %-16s %s\n", f.action.c_str(), f.path.c_str());
+  std::printf("%zu %s, %zu skipped (already on the target), %zu failed\n", imported,
+              dry_run ? "planned" : "imported", skipped, failed);
+  return code;
+}
+
+int PrintMailbox(const ImportReport& report, const std::string& domain, const std::string& user,
+                 bool json, bool dry_run) {
+  const MailboxOutcome& m = *report.mailbox;
+  if (json) {
+    JsonWriter j;
+    j.BeginObject().Key("status").String(dry_run ? "dry-run" : "ok").Key("domain").String(domain);
+    j.Key("user").String(user).Key("user_dir").String(m.user_dir).Key("folder").String(m.folder);
+    j.Key("restored_messages").Number(m.restored_messages).Key("restored_bytes").Number(m.restored_bytes);
+    j.Key("restored_files").Number(m.restored_files).Key("created_dirs").StringArray(m.created_dirs);
+    j.Key("skipped").StringArray(m.skipped).Key("warnings").StringArray(report.warnings).EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  std::string where = m.user_dir + "/Maildir" + (m.folder.empty() ? "" : "/" + m.folder);
+  std::printf("%s %llu messages (%llu bytes, %llu files in all) for %s@%s into %s\n",
+              dry_run ? "dry run: would restore" : "restored",
+              static_cast<unsigned long long>(m.restored_messages),
+              static_cast<unsigned long long>(m.restored_bytes),
+              static_cast<unsigned long long>(m.restored_files), user.c_str(), domain.c_str(), where.c_str());
+  for (const auto& d : m.created_dirs) std::printf("  new directory  %s\n", d.c_str());
+  std::printf("skipped %zu already there (never overwritten)%s\n", m.skipped.size(),
+              m.skipped.empty() ? "" : ":");
+  size_t shown = 0;
+  for (const auto& s : m.skipped) {
+    if (++shown > 20) {
+      std::printf("  ... and %zu more (--json lists them all)\n", m.skipped.size() - 20);
+      break;
+    }
+    std::printf("  %s\n", s.c_str());
+  }
+  return 0;
+}
+
+void PrintImported(const ImportReport& report, bool json) {
+  const DomainOutcome& d = report.domains[0];
+  if (json) {
+    JsonWriter j;
+    j.BeginObject().Key("status").String("ok").Key("domain").String(d.name);
+    j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(d.domain_dir);
+    j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
+    j.Key("owner").String(OwnerText(report.owner));
+    j.Key("qmail_send_signalled").Number(static_cast<std::uint64_t>(report.qmail_send_signalled));
+    j.Key("warnings").StringArray(report.warnings).EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return;
+  }
+  std::printf("imported %s into %s (%llu users, %llu messages, %llu bytes, aliases: %s)\n", d.name.c_str(),
+              d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
+              static_cast<unsigned long long>(d.messages), static_cast<unsigned long long>(d.bytes),
+              d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
+}
+
+struct Flags {
+  PathFlags paths;
+  std::vector<std::string> archives;
+  std::string owner, domain, user, into_folder;
+  bool no_reload = false, qmail_programs = false, json = false, dry_run = false, all = false,
+       merge = false;
+};
+
+// The manifest's names are untrusted until the importer checked them: escaped.
+std::string Label(const ImportReport& report, const std::string& archive) {
+  if (report.manifest.domains.size() == 1) return EscapeC(report.manifest.domains[0].name);
+  return archive;
+}
+
+// Several archives: each is imported on its own; one JSON line per domain
+// and a summary. Exit 0 all ok, 4 some failed, 1 none done.
+int RunBatch(const Flags& f, const ImportOptions& base) {
+  size_t ok = 0, failed = 0;
+  for (const std::string& archive : f.archives) {
+    if (g_interrupted.load()) break;
+    ImportOptions opt = base;
+    opt.archive = archive;
+    ImportReport report;
+    auto start = std::chrono::steady_clock::now();
+    Status s = ImportArchive(opt, &report);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
+    std::vector<DomainOutcome> outcomes = report.domains;
+    if (!s.ok()) {
+      DomainOutcome out;
+      out.name = Label(report, archive);
+      out.status = "failed";
+      out.error = s.message();
+      outcomes = {out};
+      std::fprintf(stderr, "vmigrate: import: %s: %s\n", archive.c_str(), s.message().c_str());
+    }
+    for (const auto& d : outcomes) {
+      bool good = d.status != "failed";
+      good ? ++ok : ++failed;
+      if (f.json) {
+        JsonWriter j;
+        j.BeginObject().Key("archive").String(archive).Key("domain").String(d.name);
+        j.Key("status").String(good ? (f.dry_run ? "dry-run" : d.status == "skipped" ? "skipped" : "ok") : "error");
+        j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
+        j.Key("seconds").Double(seconds).Key("domain_dir").String(d.domain_dir);
+        if (d.error.empty()) j.Key("error").Null();
+        else j.Key("error").String(d.error);
+        if (!s.ok()) j.Key("exit").Number(static_cast<int>(ToExit(s)));
+        j.EndObject();
+        std::printf("%s\n", j.str().c_str());
+      } else if (good) {
+        std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n", d.status.c_str(), d.name.c_str(),
+                    d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
+                    static_cast<unsigned long long>(d.messages), archive.c_str());
+      } else {
+        std::printf("FAILED   %s (%s): %s\n", d.name.c_str(), archive.c_str(), d.error.c_str());
+      }
+      std::fflush(stdout);
+    }
+  }
+  int code = g_interrupted.load() ? static_cast<int>(Exit::kInterrupted) : BatchExit(ok, failed);
+  if (f.json) {
+    JsonWriter j;
+    j.BeginObject().Key("summary").Bool(true).Key("ok").Number(ok).Key("failed").Number(failed);
+    j.Key("exit").Number(code).EndObject();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf("%zu ok, %zu failed\n", ok, failed);
+  }
+  return code;
+}
+
 }  // namespace
 
 Handler AddImport(CLI::App* app) {
-  struct Flags {
-    PathFlags paths;
-    std::string archive, owner;
-    bool no_reload = false, qmail_programs = false, json = false, dry_run = false;
-  };
   auto f = std::make_shared<Flags>();
-  app->add_option("ARCHIVE", f->archive, "archive written by 'vmigrate export', '-' for stdin")
+  app->add_option("ARCHIVE", f->archives,
+                  "archive written by 'vmigrate export', '-' for stdin; several are imported one "
+                  "after the other (a failure does not stop the rest)")
       ->required();
+  app->add_flag("--all", f->all,
+                "restore every domain of a server backup and its configuration files; the target "
+                "must have no domains yet (see --merge)");
+  app->add_flag("--merge", f->merge,
+                "with --all: add only the domains the target lacks and report the others");
+  app->add_option("--domain", f->domain, "restore just this domain of the archive");
+  app->add_option("--user", f->user,
+                  "with --domain: restore this user's mail into the existing account on the "
+                  "target; nothing there is overwritten");
+  app->add_option("--into-folder", f->into_folder,
+                  "with --user: put the restored mail into a new folder Maildir/.NAME (e.g. "
+                  "Restored-2026-11-23) instead of the original folders");
   app->add_option("--owner", f->owner,
                   "UID:GID for the imported files and the users/assign line (default: the "
                   "target's vpopmail user; files keep the current user when not root)");
@@ -83,16 +288,25 @@ Handler AddImport(CLI::App* app) {
                 "rebuild users/cdb and morercpthosts.cdb with qmail-newu/qmail-newmrh instead "
                 "of vmigrate's own writer");
   app->add_flag("--dry-run", f->dry_run,
-                "check the whole archive and print the plan (where the domain and its users "
-                "land, control-file lines to add) without changing anything");
-  app->add_flag("--json", f->json, "print the result as one JSON object");
+                "check the whole archive and print the plan (where domains and users land, "
+                "control-file lines to add, files to restore or skip) without changing anything");
+  app->add_flag("--json", f->json,
+                "print the result as one JSON object (several archives: one line per domain and a summary)");
   f->paths.Add(app);
   return [f]() -> int {
+    auto usage = [](const std::string& msg) {
+      std::fprintf(stderr, "vmigrate: import: %s\n", msg.c_str());
+      return static_cast<int>(Exit::kUsage);
+    };
+    if (f->merge && !f->all) return usage("--merge needs --all");
+    if (f->all && !f->domain.empty()) return usage("--all and --domain exclude each other");
+    if (!f->user.empty() && f->domain.empty()) return usage("--user needs --domain");
+    if (!f->into_folder.empty() && f->user.empty()) return usage("--into-folder needs --user");
+    if (f->archives.size() > 1 && !f->user.empty()) return usage("--user restores from one archive");
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("import", paths.status());
     ImportOptions opt;
     opt.paths = *paths;
-    opt.archive = f->archive;
     if (!f->owner.empty()) {
       auto owner = ParseOwner(f->owner);
       if (!owner.ok()) return Fail("import", owner.status());
@@ -101,6 +315,11 @@ Handler AddImport(CLI::App* app) {
     opt.reload = !f->no_reload;
     opt.use_qmail_programs = f->qmail_programs;
     opt.dry_run = f->dry_run;
+    opt.all = f->all;
+    opt.merge = f->merge;
+    opt.domain = f->domain;
+    opt.user = f->user;
+    opt.into_folder = f->into_folder;
     opt.interrupted = &g_interrupted;
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
@@ -110,12 +329,13 @@ Handler AddImport(CLI::App* app) {
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGXFSZ, &ignore, nullptr);
+    if (f->archives.size() > 1) return RunBatch(*f, opt);
+
+    opt.archive = f->archives[0];
     ImportReport report;
     Status s = ImportArchive(opt, &report);
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
-    // The manifest's name is untrusted until the importer checked it: escape it.
-    std::string label = EscapeC(report.manifest.domains.empty() ? f->archive
-                                                                : report.manifest.domains[0].name);
+    std::string label = Label(report, opt.archive);
     if (!s.ok()) {
       if (f->json) {
         JsonWriter j;
@@ -125,29 +345,11 @@ Handler AddImport(CLI::App* app) {
       }
       return Fail("import", s.WithContext(label));
     }
-    const Manifest& m = report.manifest;
-    const ManifestDomain& d = m.domains[0];
-    if (f->dry_run) {
-      PrintPlan(report, f->json);
-      return 0;
-    }
-    if (f->json) {
-      JsonWriter j;
-      j.BeginObject().Key("status").String("ok").Key("domain").String(d.name);
-      j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(report.domain_dir);
-      j.Key("users").Number(d.users.size()).Key("messages").Number(m.total_messages());
-      j.Key("bytes").Number(m.total_bytes());
-      j.Key("owner").String(std::to_string(report.owner.uid) + ":" + std::to_string(report.owner.gid));
-      j.Key("qmail_send_signalled").Number(static_cast<std::uint64_t>(report.qmail_send_signalled));
-      j.Key("warnings").StringArray(report.warnings).EndObject();
-      std::printf("%s\n", j.str().c_str());
-    } else {
-      std::printf("imported %s into %s (%zu users, %llu messages, %llu bytes, aliases: %s)\n",
-                  d.name.c_str(), report.domain_dir.c_str(), d.users.size(),
-                  static_cast<unsigned long long>(m.total_messages()),
-                  static_cast<unsigned long long>(m.total_bytes()),
-                  d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
-    }
+    if (report.mailbox) return PrintMailbox(report, f->domain, f->user, f->json, f->dry_run);
+    bool single = (report.manifest.kind == kKindDomain || !f->domain.empty()) && !f->all;
+    if (!single) return PrintServer(report, f->json, f->dry_run);
+    if (f->dry_run) PrintPlan(report, f->json);
+    else PrintImported(report, f->json);
     return 0;
   };
 }

@@ -7,6 +7,57 @@
 #include "tools/vmigrate/commands.h"
 
 namespace vmigrate::cli {
+namespace {
+
+// A full-server backup: one line per domain and the configuration files.
+int InspectServer(const std::string& archive, const Manifest& m, bool json) {
+  if (json) {
+    JsonWriter j;
+    j.BeginObject().Key("format_version").Number(static_cast<std::uint64_t>(m.format_version));
+    j.Key("kind").String(m.kind).Key("created").String(m.created).Key("generator").String(m.generator);
+    j.Key("source").BeginObject().Key("hostname").String(m.source.hostname);
+    j.Key("vpopmail_home").String(m.source.vpopmail_home).Key("qmail_dir").String(m.source.qmail_dir).EndObject();
+    j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
+    j.Key("domains").BeginArray();
+    for (const auto& d : m.domains) {
+      std::uint64_t messages = 0, bytes = 0;
+      std::vector<std::string> weak;
+      for (const auto& u : d.users) {
+        messages += u.messages;
+        bytes += u.bytes;
+        if (!WeakHashScheme(u.entry.passwd).empty()) weak.push_back(u.entry.name);
+      }
+      j.BeginObject().Key("name").String(d.name).Key("dir").String(d.dir).Key("aliases").StringArray(d.aliases);
+      j.Key("users").Number(d.users.size()).Key("messages").Number(messages).Key("bytes").Number(bytes);
+      j.Key("weak_hashes").StringArray(weak).EndObject();
+    }
+    j.EndArray().Key("server_files").StringArray(m.server_files).EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  std::printf("archive:        %s (format %d, kind %s: a full-server backup)\n", archive.c_str(),
+              m.format_version, m.kind.c_str());
+  std::printf("created:        %s by %s\n", m.created.c_str(), m.generator.c_str());
+  std::printf("source host:    %s (vpopmail home %s, qmail dir %s)\n", m.source.hostname.c_str(),
+              m.source.vpopmail_home.c_str(), m.source.qmail_dir.c_str());
+  std::printf("messages:       %llu\n", static_cast<unsigned long long>(m.total_messages()));
+  std::printf("bytes:          %llu\n", static_cast<unsigned long long>(m.total_bytes()));
+  std::printf("server files:   %s\n", m.server_files.empty() ? "none" : Join(m.server_files, " ").c_str());
+  std::printf("\n%-32s %6s %10s %12s  %s\n", "DOMAIN", "USERS", "MESSAGES", "BYTES", "ALIASES");
+  for (const auto& d : m.domains) {
+    std::uint64_t messages = 0, bytes = 0;
+    for (const auto& u : d.users) {
+      messages += u.messages;
+      bytes += u.bytes;
+    }
+    std::printf("%-32s %6zu %10llu %12llu  %s\n", d.name.c_str(), d.users.size(),
+                static_cast<unsigned long long>(messages), static_cast<unsigned long long>(bytes),
+                d.aliases.empty() ? "-" : Join(d.aliases, ", ").c_str());
+  }
+  return 0;
+}
+
+}  // namespace
 
 Handler AddInspect(CLI::App* app) {
   struct Flags {
@@ -19,6 +70,7 @@ Handler AddInspect(CLI::App* app) {
   return [f]() -> int {
     auto m = ReadArchiveManifest(f->archive);
     if (!m.ok()) return Fail("inspect", m.status());
+    if (m->kind == kKindServer) return InspectServer(f->archive, *m, f->json);
     const ManifestDomain& d = m->domains[0];
     std::vector<std::string> weak;
     for (const auto& u : d.users) {

@@ -4,6 +4,7 @@
 
 #include "core/json.h"
 #include "core/strings.h"
+#include "importer/inspect.h"
 #include "tools/vmigrate/commands.h"
 #include "verify/verifier.h"
 
@@ -46,13 +47,18 @@ void PrintUidlJson(const VerifyReport& r) {
 
 }  // namespace
 
+struct VerifyFlags {
+  PathFlags paths;
+  std::string archive, domain;
+  bool json = false, uidl = false;
+};
+
+namespace {
+int VerifyOne(const VerifyFlags& flags, const HostPaths& paths, const std::string& domain);
+}  // namespace
+
 Handler AddVerify(CLI::App* app) {
-  struct Flags {
-    PathFlags paths;
-    std::string archive;
-    bool json = false, uidl = false;
-  };
-  auto f = std::make_shared<Flags>();
+  auto f = std::make_shared<VerifyFlags>();
   app->add_option("ARCHIVE", f->archive,
                   "archive the domain was exported to or imported from, '-' for stdin")
       ->required();
@@ -61,6 +67,8 @@ Handler AddVerify(CLI::App* app) {
                 "(dovecot-uidlist, courierimapuiddb) stay the same");
   app->add_flag("--json", f->json,
                 "one JSON object per line: each difference, warning and UIDL folder, then a summary");
+  app->add_option("--domain", f->domain,
+                  "verify only this domain of a server backup (default: every domain in it)");
   f->paths.Add(app);
   app->footer(
       "Compares every user field, alias domain, domain file, Maildir file (name, size, SHA-256,\n"
@@ -70,65 +78,89 @@ Handler AddVerify(CLI::App* app) {
     std::signal(SIGPIPE, SIG_IGN);
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("verify", paths.status());
-    VerifyOptions opt;
-    opt.paths = *paths;
-    opt.archive = f->archive;
-    opt.uidl = f->uidl;
-    VerifyReport report;
-    Status s = Verify(opt, &report);
-    const std::string label = report.domain.empty() ? f->archive : report.domain;
-    if (!s.ok()) {
-      if (f->json) {
-        JsonWriter j;
-        j.BeginObject().Key("type").String("summary").Key("status").String("error");
-        j.Key("domain").String(label).Key("error").String(s.message());
-        j.Key("exit").Number(static_cast<std::uint64_t>(ToExit(s))).EndObject();
-        std::printf("%s\n", j.str().c_str());
+    // A server backup is verified domain by domain, one pass each.
+    std::vector<std::string> domains = {f->domain};
+    if (f->domain.empty() && f->archive != "-") {
+      auto m = ReadArchiveManifest(f->archive);
+      if (m.ok() && m->kind == kKindServer) {
+        domains.clear();
+        for (const auto& d : m->domains) domains.push_back(d.name);
       }
-      return Fail("verify", s.WithContext(label));
     }
-    const bool differ = !report.differences.empty();
-    const int rc = static_cast<int>(differ ? Exit::kDifferences : Exit::kOk);
-    if (f->json) {
-      for (const Difference& d : report.differences) {
-        JsonWriter j;
-        j.BeginObject().Key("type").String("difference").Key("domain").String(report.domain);
-        j.Key("user").String(d.user).Key("path").String(d.path).Key("what").String(d.what).EndObject();
-        std::printf("%s\n", j.str().c_str());
-      }
-      for (const auto& w : report.warnings) {
-        JsonWriter j;
-        j.BeginObject().Key("type").String("warning").Key("domain").String(report.domain);
-        j.Key("message").String(w).EndObject();
-        std::printf("%s\n", j.str().c_str());
-      }
-      PrintUidlJson(report);
-      JsonWriter j;
-      j.BeginObject().Key("type").String("summary").Key("status").String(differ ? "differences" : "ok");
-      j.Key("domain").String(report.domain).Key("domain_dir").String(report.domain_dir);
-      j.Key("aliases").StringArray(report.aliases).Key("users").Number(report.users);
-      j.Key("entries").Number(report.entries).Key("passwords_checked").Number(report.passwords_checked);
-      j.Key("differences").Number(report.differences.size());
-      j.Key("warnings").Number(report.warnings.size());
-      j.Key("exit").Number(static_cast<std::uint64_t>(rc)).EndObject();
-      std::printf("%s\n", j.str().c_str());
-      return rc;
+    int worst = 0;
+    for (const std::string& domain : domains) {
+      int rc = VerifyOne(*f, *paths, domain);
+      if (rc != 0 && (worst == 0 || worst == static_cast<int>(Exit::kDifferences))) worst = rc;
     }
-    for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: verify: warning: %s\n", w.c_str());
-    for (const Difference& d : report.differences)
-      std::printf("%s\n", DifferenceLine(report.domain, d).c_str());
-    PrintUidlText(report);
-    if (differ)
-      std::printf("%s: %zu difference%s between %s and %s\n", report.domain.c_str(),
-                  report.differences.size(), report.differences.size() == 1 ? "" : "s",
-                  f->archive.c_str(), report.domain_dir.c_str());
-    else
-      std::printf("%s: no differences: %llu users (%llu passwords checked), %llu archive entries match %s\n",
-                  report.domain.c_str(), static_cast<unsigned long long>(report.users),
-                  static_cast<unsigned long long>(report.passwords_checked),
-                  static_cast<unsigned long long>(report.entries), report.domain_dir.c_str());
-    return rc;
+    return worst;
   };
 }
+
+namespace {
+
+int VerifyOne(const VerifyFlags& flags, const HostPaths& paths, const std::string& domain) {
+  const VerifyFlags* f = &flags;
+  VerifyOptions opt;
+  opt.paths = paths;
+  opt.archive = f->archive;
+  opt.uidl = f->uidl;
+  opt.domain = domain;
+  VerifyReport report;
+  Status s = Verify(opt, &report);
+  const std::string label = report.domain.empty() ? f->archive : report.domain;
+  if (!s.ok()) {
+    if (f->json) {
+      JsonWriter j;
+      j.BeginObject().Key("type").String("summary").Key("status").String("error");
+      j.Key("domain").String(label).Key("error").String(s.message());
+      j.Key("exit").Number(static_cast<std::uint64_t>(ToExit(s))).EndObject();
+      std::printf("%s\n", j.str().c_str());
+    }
+    return Fail("verify", s.WithContext(label));
+  }
+  const bool differ = !report.differences.empty();
+  const int rc = static_cast<int>(differ ? Exit::kDifferences : Exit::kOk);
+  if (f->json) {
+    for (const Difference& d : report.differences) {
+      JsonWriter j;
+      j.BeginObject().Key("type").String("difference").Key("domain").String(report.domain);
+      j.Key("user").String(d.user).Key("path").String(d.path).Key("what").String(d.what).EndObject();
+      std::printf("%s\n", j.str().c_str());
+    }
+    for (const auto& w : report.warnings) {
+      JsonWriter j;
+      j.BeginObject().Key("type").String("warning").Key("domain").String(report.domain);
+      j.Key("message").String(w).EndObject();
+      std::printf("%s\n", j.str().c_str());
+    }
+    PrintUidlJson(report);
+    JsonWriter j;
+    j.BeginObject().Key("type").String("summary").Key("status").String(differ ? "differences" : "ok");
+    j.Key("domain").String(report.domain).Key("domain_dir").String(report.domain_dir);
+    j.Key("aliases").StringArray(report.aliases).Key("users").Number(report.users);
+    j.Key("entries").Number(report.entries).Key("passwords_checked").Number(report.passwords_checked);
+    j.Key("differences").Number(report.differences.size());
+    j.Key("warnings").Number(report.warnings.size());
+    j.Key("exit").Number(static_cast<std::uint64_t>(rc)).EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return rc;
+  }
+  for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: verify: warning: %s\n", w.c_str());
+  for (const Difference& d : report.differences)
+    std::printf("%s\n", DifferenceLine(report.domain, d).c_str());
+  PrintUidlText(report);
+  if (differ)
+    std::printf("%s: %zu difference%s between %s and %s\n", report.domain.c_str(),
+                report.differences.size(), report.differences.size() == 1 ? "" : "s",
+                f->archive.c_str(), report.domain_dir.c_str());
+  else
+    std::printf("%s: no differences: %llu users (%llu passwords checked), %llu archive entries match %s\n",
+                report.domain.c_str(), static_cast<unsigned long long>(report.users),
+                static_cast<unsigned long long>(report.passwords_checked),
+                static_cast<unsigned long long>(report.entries), report.domain_dir.c_str());
+  return rc;
+}
+
+}  // namespace
 
 }  // namespace vmigrate::cli

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -26,6 +27,12 @@ struct PathFlags {
 
 /// Prints "vmigrate: <command>: <message>" on stderr and returns its exit code.
 int Fail(const std::string& command, const Status& status);
+
+/// Exit code of a batch: 0 all ok, 4 some failed, 1 nothing done.
+int BatchExit(size_t ok, size_t failed);
+
+/// Names from a list file: one per line, blank lines and '#' comments skipped.
+Result<std::vector<std::string>> ReadListFile(const std::string& path);
 
 Handler AddExport(CLI::App* app);
 Handler AddImport(CLI::App* app);

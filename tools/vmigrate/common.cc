@@ -1,5 +1,7 @@
 #include <cstdio>
 
+#include "core/atomic_file.h"
+#include "core/strings.h"
 #include "tools/vmigrate/commands.h"
 
 namespace vmigrate::cli {
@@ -21,6 +23,24 @@ Result<HostPaths> PathFlags::Resolve() const {
 int Fail(const std::string& command, const Status& status) {
   std::fprintf(stderr, "vmigrate: %s: %s\n", command.c_str(), status.message().c_str());
   return static_cast<int>(ToExit(status));
+}
+
+int BatchExit(size_t ok, size_t failed) {
+  if (failed == 0) return static_cast<int>(Exit::kOk);
+  return static_cast<int>(ok > 0 ? Exit::kPartial : Exit::kFailed);
+}
+
+Result<std::vector<std::string>> ReadListFile(const std::string& path) {
+  auto text = ReadSmallFile(path, 64u << 20);
+  if (!text.ok()) return text.status();
+  std::vector<std::string> out;
+  for (std::string line : SplitLines(*text)) {
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    line = Trim(line);
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
 }
 
 }  // namespace vmigrate::cli

@@ -1,0 +1,550 @@
+#include "importer/domain_import.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/crash_point.h"
+#include "core/errno_status.h"
+#include "core/sha256.h"
+#include "core/strings.h"
+#include "importer/journal.h"
+#include "templates.h"
+#include "vpopmail/dir_control.h"
+#include "vpopmail/vpasswd.h"
+
+namespace vmigrate {
+namespace {
+
+constexpr size_t kMaxRewriteBytes = 1u << 20;
+
+}  // namespace
+
+DomainImport::DomainImport(ImportContext* ctx, const ManifestDomain* domain)
+    : ctx_(ctx), domain_(domain) {}
+
+DomainImport::~DomainImport() {
+  if (committed_) return;
+  if (!staging_.empty() && !opt().dry_run) {
+    std::error_code ec;
+    std::filesystem::remove_all(staging_, ec);
+  }
+  for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) rmdir(it->c_str());
+  for (const auto& lock : lock_files_created_) unlink(lock.c_str());
+  for (const auto& [dir, mtime] : qmail_dir_mtimes_) {
+    struct timespec times[2] = {mtime, mtime};
+    utimensat(AT_FDCWD, dir.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  }
+  // Creating and removing the staging dir touched its parent: put the
+  // parent's mtime back so a failed import leaves the tree as it was.
+  if (!touched_dir_.empty()) {
+    struct timespec times[2] = {touched_mtime_, touched_mtime_};
+    utimensat(AT_FDCWD, touched_dir_.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  }
+}
+
+std::vector<std::string> DomainImport::AllNames() const {
+  std::vector<std::string> names = {domain().name};
+  names.insert(names.end(), domain().aliases.begin(), domain().aliases.end());
+  return names;
+}
+
+// A run of this import that died half-way (SIGKILL, power cut) left a
+// journal and/or a staging dir: roll the target back to where it was
+// before that run, so this run starts from a clean state and completes it.
+Status DomainImport::RecoverInterrupted() {
+  qmail::ControlUpdateOptions copt;
+  copt.use_qmail_programs = opt().use_qmail_programs;
+  copt.owner = ctx_->chown;
+  std::string domains = ctx_->vp_disk + "/domains";
+  std::string journal = JournalDir(domains, domain().name);
+  struct stat st;
+  if (lstat(journal.c_str(), &st) == 0) {
+    qmail::ControlTransaction recovery(opt().paths, copt);
+    VM_RETURN_IF_ERROR(recovery.Lock());  // waits for a live run still committing
+    auto recovered = RecoverJournal(journal);
+    if (!recovered.ok()) return recovered.status().WithContext("recovering an interrupted import");
+    if (*recovered)
+      ctx_->report->warnings.push_back(domain().name + ": rolled back an interrupted earlier import of this domain");
+  }
+  const std::string prefix = ".vmigrate-staging." + domain().name + ".";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(domains, ec)) {
+    std::string name = e.path().filename().string();
+    if (!StartsWith(name, prefix)) continue;
+    unsigned long long pid = 0;
+    if (!ParseUint64(name.substr(prefix.size()), &pid)) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still running
+    std::filesystem::remove_all(e.path(), ec);
+    ctx_->report->warnings.push_back(domain().name + ": removed the staging dir of an interrupted import");
+  }
+  return Status::OK();
+}
+
+// Where the domain will land if nothing changes meanwhile (Commit decides
+// for real, under the locks). Lets a leftover directory fail the import
+// before anything is written.
+Status DomainImport::CheckAbsent() const {
+  qmail::ControlTransaction tx(opt().paths, {});
+  VM_RETURN_IF_ERROR(tx.CheckAbsent(AllNames()));
+  auto dc = ReadSmallFile(ctx_->vp_disk + "/domains/.dir-control", 4096);
+  std::optional<std::string> existing;
+  if (dc.ok()) existing = *dc;
+  std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
+  for (const std::string& b : {std::string(), bucket}) {
+    std::string host = opt().paths.vpopmail_home + "/domains/" + (b.empty() ? "" : b + "/") +
+                       domain().name;
+    struct stat st;
+    if (lstat(opt().paths.OnDisk(host).c_str(), &st) == 0)
+      return Status::Conflict(domain().name + ": " + host + " already exists on the target");
+  }
+  return Status::OK();
+}
+
+Status DomainImport::Begin() {
+  VM_RETURN_IF_ERROR(PlanUsers());
+  if (opt().dry_run) {
+    // Same checks and the same placement code as a real run, no writes.
+    staging_ = ctx_->vp_disk + "/domains/.vmigrate-dry-run." + domain().name;
+  } else {
+    VM_RETURN_IF_ERROR(MakeStaging());
+  }
+  for (const auto& f : domain().rewritten_files) rewritten_members_.insert(f);
+  for (const auto& [name, rel] : user_rel_) {
+    home_roots_.insert(staging_ + "/" + rel);
+    home_roots_.insert(staging_ + "/" + rel + "/Maildir");
+  }
+  return Status::OK();
+}
+
+// Fresh hashing: replay the source's creation order (its bucket order, so
+// a domain without deletions lands in exactly the same buckets) against a
+// new .dir-control, as vadddomain + vadduser would.
+Status DomainImport::PlanUsers() {
+  const auto& users = domain().users;
+  std::vector<size_t> order(users.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto rank = [&](size_t i) -> std::pair<unsigned long, int> {
+    const ManifestUser& u = users[i];
+    unsigned long bucket = ULONG_MAX;
+    if (!u.rel_dir.empty()) {
+      size_t slash = u.rel_dir.rfind('/');
+      bucket = vpopmail::BucketOrder(slash == std::string::npos ? "" : u.rel_dir.substr(0, slash));
+    }
+    return {bucket, u.entry.name == "postmaster" ? 0 : 1};
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return rank(a) < rank(b); });
+  vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(std::nullopt, users.size());
+  dir_control_text_ = alloc.final_text;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const std::string& name = users[order[k]].entry.name;
+    user_rel_[name] = alloc.buckets[k].empty() ? name : alloc.buckets[k] + "/" + name;
+  }
+  return Status::OK();
+}
+
+Status DomainImport::MakeStaging() {
+  std::string domains = ctx_->vp_disk + "/domains";
+  struct stat st;
+  touched_dir_ = lstat(domains.c_str(), &st) == 0 ? domains : ctx_->vp_disk;
+  if (lstat(touched_dir_.c_str(), &st) != 0) return FromErrno("cannot stat " + touched_dir_, errno);
+  touched_mtime_ = st.st_mtim;
+  VM_RETURN_IF_ERROR(MakeDirs(domains, 0700, ctx_->chown, &created_dirs_));
+  staging_ = domains + "/.vmigrate-staging." + domain().name + "." + std::to_string(getpid());
+  std::error_code ec;
+  std::filesystem::remove_all(staging_, ec);  // a crashed run of ours with the same pid
+  if (mkdir(staging_.c_str(), 0700) != 0)
+    return FromErrno("cannot create staging directory " + staging_, errno);
+  if (ctx_->chown && lchown(staging_.c_str(), ctx_->chown->uid, ctx_->chown->gid) != 0)
+    return FromErrno("cannot chown " + staging_, errno);
+  return Status::OK();
+}
+
+// Maps an archive member to its place under the staging dir.
+Result<std::string> DomainImport::StagingPath(const std::string& member, bool* rewritten) const {
+  const std::string files = ArchiveFilesPrefix(domain().name);
+  const std::string users = ArchiveDomainPrefix(domain().name) + "users/";
+  std::string rel_in_domain;  // relative to domains/<name>/
+  std::string out;
+  if (member + "/" == files) {
+    *rewritten = false;
+    return staging_;
+  }
+  if (StartsWith(member, files)) {
+    std::string rel = member.substr(files.size());
+    for (const auto& [name, home] : user_rel_) {
+      if (rel == home || StartsWith(rel, home + "/"))
+        return Status::Corrupt("archive entry '" + EscapeC(member) +
+                               "' would land in the home of user " + name);
+    }
+    rel_in_domain = "files/" + rel;
+    out = staging_ + "/" + rel;
+  } else if (StartsWith(member, users)) {
+    std::string rest = member.substr(users.size());
+    size_t slash = rest.find('/');
+    std::string user = rest.substr(0, slash);
+    auto it = user_rel_.find(user);
+    if (it == user_rel_.end())
+      return Status::Corrupt("archive entry '" + EscapeC(member) +
+                             "' belongs to a user the manifest does not list");
+    rel_in_domain = "users/" + rest;
+    out = staging_ + "/" + it->second + (slash == std::string::npos ? "" : rest.substr(slash));
+  } else {
+    return Status::Corrupt("archive entry '" + EscapeC(member) +
+                           "' is outside the domain the manifest names");
+  }
+  *rewritten = rewritten_members_.count(rel_in_domain) > 0;
+  return out;
+}
+
+// Any second member at a path already used (by a file, a directory or a
+// symlink) is refused, whatever the combination of types.
+Status DomainImport::CheckFirstUse(const EntryHeader& h, const std::string& disk) {
+  auto twice = [&]() {
+    return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
+  };
+  if (links_seen_.count(disk) || dir_paths_.count(disk)) return twice();
+  if (opt().dry_run) {
+    if (h.type != EntryType::kDirectory && !seen_files_.insert(disk).second) return twice();
+  } else {
+    // A file already there (directories made implicitly for a parent are fine).
+    struct stat st;
+    if (lstat(disk.c_str(), &st) == 0 && (h.type != EntryType::kDirectory || !S_ISDIR(st.st_mode)))
+      return twice();
+  }
+  // Nothing may be created below a symlink (links are made last, but the
+  // archive must not be able to name a path through one).
+  for (std::string p = ParentDir(disk); p.size() > staging_.size(); p = ParentDir(p))
+    if (links_seen_.count(p))
+      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' goes through a symlink");
+  return Status::OK();
+}
+
+Status DomainImport::Accept(const EntryHeader& h, FileRecord* rec) {
+  bool rewritten = false;
+  auto disk = StagingPath(h.path, &rewritten);
+  if (!disk.ok()) return disk.status();
+  rec->rewritten = rewritten;
+  struct timespec mtime = {static_cast<time_t>(h.mtime_sec), h.mtime_nsec};
+  VM_RETURN_IF_ERROR(CheckFirstUse(h, *disk));
+  if (rewritten) rewritten_seen_.insert(RelInDomain(h.path));
+  const bool dry = opt().dry_run;
+  switch (h.type) {
+    case EntryType::kDirectory:
+      rec->type = 'd';
+      if (*disk != staging_ && !dry) VM_RETURN_IF_ERROR(MakeDirs(*disk, 0700, ctx_->chown, nullptr));
+      dir_paths_.insert(*disk);
+      dirs_.push_back({*disk, rec->mode, mtime});
+      NoteHome(h.path);
+      return Status::OK();
+    case EntryType::kFile:
+      rec->type = 'f';
+      if (*disk == staging_)
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' must be a directory");
+      if (dry) return ctx_->HashEntry(h, rec);
+      VM_RETURN_IF_ERROR(MakeDirs(ParentDir(*disk), 0700, ctx_->chown, nullptr));
+      VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, *disk, ctx_->chown, rec));
+      if (rewritten) rewrite_files_.push_back(*disk);
+      return Status::OK();
+    case EntryType::kSymlink:
+      rec->type = 'l';
+      rec->rewritten = HasPlaceholderMarker(h.link_target);
+      rec->size = static_cast<std::int64_t>(h.link_target.size());
+      rec->sha256 = Sha256::Of(h.link_target);
+      if (h.link_target.empty() || h.link_target.find('\0') != std::string::npos)
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': empty symlink target");
+      if (*disk == staging_ || home_roots_.count(*disk))
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) +
+                               "': a symlink in place of a domain, home or Maildir directory");
+      if (!dry) VM_RETURN_IF_ERROR(MakeDirs(ParentDir(*disk), 0700, ctx_->chown, nullptr));
+      links_seen_.insert(*disk);
+      links_.push_back({*disk, h.link_target, mtime});
+      return Status::OK();
+    default:
+      return Status::OK();
+  }
+}
+
+Status DomainImport::EndOfEntries() {
+  // The manifest is not trusted over the stream: what it promises must have come.
+  for (const auto& u : domain().users)
+    if (u.home_present && !homes_seen_.count(u.entry.name))
+      return Status::Corrupt("archive: user '" + EscapeC(u.entry.name) +
+                             "' has a home in the manifest, but its members are missing from the stream");
+  for (const auto& f : rewritten_members_)
+    if (!rewritten_seen_.count(f))
+      return Status::Corrupt("archive: rewritten file '" + EscapeC(f) +
+                             "' is listed in the manifest but missing from the stream");
+  return ValidatePlaceholders();
+}
+
+// "files/x" or "users/u/x" for a member under domains/<name>/.
+std::string DomainImport::RelInDomain(const std::string& member) const {
+  return member.substr(ArchiveDomainPrefix(domain().name).size());
+}
+
+void DomainImport::NoteHome(const std::string& member) {
+  const std::string users = ArchiveDomainPrefix(domain().name) + "users/";
+  if (StartsWith(member, users) && member.find('/', users.size()) == std::string::npos)
+    homes_seen_.insert(member.substr(users.size()));
+}
+
+// Every placeholder must be one we can resolve, checked before any lock is
+// taken or file written outside the staging dir.
+Status DomainImport::ValidatePlaceholders() {
+  HostPathSet probe;
+  probe.vpopmail_home = probe.qmail_dir = probe.domain_dir = "/x";
+  for (const auto& [name, rel] : user_rel_) probe.user_dirs[name] = "/x/" + rel;
+  for (const auto& link : links_) {
+    std::string t = link.target;
+    Status s = FromPlaceholders(probe, &t);
+    if (!s.ok()) return s.WithContext("archive entry for " + EscapeC(link.disk.substr(staging_.size())));
+  }
+  if (opt().dry_run) return Status::OK();  // rewritten files were not kept
+  for (const auto& path : rewrite_files_) {
+    auto text = ReadSmallFile(path, kMaxRewriteBytes);
+    if (!text.ok()) return text.status();
+    std::string data = *text;
+    Status s = FromPlaceholders(probe, &data);
+    if (!s.ok()) return s.WithContext("archive file " + EscapeC(path.substr(staging_.size() + 1)));
+  }
+  return Status::OK();
+}
+
+std::vector<qmail::DomainAssign> DomainImport::AssignEntries(const std::string& host_dir) const {
+  std::vector<qmail::DomainAssign> entries;
+  for (const auto& name : AllNames()) {
+    qmail::DomainAssign a;
+    a.domain = name;
+    a.real_domain = domain().name;
+    a.uid = ctx_->report->owner.uid;
+    a.gid = ctx_->report->owner.gid;
+    a.dir = host_dir;
+    entries.push_back(a);
+  }
+  return entries;
+}
+
+std::vector<qmail::DomainAssign> DomainImport::PlanPlacement(std::optional<std::string>* dir_control,
+                                                             DomainOutcome* out) {
+  vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(*dir_control, 1);
+  const std::string& bucket = alloc.buckets[0];
+  std::string host_dir = opt().paths.vpopmail_home + "/domains/" +
+                         (bucket.empty() ? "" : bucket + "/") + domain().name;
+  *dir_control = alloc.final_text;
+  out->domain_dir = host_dir;
+  for (const auto& [name, rel] : user_rel_) out->user_dirs[name] = host_dir + "/" + rel;
+  return AssignEntries(host_dir);
+}
+
+Status DomainImport::Commit(DomainOutcome* out) {
+  VM_RETURN_IF_ERROR(ctx_->CheckInterrupted());
+  const HostPaths& paths = opt().paths;
+  qmail::ControlUpdateOptions copt;
+  copt.use_qmail_programs = opt().use_qmail_programs;
+  copt.owner = ctx_->chown;
+  qmail::ControlTransaction tx(paths, copt);
+  // Lock() may create lock files (as vpopmail's tools do); a failed import
+  // removes the ones it created and puts the directories' mtimes back.
+  for (const std::string& dir : {paths.qmail_dir + "/users", paths.qmail_dir + "/control"}) {
+    struct stat st;
+    if (lstat(paths.OnDisk(dir).c_str(), &st) == 0) qmail_dir_mtimes_.push_back({paths.OnDisk(dir), st.st_mtim});
+  }
+  const std::string control_files[] = {paths.assign_file(), paths.control_file("rcpthosts"),
+                                       paths.control_file("morercpthosts"),
+                                       paths.control_file("virtualdomains"), paths.control_file("locals")};
+  for (const std::string& f : control_files) {
+    std::string lock = paths.OnDisk(f) + ".lock";
+    struct stat st;
+    if (lstat(lock.c_str(), &st) != 0) lock_files_created_.push_back(lock);
+  }
+  VM_RETURN_IF_ERROR(tx.Lock());
+  VM_RETURN_IF_ERROR(tx.CheckAbsent(AllNames()));
+
+  // The domain's own bucket, as vadddomain allocates it.
+  std::string dc_path = ctx_->vp_disk + "/domains/.dir-control";
+  auto dc_old = ReadSmallFile(dc_path, 4096);
+  std::optional<std::string> existing;
+  if (dc_old.ok()) existing = *dc_old;
+  else if (dc_old.status().code() != Status::Code::kNotFound) return dc_old.status();
+  vpopmail::BucketAllocation domain_alloc = vpopmail::AllocateBuckets(existing, 1);
+  const std::string& bucket = domain_alloc.buckets[0];
+  std::string host_dir = paths.vpopmail_home + "/domains/" + (bucket.empty() ? "" : bucket + "/") +
+                         domain().name;
+  std::string final_disk = paths.OnDisk(host_dir);
+  struct stat st;
+  if (lstat(final_disk.c_str(), &st) == 0)
+    return Status::Conflict(domain().name + ": " + host_dir + " already exists on the target");
+  out->domain_dir = host_dir;
+
+  HostPathSet target;
+  target.vpopmail_home = paths.vpopmail_home;
+  target.qmail_dir = paths.qmail_dir;
+  target.domain_dir = host_dir;
+  for (const auto& [name, rel] : user_rel_) target.user_dirs[name] = host_dir + "/" + rel;
+  out->user_dirs = target.user_dirs;
+
+  VM_RETURN_IF_ERROR(FinishStaging(target));
+  CrashPoint("staging complete");
+
+  // Everything below changes the live target: journal it first.
+  std::vector<std::string> bucket_dirs;
+  for (std::string d = ParentDir(final_disk); d.size() > ctx_->vp_disk.size() + 8; d = ParentDir(d)) {
+    if (lstat(d.c_str(), &st) == 0) break;
+    bucket_dirs.insert(bucket_dirs.begin(), d);
+  }
+  JournalPlan plan;
+  plan.final_dir = final_disk;
+  plan.created_dirs = bucket_dirs;
+  auto edits = tx.Plan(AssignEntries(host_dir));
+  if (!edits.ok()) return edits.status();
+  for (const auto& e : *edits) plan.edits.push_back({e.op, paths.OnDisk(e.file), e.line});
+  for (const std::string& f : control_files)
+    plan.existed.push_back({paths.OnDisk(f), lstat(paths.OnDisk(f).c_str(), &st) == 0});
+  plan.users_cdb = paths.OnDisk(paths.qmail_dir + "/users/cdb");
+  plan.morercpthosts_cdb = paths.OnDisk(paths.control_file("morercpthosts.cdb"));
+  plan.dir_control = dc_path;
+  plan.dir_control_old = existing;
+  plan.dir_control_new = domain_alloc.final_text;
+  std::string journal = JournalDir(ctx_->vp_disk + "/domains", domain().name);
+  VM_RETURN_IF_ERROR(WriteJournal(journal, plan));
+  CrashPoint("journal written");
+  // From here a failure rolls back through the journal, exactly as the
+  // next run would after a crash.
+  auto fail = [&](Status s) {
+    auto rb = RecoverJournal(journal);
+    if (!rb.ok()) return s.WithContext("rollback also failed (" + rb.status().message() + ")");
+    return s;
+  };
+  for (const auto& d : bucket_dirs) {
+    if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return fail(FromErrno("cannot create " + d, errno));
+    if (ctx_->chown && lchown(d.c_str(), ctx_->chown->uid, ctx_->chown->gid) != 0)
+      return fail(FromErrno("cannot chown " + d, errno));
+  }
+  if (RenameNoReplace(staging_, final_disk) != 0)
+    return fail(FromErrno("cannot move " + staging_ + " to " + final_disk, errno));
+  SyncDirectory(ParentDir(final_disk));
+  CrashPoint("domain dir renamed into place");
+  Status s = WriteFileAtomic(dc_path, domain_alloc.final_text, 0600, ctx_->chown);
+  if (!s.ok()) return fail(s);
+  s = MarkDirControlWritten(journal);
+  if (!s.ok()) return fail(s);
+  CrashPoint("domains/.dir-control written");
+  ctx_->report->domains_dir_control = domain_alloc.final_text;
+  s = tx.Apply(AssignEntries(host_dir));
+  if (!s.ok()) return fail(s);
+  CrashPoint("control files written");
+  for (const auto& e : *edits) ctx_->report->control_edits.push_back({e.file, e.op, e.line});
+  s = RemoveJournal(journal);
+  if (!s.ok()) return fail(s);
+  committed_ = true;
+  CrashPoint("journal removed");
+  return Status::OK();
+}
+
+// Everything that depends on where the domain lands: placeholders,
+// symlinks, vpasswd, the user .dir-control; then modes and mtimes of
+// directories, and one syncfs for the whole tree.
+Status DomainImport::FinishStaging(const HostPathSet& target) {
+  const std::optional<FileOwner>& chown = ctx_->chown;
+  for (const auto& path : rewrite_files_) {
+    auto text = ReadSmallFile(path, kMaxRewriteBytes);
+    if (!text.ok()) return text.status();
+    std::string data = *text;
+    Status s = FromPlaceholders(target, &data);
+    if (!s.ok()) return s.WithContext(path.substr(staging_.size() + 1));
+    struct stat st;
+    lstat(path.c_str(), &st);
+    int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return FromErrno("cannot rewrite " + path, errno);
+    bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+    struct timespec times[2] = {st.st_mtim, st.st_mtim};
+    ok = ok && futimens(fd, times) == 0;
+    int err = errno;
+    if (close(fd) != 0 && ok) {
+      ok = false;
+      err = errno;
+    }
+    if (!ok) return FromErrno("cannot rewrite " + path, err);
+  }
+  for (const auto& link : links_) {
+    std::string t = link.target;
+    Status s = FromPlaceholders(target, &t);
+    if (!s.ok()) return s.WithContext(link.disk.substr(staging_.size() + 1));
+    if (symlink(t.c_str(), link.disk.c_str()) != 0)
+      return FromErrno("cannot create symlink " + link.disk, errno);
+    if (chown && lchown(link.disk.c_str(), chown->uid, chown->gid) != 0)
+      return FromErrno("cannot chown symlink " + link.disk, errno);
+    struct timespec times[2] = {link.mtime, link.mtime};
+    if (utimensat(AT_FDCWD, link.disk.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      return FromErrno("cannot set mtime of symlink " + link.disk, errno);
+  }
+
+  std::vector<VpasswdEntry> entries;
+  for (const auto& u : domain().users) {
+    VpasswdEntry e = u.entry;
+    e.dir = target.user_dirs.at(e.name);
+    entries.push_back(e);
+  }
+  VM_RETURN_IF_ERROR(vpopmail::WriteVpasswdFiles(staging_, entries, chown));
+  VM_RETURN_IF_ERROR(WriteDefaultDelivery(target));
+  if (!entries.empty())
+    VM_RETURN_IF_ERROR(WriteFileAtomic(staging_ + "/.dir-control", dir_control_text_, 0600, chown));
+  int lock_fd = open((staging_ + "/.vpasswd.lock").c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (lock_fd >= 0) {
+    if (chown && fchown(lock_fd, chown->uid, chown->gid) != 0) {
+      close(lock_fd);
+      return FromErrno("cannot chown " + staging_ + "/.vpasswd.lock", errno);
+    }
+    close(lock_fd);
+  }
+  // Homes and buckets the archive had no entry for (e.g. a missing home).
+  for (const auto& [name, rel] : user_rel_) {
+    size_t slash = rel.rfind('/');
+    if (slash != std::string::npos)
+      VM_RETURN_IF_ERROR(MakeDirs(staging_ + "/" + rel.substr(0, slash), 0700, chown, nullptr));
+  }
+
+  // Deepest first, so setting a child's mtime does not disturb its parent.
+  std::stable_sort(dirs_.begin(), dirs_.end(), [](const PendingDir& a, const PendingDir& b) {
+    return std::count(a.disk.begin(), a.disk.end(), '/') > std::count(b.disk.begin(), b.disk.end(), '/');
+  });
+  for (const auto& d : dirs_) {
+    if (chmod(d.disk.c_str(), d.mode) != 0) return FromErrno("cannot chmod " + d.disk, errno);
+    struct timespec times[2] = {d.mtime, d.mtime};
+    if (utimensat(AT_FDCWD, d.disk.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      return FromErrno("cannot set mtime of " + d.disk, errno);
+  }
+  // One flush for the whole staging tree instead of an fsync per message.
+  return SyncFilesystemOf(staging_);
+}
+
+// A domain without .qmail-default (made by another tool) gets the one
+// vadddomain writes, from templates/qmail-default.
+Status DomainImport::WriteDefaultDelivery(const HostPathSet& target) {
+  std::string path = staging_ + "/.qmail-default";
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) return Status::OK();
+  std::string text = kBuiltinQmailDefaultTemplate;
+  if (const char* dir = std::getenv("VMIGRATE_TEMPLATE_DIR")) {
+    auto custom = ReadSmallFile(std::string(dir) + "/qmail-default", 65536);
+    if (custom.ok()) text = *custom;
+  }
+  auto replace = [&](const std::string& key, const std::string& value) {
+    for (size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + value.size()))
+      text.replace(pos, key.size(), value);
+  };
+  replace("@VPOPMAIL_HOME@", target.vpopmail_home);
+  replace("@DOMAIN_DIR@", target.domain_dir);
+  ctx_->report->warnings.push_back(domain().name + ": the archive has no .qmail-default; wrote one from the template");
+  return WriteFileAtomic(path, text, 0600, ctx_->chown);
+}
+
+}  // namespace vmigrate

@@ -1,0 +1,123 @@
+#include "importer/import_context.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/errno_status.h"
+#include "core/sha256.h"
+#include "core/strings.h"
+
+namespace vmigrate {
+
+std::string ParentDir(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+int RenameNoReplace(const std::string& from, const std::string& to) {
+  return static_cast<int>(
+      syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE));
+}
+
+Status MakeDirs(const std::string& dir, mode_t mode, const std::optional<FileOwner>& owner,
+                std::vector<std::string>* created) {
+  struct stat st;
+  if (lstat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::OK();
+    return Status::Conflict(dir + " exists and is not a directory");
+  }
+  VM_RETURN_IF_ERROR(MakeDirs(ParentDir(dir), mode, owner, created));
+  if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+    return FromErrno("cannot create directory " + dir, errno);
+  chmod(dir.c_str(), mode);
+  if (owner && lchown(dir.c_str(), owner->uid, owner->gid) != 0)
+    return FromErrno("cannot chown " + dir, errno);
+  if (created) created->push_back(dir);
+  return Status::OK();
+}
+
+Status SyncFilesystemOf(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return FromErrno("cannot open " + dir, errno);
+  int rc = syncfs(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return FromErrno("cannot sync " + dir, err);
+  return Status::OK();
+}
+
+Status ImportContext::CheckInterrupted() const {
+  if (options->interrupted && options->interrupted->load())
+    return Status::Interrupted("interrupted; nothing was changed on the target");
+  return Status::OK();
+}
+
+Status ImportContext::HashEntry(const EntryHeader& h, FileRecord* rec) {
+  Sha256 sha;
+  std::int64_t total = 0;
+  for (;;) {
+    auto n = reader->Read(buffer_.data(), buffer_.size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    sha.Update(buffer_.data(), *n);
+    total += static_cast<std::int64_t>(*n);
+  }
+  if (total != h.size)
+    return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': " + std::to_string(total) +
+                           " bytes where the header says " + std::to_string(h.size));
+  rec->size = total;
+  rec->sha256 = sha.HexDigest();
+  return Status::OK();
+}
+
+Status ImportContext::WriteEntry(const EntryHeader& h, const std::string& disk,
+                                 const std::optional<FileOwner>& owner, FileRecord* rec) {
+  int fd = open(disk.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
+    return FromErrno("cannot create " + disk, errno);
+  }
+  Sha256 sha;
+  std::int64_t total = 0;
+  Status s;
+  for (;;) {
+    auto n = reader->Read(buffer_.data(), buffer_.size());
+    if (!n.ok()) {
+      s = n.status();
+      break;
+    }
+    if (*n == 0) break;
+    sha.Update(buffer_.data(), *n);
+    total += static_cast<std::int64_t>(*n);
+    const char* p = buffer_.data();
+    size_t left = *n;
+    while (left > 0) {
+      ssize_t w = write(fd, p, left);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        s = FromErrno("cannot write " + disk, errno);
+        break;
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
+    }
+    if (!s.ok()) break;
+  }
+  if (s.ok() && total != h.size)
+    s = Status::Corrupt("archive entry '" + EscapeC(h.path) + "': " + std::to_string(total) +
+                        " bytes where the header says " + std::to_string(h.size));
+  if (s.ok() && fchmod(fd, h.mode & 07777) != 0) s = FromErrno("cannot chmod " + disk, errno);
+  if (s.ok() && owner && fchown(fd, owner->uid, owner->gid) != 0)
+    s = FromErrno("cannot chown " + disk, errno);
+  struct timespec mtime = {static_cast<time_t>(h.mtime_sec), h.mtime_nsec};
+  struct timespec times[2] = {mtime, mtime};
+  if (s.ok() && futimens(fd, times) != 0) s = FromErrno("cannot set mtime of " + disk, errno);
+  if (close(fd) != 0 && s.ok()) s = FromErrno("cannot write " + disk, errno);
+  rec->size = total;
+  rec->sha256 = sha.HexDigest();
+  return s;
+}
+
+}  // namespace vmigrate

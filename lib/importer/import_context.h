@@ -1,0 +1,68 @@
+// What the parts of one import run share: the options, the report, the
+// archive being read, who owns the files we write, and the copy helpers.
+// ImportArchive (importer.cc) reads the archive once and hands each entry
+// to the EntrySink that owns its path: a DomainImport (one domain), a
+// MailboxRestore (one user's mail), or nobody (hashed and checked only).
+#ifndef VMIGRATE_IMPORTER_IMPORT_CONTEXT_H_
+#define VMIGRATE_IMPORTER_IMPORT_CONTEXT_H_
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/archive_reader.h"
+#include "archive/checksums.h"
+#include "core/atomic_file.h"
+#include "core/status.h"
+#include "importer/importer.h"
+
+namespace vmigrate {
+
+struct ImportContext {
+  const ImportOptions* options = nullptr;
+  ImportReport* report = nullptr;
+  ArchiveReader* reader = nullptr;
+  std::optional<FileOwner> chown;   // set when running as root
+  std::string vp_disk;              // the target's vpopmail home on disk
+
+  Status CheckInterrupted() const;
+  /// Reads the current entry to its end, hashing it into `rec` (size, sha256).
+  Status HashEntry(const EntryHeader& h, FileRecord* rec);
+  /// Writes the current entry to a new file `disk` (O_EXCL) with the
+  /// header's mode and mtime, hashing it into `rec`. No fsync: the caller
+  /// syncs the whole tree once.
+  Status WriteEntry(const EntryHeader& h, const std::string& disk, const std::optional<FileOwner>& owner,
+                    FileRecord* rec);
+
+ private:
+  static constexpr size_t kCopyBuffer = 256 * 1024;
+  std::vector<char> buffer_ = std::vector<char>(kCopyBuffer);
+};
+
+/// Receives the archive entries under one path prefix.
+class EntrySink {
+ public:
+  virtual ~EntrySink() = default;
+  /// Handles one entry (reading its data if it is a file) and fills `rec`
+  /// (type, size, sha256, rewritten) for the index comparison.
+  virtual Status Accept(const EntryHeader& h, FileRecord* rec) = 0;
+};
+
+std::string ParentDir(const std::string& path);
+
+/// mkdir -p with `mode` and `owner` for every directory it creates, each
+/// appended to `created` when given.
+Status MakeDirs(const std::string& dir, mode_t mode, const std::optional<FileOwner>& owner,
+                std::vector<std::string>* created);
+
+/// rename() that refuses to replace an existing target.
+int RenameNoReplace(const std::string& from, const std::string& to);
+
+/// syncfs() of the filesystem holding `dir`.
+Status SyncFilesystemOf(const std::string& dir);
+
+}  // namespace vmigrate
+
+#endif  // VMIGRATE_IMPORTER_IMPORT_CONTEXT_H_
