@@ -135,6 +135,13 @@ class Exporter {
                                 (opt_.all ? " (leave it out with --exclude " + loc->domain + ")" : ""));
     }
     VM_RETURN_IF_ERROR(BuildManifest());
+    if (opt_.progress) {
+      ProgressTotals totals;
+      for (const auto& d : report_->manifest.domains) totals.users += d.users.size();
+      totals.messages = report_->manifest.total_messages();
+      totals.bytes = report_->manifest.total_bytes();
+      opt_.progress->SetTotals(totals);
+    }
     VM_RETURN_IF_ERROR(WriteArchive());
     return Status::OK();
   }
@@ -317,13 +324,16 @@ class Exporter {
     for (size_t i = 0; i < work_.size(); ++i) {
       w_ = &work_[i];
       const ManifestDomain& d = m.domains[i];
+      if (opt_.progress) opt_.progress->SetDomain(d.name);
       VM_RETURN_IF_ERROR(AddTree(w_->disk, ArchiveFilesPrefix(d.name), "files/", /*domain_level=*/true));
       for (const ManifestUser& u : d.users) {
-        if (!u.home_present) continue;
-        std::string home = opt_.paths.OnDisk(NormalizePath(u.entry.dir));
-        VM_RETURN_IF_ERROR(AddTree(home, ArchiveUserPrefix(d.name, u.entry.name),
-                                   "users/" + u.entry.name + "/", false)
-                               .WithContext(d.name + ": user " + u.entry.name));
+        if (u.home_present) {
+          std::string home = opt_.paths.OnDisk(NormalizePath(u.entry.dir));
+          VM_RETURN_IF_ERROR(AddTree(home, ArchiveUserPrefix(d.name, u.entry.name),
+                                     "users/" + u.entry.name + "/", false)
+                                 .WithContext(d.name + ": user " + u.entry.name));
+        }
+        if (opt_.progress) opt_.progress->UserDone();
       }
     }
     // Server configuration, verbatim (export --all).
@@ -386,6 +396,8 @@ class Exporter {
       }
       VM_RETURN_IF_ERROR(AddEntry(member_prefix + rel, disk, est,
                                   w_->rewritten.count(rewrite_prefix + rel) > 0));
+      if (opt_.progress && !domain_level && S_ISREG(est.st_mode) && IsMessage(rel))
+        opt_.progress->MessageDone();
       return true;
     });
   }
@@ -434,6 +446,7 @@ class Exporter {
       info.size = static_cast<std::int64_t>(data.size());
       VM_RETURN_IF_ERROR(writer_->AddBytes(info, data));
       report_->file_bytes += data.size();
+      if (opt_.progress) opt_.progress->AddBytes(data.size());
       return spool_.Add(Record('f', info, info.size, Sha256::Of(data), true));
     }
     s = CopyFile(fd, disk, info);
@@ -456,6 +469,8 @@ class Exporter {
       sha.Update(buffer_, static_cast<size_t>(n));
       VM_RETURN_IF_ERROR(writer_->WriteData(buffer_, static_cast<size_t>(n)));
       left -= n;
+      if (opt_.progress) opt_.progress->AddBytes(static_cast<std::uint64_t>(n));
+      if (opt_.rate_limit) opt_.rate_limit->Consume(static_cast<std::uint64_t>(n));
     }
     VM_RETURN_IF_ERROR(writer_->EndFile());
     report_->file_bytes += static_cast<std::uint64_t>(info.size);

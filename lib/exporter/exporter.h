@@ -9,6 +9,8 @@
 
 #include "archive/archive_writer.h"
 #include "core/host_paths.h"
+#include "core/progress.h"
+#include "core/rate_limit.h"
 #include "core/status.h"
 #include "model/manifest.h"
 
@@ -24,6 +26,8 @@ struct ExportOptions {
   Compression compression = Compression::kZstd;  // --compress
   bool overwrite = false;                   // --force: replace an existing FILE
   bool strip_cleartext = false;             // --strip-cleartext: empty the 8th vpasswd field
+  ProgressMeter* progress = nullptr;        // --progress; not owned
+  RateLimiter* rate_limit = nullptr;        // --max-rate; not owned
 };
 
 struct ExportReport {

@@ -270,7 +270,44 @@ class Importer {
     return out;
   }
 
+  // Progress counts what this run restores (or, for a mailbox, the user).
+  void StartProgress() {
+    if (!opt_.progress) return;
+    ProgressTotals totals;
+    for (const auto& d : report_->domains) {
+      if (d.status == "skipped") continue;
+      totals.users += d.users;
+      totals.messages += d.messages;
+      totals.bytes += d.bytes;
+    }
+    if (mailbox_) totals = {1, 0, 0};
+    opt_.progress->SetTotals(totals);
+  }
+
+  void NoteProgress(const EntryHeader& h, const FileRecord& rec) {
+    if (!opt_.progress && !opt_.rate_limit) return;
+    const size_t users = h.path.find("/users/");
+    if (opt_.progress) {
+      if (StartsWith(h.path, "domains/")) {
+        std::string name = h.path.substr(8, h.path.find('/', 8) - 8);
+        if (name != progress_domain_) opt_.progress->SetDomain(progress_domain_ = name);
+      }
+      if (users != std::string::npos && h.type == EntryType::kDirectory &&
+          h.path.find('/', users + 7) == std::string::npos)
+        opt_.progress->UserDone();
+      if (rec.type == 'f') {
+        opt_.progress->AddBytes(static_cast<std::uint64_t>(rec.size));
+        std::vector<std::string> parts = Split(h.path, '/');
+        if (users != std::string::npos && parts.size() >= 2 &&
+            (parts[parts.size() - 2] == "cur" || parts[parts.size() - 2] == "new"))
+          opt_.progress->MessageDone();
+      }
+    }
+    if (opt_.rate_limit && rec.type == 'f') opt_.rate_limit->Consume(static_cast<std::uint64_t>(rec.size));
+  }
+
   Status Stream() {
+    StartProgress();
     EntryHeader h;
     for (;;) {
       VM_RETURN_IF_ERROR(ctx_.CheckInterrupted());
@@ -294,6 +331,7 @@ class Importer {
       rec.path = h.path;
       rec.type = h.type == EntryType::kDirectory ? 'd' : h.type == EntryType::kSymlink ? 'l' : 'f';
       VM_RETURN_IF_ERROR(Route(h, &rec));
+      NoteProgress(h, rec);
       if (rec.type == 'f') report_->file_bytes += static_cast<std::uint64_t>(rec.size);
       VM_RETURN_IF_ERROR(spool_.Add(rec));
     }
@@ -535,6 +573,7 @@ class Importer {
   std::set<std::string> archive_names_;           // every domain and alias, lower case
   std::unique_ptr<MailboxRestore> mailbox_;
   std::string mailbox_domain_, mailbox_prefix_;
+  std::string progress_domain_;
   bool want_server_ = false;                      // restore the server files (--all)
   std::vector<ServerFileData> server_data_;
   std::set<std::string> server_seen_;

@@ -15,6 +15,8 @@
 
 #include "core/atomic_file.h"
 #include "core/host_paths.h"
+#include "core/progress.h"
+#include "core/rate_limit.h"
 #include "core/status.h"
 #include "model/manifest.h"
 
@@ -35,6 +37,8 @@ struct ImportOptions {
   std::string domain;               // --domain D: just this domain of the archive
   std::string user;                 // --user U (with --domain): restore one mailbox
   std::string into_folder;          // --into-folder NAME: ... into Maildir/.NAME
+  ProgressMeter* progress = nullptr;  // --progress; not owned
+  RateLimiter* rate_limit = nullptr;  // --max-rate; not owned
   /// Set from a signal handler; checked between entries.
   const std::atomic<bool>* interrupted = nullptr;
 };

@@ -670,6 +670,45 @@ TEST_F(HostileArchiveTest, ServerKindWithoutServerFilesIsRejected) {
   ExpectRejected(ForgeManifestEdit("kind: \"domain\"", "kind: \"server\""), {"server_files"});
 }
 
+// A server archive (import --all) carries config files under server/: only
+// the ones its manifest lists, only names vmigrate knows, only plain files.
+std::string ServerManifest(Members& m, const std::string& files) {
+  std::string& text = ManifestText(m);
+  text = Replace(text, "kind: \"domain\"", "kind: \"server\"");
+  text += "server_files: [" + files + "]\n";
+  return text;
+}
+
+TEST_F(HostileArchiveTest, ServerFileTheManifestDoesNotListIsRejected) {
+  Members m = Base();
+  ServerManifest(m, "qmail/control/me");
+  Add(m, File("server/qmail/control/me", "evil.test\n"));
+  Add(m, File("server/qmail/control/rcpthosts", "*\n"));
+  ExpectRejected(Forge(m), {"server/qmail/control/rcpthosts", "not a server file"}, 6, "", 10.0, {"--all"});
+}
+
+TEST_F(HostileArchiveTest, ServerFileOutsideTheKnownSetIsRejected) {
+  Members m = Base();
+  ServerManifest(m, "qmail/control/me");
+  Add(m, File("server/etc/passwd", "root::0:0::/:/bin/sh\n"));
+  ExpectRejected(Forge(m), {"server/etc/passwd", "not a server file"}, 6, "", 10.0, {"--all"});
+}
+
+TEST_F(HostileArchiveTest, ServerFileAsASymlinkIsRejected) {
+  Members m = Base();
+  ServerManifest(m, "qmail/control/me");
+  Add(m, Symlink("server/qmail/control/me", "/etc/shadow"));
+  ExpectRejected(Forge(m), {"server/qmail/control/me", "regular file"}, 6, "", 10.0, {"--all"});
+}
+
+TEST_F(HostileArchiveTest, ServerFileTwiceIsRejected) {
+  Members m = Base();
+  ServerManifest(m, "qmail/control/me");
+  Add(m, File("server/qmail/control/me", "a.test\n"));
+  Add(m, File("server/qmail/control/me", "b.test\n"));
+  ExpectRejected(Forge(m), {"server/qmail/control/me", "twice"}, 6, "", 10.0, {"--all"});
+}
+
 TEST_F(HostileArchiveTest, YamlListInsteadOfAMappingIsRejected) {
   ExpectRejected(ForgeManifest("- format_version: 1\n- kind: domain\n"), {"not a YAML mapping"});
 }

@@ -47,6 +47,7 @@ const char* ArchiveSuffix(Compression c) {
 
 struct Flags {
   PathFlags paths;
+  ProgressFlags progress;
   std::vector<std::string> domains, exclude;
   std::string output, compress = "zstd", domains_from;
   bool all = false, each = false, force = false, strip_cleartext = false, json = false;
@@ -101,11 +102,18 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     opt.output = f.output + "/" + ToLower(domain) + ArchiveSuffix(opt.compression);
     opt.overwrite = f.force;
     opt.strip_cleartext = f.strip_cleartext;
+    auto meter = f.progress.MakeMeter("export");
+    auto limiter = f.progress.MakeLimiter();
+    if (!meter.ok()) return Fail("export", meter.status());
+    if (!limiter.ok()) return Fail("export", limiter.status());
+    opt.progress = meter->get();
+    opt.rate_limit = limiter->get();
     auto start = std::chrono::steady_clock::now();
     GuardOutput(opt.output, f.force);
     ExportReport report;
     Status s = vpopmail::ValidateDomainName(ToLower(domain));
     if (s.ok()) s = ExportDomain(opt, &report);
+    (*meter)->Finish();
     g_output_path[0] = '\0';
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& w : report.warnings)
@@ -172,6 +180,7 @@ Handler AddExport(CLI::App* app) {
   app->add_flag("--json", f->json,
                 "print the result as one JSON object (with --each: one per domain and a summary)");
   f->paths.Add(app);
+  f->progress.Add(app);
   return [f]() -> int {
     auto usage = [](const std::string& msg) {
       std::fprintf(stderr, "vmigrate: export: %s\n", msg.c_str());
@@ -210,9 +219,16 @@ Handler AddExport(CLI::App* app) {
     opt.compression = *ParseCompression(f->compress);
     opt.overwrite = f->force;
     opt.strip_cleartext = f->strip_cleartext;
+    auto meter = f->progress.MakeMeter("export");
+    auto limiter = f->progress.MakeLimiter();
+    if (!meter.ok()) return Fail("export", meter.status());
+    if (!limiter.ok()) return Fail("export", limiter.status());
+    opt.progress = meter->get();
+    opt.rate_limit = limiter->get();
     GuardOutput(f->output, f->force);
     ExportReport report;
     Status s = ExportDomain(opt, &report);
+    (*meter)->Finish();
     g_output_path[0] = '\0';
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
     if (!s.ok()) return Fail("export", f->all ? s : s.WithContext(f->domains[0]));

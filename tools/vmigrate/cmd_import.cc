@@ -190,6 +190,7 @@ void PrintImported(const ImportReport& report, bool json) {
 
 struct Flags {
   PathFlags paths;
+  ProgressFlags progress;
   std::vector<std::string> archives;
   std::string owner, domain, user, into_folder;
   bool no_reload = false, qmail_programs = false, json = false, dry_run = false, all = false,
@@ -210,9 +211,13 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     if (g_interrupted.load()) break;
     ImportOptions opt = base;
     opt.archive = archive;
+    auto meter = f.progress.MakeMeter("import");
+    if (!meter.ok()) return Fail("import", meter.status());
+    opt.progress = meter->get();
     ImportReport report;
     auto start = std::chrono::steady_clock::now();
     Status s = ImportArchive(opt, &report);
+    (*meter)->Finish();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
     std::vector<DomainOutcome> outcomes = report.domains;
@@ -293,6 +298,7 @@ Handler AddImport(CLI::App* app) {
   app->add_flag("--json", f->json,
                 "print the result as one JSON object (several archives: one line per domain and a summary)");
   f->paths.Add(app);
+  f->progress.Add(app);
   return [f]() -> int {
     auto usage = [](const std::string& msg) {
       std::fprintf(stderr, "vmigrate: import: %s\n", msg.c_str());
@@ -321,6 +327,9 @@ Handler AddImport(CLI::App* app) {
     opt.user = f->user;
     opt.into_folder = f->into_folder;
     opt.interrupted = &g_interrupted;
+    auto limiter = f->progress.MakeLimiter();
+    if (!limiter.ok()) return Fail("import", limiter.status());
+    opt.rate_limit = limiter->get();
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
     std::signal(SIGPIPE, SIG_IGN);
@@ -332,8 +341,12 @@ Handler AddImport(CLI::App* app) {
     if (f->archives.size() > 1) return RunBatch(*f, opt);
 
     opt.archive = f->archives[0];
+    auto meter = f->progress.MakeMeter("import");
+    if (!meter.ok()) return Fail("import", meter.status());
+    opt.progress = meter->get();
     ImportReport report;
     Status s = ImportArchive(opt, &report);
+    (*meter)->Finish();
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
     std::string label = Label(report, opt.archive);
     if (!s.ok()) {

@@ -4,6 +4,7 @@
 #define VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@
 
 #include "core/exit_code.h"
 #include "core/host_paths.h"
+#include "core/progress.h"
+#include "core/rate_limit.h"
 #include "core/status.h"
 
 namespace vmigrate::cli {
@@ -23,6 +26,20 @@ struct PathFlags {
   std::string qmail_dir;
   void Add(CLI::App* app);
   Result<HostPaths> Resolve() const;
+};
+
+/// --progress[=MODE] and --max-rate. main() turns "--progress=MODE" into
+/// "--progress-mode=MODE" so that a bare --progress never swallows the
+/// next argument.
+struct ProgressFlags {
+  bool progress = false;
+  std::string mode;
+  std::string max_rate;
+  void Add(CLI::App* app);
+  /// The meter writes to stderr; nullptr-free: kOff when no progress is wanted.
+  Result<std::unique_ptr<ProgressMeter>> MakeMeter(const std::string& verb) const;
+  /// Unlimited when --max-rate was not given.
+  Result<std::unique_ptr<RateLimiter>> MakeLimiter() const;
 };
 
 /// Prints "vmigrate: <command>: <message>" on stderr and returns its exit code.

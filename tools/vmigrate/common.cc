@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "core/atomic_file.h"
@@ -23,6 +25,32 @@ Result<HostPaths> PathFlags::Resolve() const {
 int Fail(const std::string& command, const Status& status) {
   std::fprintf(stderr, "vmigrate: %s: %s\n", command.c_str(), status.message().c_str());
   return static_cast<int>(ToExit(status));
+}
+
+void ProgressFlags::Add(CLI::App* app) {
+  app->add_flag("--progress", progress,
+                "show progress on stderr even when it is not a terminal; --progress=json prints one "
+                "JSON object per line (default: a progress line on a terminal, nothing on a pipe)");
+  app->add_option("--progress-mode", mode, "")->group("");  // the value of --progress=MODE
+  app->add_option("--max-rate", max_rate,
+                  "limit the data rate to BYTES per second (e.g. 500k, 20M) so a live server is not starved");
+}
+
+Result<std::unique_ptr<ProgressMeter>> ProgressFlags::MakeMeter(const std::string& verb) const {
+  std::string wanted = !mode.empty() ? mode : progress ? "line" : "auto";
+  auto parsed = ParseProgressMode(wanted, STDERR_FILENO);
+  if (!parsed.ok()) return parsed.status().WithContext("--progress");
+  return std::make_unique<ProgressMeter>(*parsed, stderr, verb);
+}
+
+Result<std::unique_ptr<RateLimiter>> ProgressFlags::MakeLimiter() const {
+  std::uint64_t rate = 0;
+  if (!max_rate.empty()) {
+    auto parsed = ParseByteRate(max_rate);
+    if (!parsed.ok()) return parsed.status().WithContext("--max-rate");
+    rate = *parsed;
+  }
+  return std::make_unique<RateLimiter>(rate);
 }
 
 int BatchExit(size_t ok, size_t failed) {

@@ -2,6 +2,8 @@
 // main only parses the command line and dispatches; the work is in lib/.
 #include <cstdio>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "tools/vmigrate/commands.h"
 
@@ -41,8 +43,16 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     handlers[sub] = c.add(sub);
   }
+  // "--progress=MODE" is a hidden option of its own, so that a bare
+  // "--progress" (a flag) never takes the next argument as its value.
+  std::vector<std::string> args;
+  for (int i = argc - 1; i > 0; --i) {  // CLI11 wants them in reverse
+    std::string arg = argv[i];
+    if (arg.rfind("--progress=", 0) == 0) arg = "--progress-mode=" + arg.substr(11);
+    args.push_back(arg);
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(vmigrate::Exit::kUsage);
