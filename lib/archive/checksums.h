@@ -18,6 +18,7 @@
 namespace vmigrate {
 
 class ArchiveReader;
+struct EntryHeader;
 
 constexpr const char* kChecksumsHeader = "# vmigrate checksums 1";
 
@@ -62,6 +63,13 @@ class RecordSpool {
 /// received). kCorrupt naming the first member that is missing, unlisted
 /// or different. Memory stays flat: both sides are streamed.
 Status CompareWithIndex(ArchiveReader* reader, RecordSpool* ours);
+
+/// Reads the data of the current file entry to its end through `buf`,
+/// hashing as it goes (never the whole file in memory), and fills
+/// rec->size and rec->sha256. kCorrupt when the data is not the size the
+/// header `h` says.
+Status HashEntryData(ArchiveReader* reader, const EntryHeader& h, char* buf, size_t buf_size,
+                     FileRecord* rec);
 
 }  // namespace vmigrate
 

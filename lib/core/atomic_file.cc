@@ -8,16 +8,11 @@
 #include <cstdio>
 
 #include "core/errno_status.h"
+#include "core/strings.h"
 
 namespace vmigrate {
 namespace {
 
-std::string DirName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 std::string BaseName(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -115,6 +110,16 @@ Status SyncDirectory(const std::string& dir) {
   int err = errno;
   close(fd);
   if (rc != 0 && err != EINVAL) return FromErrno("cannot fsync directory " + dir, err);
+  return Status::OK();
+}
+
+Status SyncFilesystemOf(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return FromErrno("cannot open " + dir, errno);
+  int rc = syncfs(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return FromErrno("cannot sync " + dir, err);
   return Status::OK();
 }
 

@@ -54,6 +54,10 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes = 64
 /// fsync the directory `dir` so a rename inside it is durable.
 Status SyncDirectory(const std::string& dir);
 
+/// syncfs() of the filesystem holding `dir`: one flush for a whole staged
+/// tree instead of an fsync per file.
+Status SyncFilesystemOf(const std::string& dir);
+
 }  // namespace vmigrate
 
 #endif  // VMIGRATE_CORE_ATOMIC_FILE_H_

@@ -15,6 +15,8 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
 bool EndsWith(std::string_view s, std::string_view suffix);
 std::string ToLower(std::string_view s);
+/// The directory part of a path: "/a/b" -> "/a", "/a" -> "/", "a" -> ".".
+std::string DirName(const std::string& path);
 /// Without leading and trailing spaces, tabs and '\r'.
 std::string Trim(std::string_view s);
 /// Strict decimal parse of a non-negative integer; false on anything else.

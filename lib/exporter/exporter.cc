@@ -193,10 +193,8 @@ class Exporter {
     return Status::OK();
   }
 
-  // "qmail/control/me" -> <root><qmail_dir>/control/me.
   std::string ServerFileDisk(const std::string& path) const {
-    if (StartsWith(path, "qmail/")) return opt_.paths.OnDisk(opt_.paths.qmail_dir + path.substr(5));
-    return opt_.paths.OnDisk(opt_.paths.vpopmail_home + path.substr(8));  // "vpopmail/..."
+    return opt_.paths.OnDisk(ServerFileHostPath(path, opt_.paths.vpopmail_home, opt_.paths.qmail_dir));
   }
 
   Status BuildDomain() {

@@ -12,7 +12,6 @@
 
 #include "core/crash_point.h"
 #include "core/errno_status.h"
-#include "core/sha256.h"
 #include "core/strings.h"
 #include "importer/journal.h"
 #include "templates.h"
@@ -221,7 +220,7 @@ Status DomainImport::CheckFirstUse(const EntryHeader& h, const std::string& disk
   }
   // Nothing may be created below a symlink (links are made last, but the
   // archive must not be able to name a path through one).
-  for (std::string p = ParentDir(disk); p.size() > staging_.size(); p = ParentDir(p))
+  for (std::string p = DirName(disk); p.size() > staging_.size(); p = DirName(p))
     if (links_seen_.count(p))
       return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' goes through a symlink");
   return Status::OK();
@@ -231,39 +230,32 @@ Status DomainImport::Accept(const EntryHeader& h, FileRecord* rec) {
   bool rewritten = false;
   auto disk = StagingPath(h.path, &rewritten);
   if (!disk.ok()) return disk.status();
-  rec->rewritten = rewritten;
   struct timespec mtime = {static_cast<time_t>(h.mtime_sec), h.mtime_nsec};
   VM_RETURN_IF_ERROR(CheckFirstUse(h, *disk));
   if (rewritten) rewritten_seen_.insert(RelInDomain(h.path));
   const bool dry = opt().dry_run;
   switch (h.type) {
     case EntryType::kDirectory:
-      rec->type = 'd';
       if (*disk != staging_ && !dry) VM_RETURN_IF_ERROR(MakeDirs(*disk, 0700, ctx_->chown, nullptr));
       dir_paths_.insert(*disk);
       dirs_.push_back({*disk, rec->mode, mtime});
       NoteHome(h.path);
       return Status::OK();
     case EntryType::kFile:
-      rec->type = 'f';
       if (*disk == staging_)
         return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' must be a directory");
       if (dry) return ctx_->HashEntry(h, rec);
-      VM_RETURN_IF_ERROR(MakeDirs(ParentDir(*disk), 0700, ctx_->chown, nullptr));
+      VM_RETURN_IF_ERROR(MakeDirs(DirName(*disk), 0700, ctx_->chown, nullptr));
       VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, *disk, ctx_->chown, rec));
       if (rewritten) rewrite_files_.push_back(*disk);
       return Status::OK();
     case EntryType::kSymlink:
-      rec->type = 'l';
-      rec->rewritten = HasPlaceholderMarker(h.link_target);
-      rec->size = static_cast<std::int64_t>(h.link_target.size());
-      rec->sha256 = Sha256::Of(h.link_target);
       if (h.link_target.empty() || h.link_target.find('\0') != std::string::npos)
         return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': empty symlink target");
       if (*disk == staging_ || home_roots_.count(*disk))
         return Status::Corrupt("archive entry '" + EscapeC(h.path) +
                                "': a symlink in place of a domain, home or Maildir directory");
-      if (!dry) VM_RETURN_IF_ERROR(MakeDirs(ParentDir(*disk), 0700, ctx_->chown, nullptr));
+      if (!dry) VM_RETURN_IF_ERROR(MakeDirs(DirName(*disk), 0700, ctx_->chown, nullptr));
       links_seen_.insert(*disk);
       links_.push_back({*disk, h.link_target, mtime});
       return Status::OK();
@@ -396,7 +388,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
 
   // Everything below changes the live target: journal it first.
   std::vector<std::string> bucket_dirs;
-  for (std::string d = ParentDir(final_disk); d.size() > ctx_->vp_disk.size() + 8; d = ParentDir(d)) {
+  for (std::string d = DirName(final_disk); d.size() > ctx_->vp_disk.size() + 8; d = DirName(d)) {
     if (lstat(d.c_str(), &st) == 0) break;
     bucket_dirs.insert(bucket_dirs.begin(), d);
   }
@@ -430,7 +422,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
   }
   if (RenameNoReplace(staging_, final_disk) != 0)
     return fail(FromErrno("cannot move " + staging_ + " to " + final_disk, errno));
-  SyncDirectory(ParentDir(final_disk));
+  SyncDirectory(DirName(final_disk));
   CrashPoint("domain dir renamed into place");
   Status s = WriteFileAtomic(dc_path, domain_alloc.final_text, 0600, ctx_->chown);
   if (!s.ok()) return fail(s);

@@ -39,6 +39,7 @@ class DomainImport : public EntrySink {
   /// Places users in buckets (fresh hashing, in the source's bucket order)
   /// and creates the staging dir (a dry run only names one).
   Status Begin();
+  /// `rec` comes with everything but a file's size and hash filled in.
   Status Accept(const EntryHeader& h, FileRecord* rec) override;
   /// After the last entry: what the manifest promised must have come.
   Status EndOfEntries();

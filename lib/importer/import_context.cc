@@ -14,8 +14,6 @@
 
 namespace vmigrate {
 
-std::string ParentDir(const std::string& path) { return path.substr(0, path.rfind('/')); }
-
 int RenameNoReplace(const std::string& from, const std::string& to) {
   return static_cast<int>(
       syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE));
@@ -28,23 +26,13 @@ Status MakeDirs(const std::string& dir, mode_t mode, const std::optional<FileOwn
     if (S_ISDIR(st.st_mode)) return Status::OK();
     return Status::Conflict(dir + " exists and is not a directory");
   }
-  VM_RETURN_IF_ERROR(MakeDirs(ParentDir(dir), mode, owner, created));
+  VM_RETURN_IF_ERROR(MakeDirs(DirName(dir), mode, owner, created));
   if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
     return FromErrno("cannot create directory " + dir, errno);
   chmod(dir.c_str(), mode);
   if (owner && lchown(dir.c_str(), owner->uid, owner->gid) != 0)
     return FromErrno("cannot chown " + dir, errno);
   if (created) created->push_back(dir);
-  return Status::OK();
-}
-
-Status SyncFilesystemOf(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return FromErrno("cannot open " + dir, errno);
-  int rc = syncfs(fd);
-  int err = errno;
-  close(fd);
-  if (rc != 0) return FromErrno("cannot sync " + dir, err);
   return Status::OK();
 }
 
@@ -55,21 +43,7 @@ Status ImportContext::CheckInterrupted() const {
 }
 
 Status ImportContext::HashEntry(const EntryHeader& h, FileRecord* rec) {
-  Sha256 sha;
-  std::int64_t total = 0;
-  for (;;) {
-    auto n = reader->Read(buffer_.data(), buffer_.size());
-    if (!n.ok()) return n.status();
-    if (*n == 0) break;
-    sha.Update(buffer_.data(), *n);
-    total += static_cast<std::int64_t>(*n);
-  }
-  if (total != h.size)
-    return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': " + std::to_string(total) +
-                           " bytes where the header says " + std::to_string(h.size));
-  rec->size = total;
-  rec->sha256 = sha.HexDigest();
-  return Status::OK();
+  return HashEntryData(reader, h, buffer_.data(), buffer_.size(), rec);
 }
 
 Status ImportContext::WriteEntry(const EntryHeader& h, const std::string& disk,

@@ -45,12 +45,11 @@ struct ImportContext {
 class EntrySink {
  public:
   virtual ~EntrySink() = default;
-  /// Handles one entry (reading its data if it is a file) and fills `rec`
-  /// (type, size, sha256, rewritten) for the index comparison.
+  /// Handles one entry, reading its data if it is a file. `rec` comes with
+  /// type, mode, mtime, path, the rewritten flag and a symlink's size and
+  /// hash filled in; the sink adds a file's size and sha256.
   virtual Status Accept(const EntryHeader& h, FileRecord* rec) = 0;
 };
-
-std::string ParentDir(const std::string& path);
 
 /// mkdir -p with `mode` and `owner` for every directory it creates, each
 /// appended to `created` when given.
@@ -59,9 +58,6 @@ Status MakeDirs(const std::string& dir, mode_t mode, const std::optional<FileOwn
 
 /// rename() that refuses to replace an existing target.
 int RenameNoReplace(const std::string& from, const std::string& to);
-
-/// syncfs() of the filesystem holding `dir`.
-Status SyncFilesystemOf(const std::string& dir);
 
 }  // namespace vmigrate
 

@@ -162,11 +162,12 @@ class Importer {
         if (!users.insert(u.entry.name).second)
           return Status::Corrupt("archive: user '" + EscapeC(u.entry.name) + "' is listed twice");
       }
-      auto& rewritten = rewritten_[d.name];
+      ArchiveDomain& known = archive_domains_[d.name];
+      known.domain = &d;
       for (const auto& f : d.rewritten_files) {
         s = CheckMemberPath(f);
         if (!s.ok()) return s.WithContext("archive");
-        rewritten.insert(f);
+        known.rewritten.insert(f);
       }
     }
     archive_names_ = names;
@@ -345,19 +346,16 @@ class Importer {
 
   Status Route(const EntryHeader& h, FileRecord* rec) {
     if (StartsWith(h.path, kServerPrefix)) return ServerEntry(h, rec);
-    const ManifestDomain* d = nullptr;
-    if (StartsWith(h.path, "domains/")) {
-      size_t slash = h.path.find('/', 8);
-      if (slash != std::string::npos) {
-        std::string name = h.path.substr(8, slash - 8);
-        for (const auto& cand : manifest().domains)
-          if (cand.name == name) d = &cand;
-      }
+    const ArchiveDomain* known = nullptr;
+    size_t slash = h.path.find('/', 8);
+    if (StartsWith(h.path, "domains/") && slash != std::string::npos) {
+      auto it = archive_domains_.find(h.path.substr(8, slash - 8));
+      if (it != archive_domains_.end()) known = &it->second;
     }
-    if (!d)
+    if (!known)
       return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is outside the domain the manifest names");
-    std::string rel = h.path.substr(ArchiveDomainPrefix(d->name).size());
-    if (h.type == EntryType::kFile) rec->rewritten = rewritten_[d->name].count(rel) > 0;
+    const ManifestDomain* d = known->domain;
+    rec->rewritten = known->rewritten.count(h.path.substr(slash + 1)) > 0;
     if (h.type == EntryType::kSymlink) {
       rec->rewritten = HasPlaceholderMarker(h.link_target);
       rec->size = static_cast<std::int64_t>(h.link_target.size());
@@ -525,8 +523,7 @@ class Importer {
   Status ReplaceServerFiles(bool dry_run, const std::vector<qmail::ControlEdit>& edits) {
     for (const ServerFileData& f : server_data_) {
       const ServerFileSpec* spec = FindServerFile(f.path);
-      std::string host = StartsWith(f.path, "qmail/") ? opt_.paths.qmail_dir + f.path.substr(5)
-                                                       : opt_.paths.vpopmail_home + f.path.substr(8);
+      std::string host = ServerFileHostPath(f.path, opt_.paths.vpopmail_home, opt_.paths.qmail_dir);
       if (spec->merge == ServerFileMerge::kLines) {
         bool changed = std::any_of(edits.begin(), edits.end(),
                                    [&](const qmail::ControlEdit& e) { return e.file == host; });
@@ -546,10 +543,10 @@ class Importer {
       std::optional<FileOwner> owner;
       struct stat st;
       if (geteuid() == 0) {
-        if (stat(disk.c_str(), &st) == 0 || stat(ParentDir(disk).c_str(), &st) == 0)
+        if (stat(disk.c_str(), &st) == 0 || stat(DirName(disk).c_str(), &st) == 0)
           owner = FileOwner{st.st_uid, st.st_gid};
       }
-      VM_RETURN_IF_ERROR(MakeDirs(ParentDir(disk), 0755, owner, nullptr));
+      VM_RETURN_IF_ERROR(MakeDirs(DirName(disk), 0755, owner, nullptr));
       VM_RETURN_IF_ERROR(WriteFileAtomic(disk, f.data, f.mode, owner));
       struct timespec times[2] = {f.mtime, f.mtime};
       utimensat(AT_FDCWD, disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
@@ -569,7 +566,11 @@ class Importer {
   RecordSpool spool_;
   std::vector<Job> jobs_;                         // in commit order
   std::map<std::string, EntrySink*> sinks_;       // domain name -> its DomainImport
-  std::map<std::string, std::set<std::string>> rewritten_;  // domain -> members with placeholders
+  struct ArchiveDomain {
+    const ManifestDomain* domain = nullptr;
+    std::set<std::string> rewritten;  // members holding placeholders, relative to domains/<name>/
+  };
+  std::map<std::string, ArchiveDomain> archive_domains_;  // by exact name, for routing entries
   std::set<std::string> archive_names_;           // every domain and alias, lower case
   std::unique_ptr<MailboxRestore> mailbox_;
   std::string mailbox_domain_, mailbox_prefix_;

@@ -10,8 +10,6 @@
 #include <filesystem>
 
 #include "core/errno_status.h"
-#include "core/sha256.h"
-#include "model/path_rewrite.h"
 #include "core/strings.h"
 #include "exporter/domain_source.h"
 #include "vpopmail/names.h"
@@ -96,7 +94,6 @@ Status MailboxRestore::Begin() {
   if (geteuid() == 0) owner_ = FileOwner{st.st_uid, st.st_gid};
   out_.user_dir = home_host_;
   out_.folder = folder_;
-  for (const auto& f : domain_->rewritten_files) rewritten_.insert(f);
   planned_dirs_.insert("");
   if (opt.dry_run) return Status::OK();
   staging_ = home_ + "/.vmigrate-restore." + std::to_string(getpid());
@@ -173,17 +170,8 @@ void MailboxRestore::PlanDirs(const std::string& target_rel) {
 
 Status MailboxRestore::Accept(const EntryHeader& h, FileRecord* rec) {
   const std::string prefix = ArchiveUserPrefix(domain_->name, user_->entry.name);
-  if (h.type == EntryType::kFile) rec->type = 'f';
-  if (h.type == EntryType::kDirectory) rec->type = 'd';
-  if (h.type == EntryType::kSymlink) rec->type = 'l';
   auto ignore = [&]() -> Status {
-    if (h.type == EntryType::kFile) return ctx_->HashEntry(h, rec);
-    if (h.type == EntryType::kSymlink) {
-      rec->size = static_cast<std::int64_t>(h.link_target.size());
-      rec->sha256 = Sha256::Of(h.link_target);
-      rec->rewritten = HasPlaceholderMarker(h.link_target);
-    }
-    return Status::OK();
+    return h.type == EntryType::kFile ? ctx_->HashEntry(h, rec) : Status::OK();
   };
   if (h.path + "/" == prefix) return ignore();
   std::string rel = h.path.substr(prefix.size());
@@ -199,7 +187,7 @@ Status MailboxRestore::Accept(const EntryHeader& h, FileRecord* rec) {
   }
   std::string folder, sub;
   bool message = SplitMessagePath(target, &folder, &sub);
-  bool host_specific = rewritten_.count("users/" + user_->entry.name + "/" + rel) > 0;
+  bool host_specific = rec->rewritten;  // holds path placeholders
   if ((message && sub == "tmp") || BaseName(target) == "maildirsize") return ignore();
   if (host_specific) {
     out_.skipped.push_back(target + " (holds host paths: restore the domain to get it back)");
@@ -214,7 +202,7 @@ Status MailboxRestore::Accept(const EntryHeader& h, FileRecord* rec) {
     VM_RETURN_IF_ERROR(ctx_->HashEntry(h, rec));
   } else {
     std::string staged = staging_ + "/" + target;
-    VM_RETURN_IF_ERROR(MakeDirs(ParentDir(staged), 0700, owner_, nullptr));
+    VM_RETURN_IF_ERROR(MakeDirs(DirName(staged), 0700, owner_, nullptr));
     VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, staged, owner_, rec));
   }
   ++out_.restored_files;

@@ -52,7 +52,6 @@ class MailboxRestore : public EntrySink {
   struct timespec home_mtime_ = {0, 0};
   bool home_root_changed_ = false;  // something new right in the home, not below it
   std::string folder_;    // ".NAME" or ""
-  std::set<std::string> rewritten_;  // "users/<u>/<rel>" members holding host paths
   std::map<std::string, std::set<std::string>> folder_names_;  // folder -> unique names there
   std::map<std::string, DirInfo> archive_dirs_;  // target rel -> mode from the archive
   std::set<std::string> planned_dirs_;           // target rels that exist or will

@@ -51,4 +51,11 @@ const ServerFileSpec* FindServerFile(const std::string& path) {
   return nullptr;
 }
 
+std::string ServerFileHostPath(const std::string& path, const std::string& vpopmail_home,
+                               const std::string& qmail_dir) {
+  const std::string qmail = "qmail/";
+  if (path.compare(0, qmail.size(), qmail) == 0) return qmail_dir + path.substr(qmail.size() - 1);
+  return vpopmail_home + path.substr(std::string("vpopmail/").size() - 1);
+}
+
 }  // namespace vmigrate

@@ -96,6 +96,10 @@ struct ServerFileSpec {
 /// refuses any other "server/" member.
 const std::vector<ServerFileSpec>& ServerFilePaths();
 const ServerFileSpec* FindServerFile(const std::string& path);
+/// Where a server file lives on a host: "qmail/control/me" ->
+/// <qmail_dir>/control/me, "vpopmail/etc/tcp.smtp" -> <vpopmail_home>/etc/tcp.smtp.
+std::string ServerFileHostPath(const std::string& path, const std::string& vpopmail_home,
+                               const std::string& qmail_dir);
 
 }  // namespace vmigrate
 

@@ -16,12 +16,6 @@
 namespace vmigrate::qmail {
 namespace {
 
-std::string DirName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 // Parses assign text the way qmail-newu reads it. Returns the records in the
 // order qmail-newu adds them (file order, then the wildchars record), or

@@ -218,17 +218,7 @@ class Verifier {
       rec.sha256 = Sha256::Of(h.link_target);
       rec.rewritten = HasPlaceholderMarker(h.link_target);
     } else if (h.type == EntryType::kFile) {
-      Sha256 sha;
-      std::int64_t total = 0;
-      for (;;) {
-        auto n = reader_->Read(buffer_, kBuffer);
-        if (!n.ok()) return n.status();
-        if (*n == 0) break;
-        sha.Update(buffer_, *n);
-        total += static_cast<std::int64_t>(*n);
-      }
-      rec.size = total;
-      rec.sha256 = sha.HexDigest();
+      VM_RETURN_IF_ERROR(HashEntryData(reader_.get(), h, buffer_, kBuffer, &rec));
       rec.rewritten = all_rewritten_.count(h.path) > 0;
     }
     return spool_.Add(rec);
@@ -590,21 +580,8 @@ class Verifier {
                              ": the content changed");
       return Status::OK();
     }
-    // Stream the archived bytes, hashing as we go: never a whole message in memory.
-    Sha256 sha;
-    std::int64_t total = 0;
-    for (;;) {
-      auto n = reader_->Read(buffer_, kBuffer);
-      if (!n.ok()) return n.status();
-      if (*n == 0) break;
-      sha.Update(buffer_, *n);
-      total += static_cast<std::int64_t>(*n);
-    }
-    if (total != h.size)
-      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': " + std::to_string(total) +
-                             " bytes where the header says " + std::to_string(h.size));
-    rec->size = total;
-    rec->sha256 = sha.HexDigest();
+    VM_RETURN_IF_ERROR(HashEntryData(reader_.get(), h, buffer_, kBuffer, rec));
+    const std::int64_t total = rec->size;
     if (opt_.uidl && !user.empty()) NoteUidlMessage(user, shown, h);
     if (!present) return Status::OK();
     if (st->st_size != total) {

@@ -113,7 +113,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     ExportReport report;
     Status s = vpopmail::ValidateDomainName(ToLower(domain));
     if (s.ok()) s = ExportDomain(opt, &report);
-    (*meter)->Finish();
+    if (*meter) (*meter)->Finish();
     g_output_path[0] = '\0';
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& w : report.warnings)
@@ -142,14 +142,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     std::fflush(stdout);
   }
   int code = BatchExit(ok, failed);
-  if (f.json) {
-    JsonWriter j;
-    j.BeginObject().Key("summary").Bool(true).Key("ok").Number(ok).Key("failed").Number(failed);
-    j.Key("exit").Number(code).EndObject();
-    std::printf("%s\n", j.str().c_str());
-  } else {
-    std::printf("%zu exported, %zu failed\n", ok, failed);
-  }
+  PrintBatchSummary(f.json, ok, failed, code, "exported");
   return code;
 }
 
@@ -228,7 +221,7 @@ Handler AddExport(CLI::App* app) {
     GuardOutput(f->output, f->force);
     ExportReport report;
     Status s = ExportDomain(opt, &report);
-    (*meter)->Finish();
+    if (*meter) (*meter)->Finish();
     g_output_path[0] = '\0';
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
     if (!s.ok()) return Fail("export", f->all ? s : s.WithContext(f->domains[0]));

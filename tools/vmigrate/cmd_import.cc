@@ -217,7 +217,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     ImportReport report;
     auto start = std::chrono::steady_clock::now();
     Status s = ImportArchive(opt, &report);
-    (*meter)->Finish();
+    if (*meter) (*meter)->Finish();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
     std::vector<DomainOutcome> outcomes = report.domains;
@@ -254,14 +254,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     }
   }
   int code = g_interrupted.load() ? static_cast<int>(Exit::kInterrupted) : BatchExit(ok, failed);
-  if (f.json) {
-    JsonWriter j;
-    j.BeginObject().Key("summary").Bool(true).Key("ok").Number(ok).Key("failed").Number(failed);
-    j.Key("exit").Number(code).EndObject();
-    std::printf("%s\n", j.str().c_str());
-  } else {
-    std::printf("%zu ok, %zu failed\n", ok, failed);
-  }
+  PrintBatchSummary(f.json, ok, failed, code, "ok");
   return code;
 }
 
@@ -346,7 +339,7 @@ Handler AddImport(CLI::App* app) {
     opt.progress = meter->get();
     ImportReport report;
     Status s = ImportArchive(opt, &report);
-    (*meter)->Finish();
+    if (*meter) (*meter)->Finish();
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
     std::string label = Label(report, opt.archive);
     if (!s.ok()) {

@@ -36,9 +36,10 @@ struct ProgressFlags {
   std::string mode;
   std::string max_rate;
   void Add(CLI::App* app);
-  /// The meter writes to stderr; nullptr-free: kOff when no progress is wanted.
+  /// The meter writes to stderr; nullptr when no progress is wanted, so
+  /// that the per-entry paths skip the bookkeeping entirely.
   Result<std::unique_ptr<ProgressMeter>> MakeMeter(const std::string& verb) const;
-  /// Unlimited when --max-rate was not given.
+  /// nullptr when --max-rate was not given.
   Result<std::unique_ptr<RateLimiter>> MakeLimiter() const;
 };
 
@@ -47,6 +48,10 @@ int Fail(const std::string& command, const Status& status);
 
 /// Exit code of a batch: 0 all ok, 4 some failed, 1 nothing done.
 int BatchExit(size_t ok, size_t failed);
+
+/// A batch's last line on stdout: {"summary":true,"ok":N,"failed":M,"exit":X}
+/// with --json, else "N <done_word>, M failed".
+void PrintBatchSummary(bool json, size_t ok, size_t failed, int exit_code, const char* done_word);
 
 /// Names from a list file: one per line, blank lines and '#' comments skipped.
 Result<std::vector<std::string>> ReadListFile(const std::string& path);

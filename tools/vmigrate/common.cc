@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/atomic_file.h"
+#include "core/json.h"
 #include "core/strings.h"
 #include "tools/vmigrate/commands.h"
 
@@ -40,22 +41,31 @@ Result<std::unique_ptr<ProgressMeter>> ProgressFlags::MakeMeter(const std::strin
   std::string wanted = !mode.empty() ? mode : progress ? "line" : "auto";
   auto parsed = ParseProgressMode(wanted, STDERR_FILENO);
   if (!parsed.ok()) return parsed.status().WithContext("--progress");
+  if (*parsed == ProgressMode::kOff) return std::unique_ptr<ProgressMeter>();
   return std::make_unique<ProgressMeter>(*parsed, stderr, verb);
 }
 
 Result<std::unique_ptr<RateLimiter>> ProgressFlags::MakeLimiter() const {
-  std::uint64_t rate = 0;
-  if (!max_rate.empty()) {
-    auto parsed = ParseByteRate(max_rate);
-    if (!parsed.ok()) return parsed.status().WithContext("--max-rate");
-    rate = *parsed;
-  }
-  return std::make_unique<RateLimiter>(rate);
+  if (max_rate.empty()) return std::unique_ptr<RateLimiter>();
+  auto parsed = ParseByteRate(max_rate);
+  if (!parsed.ok()) return parsed.status().WithContext("--max-rate");
+  return std::make_unique<RateLimiter>(*parsed);
 }
 
 int BatchExit(size_t ok, size_t failed) {
   if (failed == 0) return static_cast<int>(Exit::kOk);
   return static_cast<int>(ok > 0 ? Exit::kPartial : Exit::kFailed);
+}
+
+void PrintBatchSummary(bool json, size_t ok, size_t failed, int exit_code, const char* done_word) {
+  if (json) {
+    JsonWriter j;
+    j.BeginObject().Key("summary").Bool(true).Key("ok").Number(ok).Key("failed").Number(failed);
+    j.Key("exit").Number(exit_code).EndObject();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf("%zu %s, %zu failed\n", ok, done_word, failed);
+  }
 }
 
 Result<std::vector<std::string>> ReadListFile(const std::string& path) {
