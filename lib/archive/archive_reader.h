@@ -44,6 +44,8 @@ class ArchiveReader {
  private:
   ArchiveReader() = default;
   Status Error(const std::string& what);
+  struct Decoder;  // decompresses on a second thread (archive_reader.cc)
+  std::unique_ptr<Decoder> decoder_;  // outlives a_ (freed in the destructor body)
   struct archive* a_ = nullptr;
   std::string path_;
   std::string entry_;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -74,6 +75,7 @@ RecordSpool::RecordSpool() = default;
 
 RecordSpool::~RecordSpool() {
   if (file_) std::fclose(file_);
+  std::free(line_buf_);
 }
 
 Status RecordSpool::Init() {
@@ -98,13 +100,15 @@ Status RecordSpool::Rewind() {
 }
 
 bool RecordSpool::ReadLine(std::string* line) {
-  line->clear();
-  int c;
-  while ((c = std::fgetc(file_)) != EOF) {
-    line->push_back(static_cast<char>(c));
-    if (c == '\n') return true;
+  // getline(3) reads a whole line per call; a getc() per byte took the
+  // stdio lock for every character (~15k instructions per record).
+  ssize_t n = getline(&line_buf_, &line_cap_, file_);
+  if (n <= 0) {
+    line->clear();
+    return false;
   }
-  return !line->empty();
+  line->assign(line_buf_, static_cast<size_t>(n));
+  return true;
 }
 
 Status CompareWithIndex(ArchiveReader* reader, RecordSpool* ours) {
@@ -124,10 +128,14 @@ Status CompareWithIndex(ArchiveReader* reader, RecordSpool* ours) {
         pos = 0;
         len = *n;
       }
-      char c = buffer[pos++];
-      if (c == '\n') return Status::OK();
-      line->push_back(c);
+      // Up to the next newline (or the end of what is buffered) at once.
+      const char* start = buffer.data() + pos;
+      const char* nl = static_cast<const char*>(std::memchr(start, '\n', len - pos));
+      size_t take = nl ? static_cast<size_t>(nl - start) : len - pos;
+      line->append(start, take);
+      pos += take + (nl ? 1 : 0);
       if (line->size() > 16384) return Status::Corrupt("checksums.txt: line too long");
+      if (nl) return Status::OK();
     }
   };
   std::string line, mine_line;
@@ -144,6 +152,14 @@ Status CompareWithIndex(ArchiveReader* reader, RecordSpool* ours) {
       auto r = ParseRecord(mine_line.substr(0, mine_line.size() - 1));
       return Status::Corrupt("archive entry '" + (r.ok() ? EscapeC(r->path) : std::string("?")) +
                              "' is not listed in checksums.txt");
+    }
+    // The same text parses the same way: one ParseRecord (which still
+    // rejects a malformed line) instead of two, and no record comparison.
+    if (have_mine && mine_line.size() == line.size() + 1 &&
+        mine_line.compare(0, line.size(), line) == 0) {
+      auto same = ParseRecord(line);
+      if (!same.ok()) return same.status();
+      continue;
     }
     auto theirs = ParseRecord(line);
     if (!theirs.ok()) return theirs.status();

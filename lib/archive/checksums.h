@@ -54,6 +54,8 @@ class RecordSpool {
 
  private:
   FILE* file_ = nullptr;
+  char* line_buf_ = nullptr;  // getline() buffer, reused for every line
+  size_t line_cap_ = 0;
   std::uint64_t bytes_ = 0;
   std::uint64_t count_ = 0;
 };

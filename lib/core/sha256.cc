@@ -3,9 +3,27 @@
 #include <openssl/evp.h>
 
 namespace vmigrate {
+namespace {
+
+// The digest implementation, fetched once. With OpenSSL 3, passing
+// EVP_sha256() makes every EVP_DigestInit_ex do an implicit provider fetch
+// (a locked property lookup): about 2,900 instructions per file hashed.
+const EVP_MD* Sha256Md() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  static const EVP_MD* md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched ? fetched : EVP_sha256();
+  }();
+  return md;
+#else
+  return EVP_sha256();
+#endif
+}
+
+}  // namespace
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), Sha256Md(), nullptr);
 }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
@@ -19,7 +37,7 @@ std::string Sha256::HexDigest() {
   unsigned int len = 0;
   auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
   EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx, Sha256Md(), nullptr);
   static const char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

@@ -31,6 +31,7 @@ constexpr std::int64_t kMaxRewriteSize = 1 << 20;
 struct DirChild {
   std::string name;
   ino_t ino;
+  unsigned char type;  // d_type; DT_UNKNOWN if the filesystem does not say
 };
 
 // Children of a directory in inode order, which keeps reads close to disk
@@ -42,7 +43,7 @@ Result<std::vector<DirChild>> ListDir(const std::string& dir) {
   while (struct dirent* e = readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    out.push_back({name, e->d_ino});
+    out.push_back({name, e->d_ino, e->d_type});
   }
   closedir(d);
   std::sort(out.begin(), out.end(),
@@ -89,10 +90,43 @@ std::string SourceHostname(const HostPaths& paths) {
 using Visitor = std::function<Result<bool>(const std::string& rel, const std::string& disk,
                                            const struct stat& st)>;
 
-Status Walk(const std::string& disk_dir, const std::string& rel_dir, const Visitor& visit) {
+// Starts reading the first bytes of a regular file in the background
+// (POSIX_FADV_WILLNEED), so that on a cold cache several files' reads are in
+// flight while the current one is hashed and compressed, instead of one
+// synchronous disk read per file. Only DT_REG entries: opening a FIFO or a
+// device has side effects.
+constexpr size_t kPrefetchFiles = 32;
+constexpr off_t kPrefetchBytes = 128 * 1024;  // the kernel's readahead does the rest
+
+void Prefetch(int dir_fd, const DirChild& child) {
+  if (dir_fd < 0 || child.type != DT_REG) return;
+  // Relative to the directory: one name to look up, not the whole path.
+  const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  int fd = openat(dir_fd, child.name.c_str(), flags | O_NOATIME);
+  // O_NOATIME needs ownership; an export run as a reader still prefetches.
+  if (fd < 0 && errno == EPERM) fd = openat(dir_fd, child.name.c_str(), flags);
+  if (fd < 0) return;
+  posix_fadvise(fd, 0, kPrefetchBytes, POSIX_FADV_WILLNEED);
+  close(fd);
+}
+
+Status Walk(const std::string& disk_dir, const std::string& rel_dir, const Visitor& visit,
+            bool prefetch = false) {
   auto children = ListDir(disk_dir);
   if (!children.ok()) return children.status();
-  for (const auto& child : *children) {
+  size_t prefetched = 0;  // children [0, prefetched) have been prefetched
+  struct DirFd {
+    int fd;
+    ~DirFd() {
+      if (fd >= 0) close(fd);
+    }
+  } dir{prefetch ? open(disk_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1};
+  for (size_t i = 0; i < children->size(); ++i) {
+    const DirChild& child = (*children)[i];
+    if (prefetch) {
+      for (; prefetched < children->size() && prefetched < i + kPrefetchFiles; ++prefetched)
+        Prefetch(dir.fd, (*children)[prefetched]);
+    }
     std::string disk = disk_dir + "/" + child.name;
     std::string rel = rel_dir.empty() ? child.name : rel_dir + "/" + child.name;
     struct stat st;
@@ -102,7 +136,7 @@ Status Walk(const std::string& disk_dir, const std::string& rel_dir, const Visit
     }
     auto descend = visit(rel, disk, st);
     if (!descend.ok()) return descend.status();
-    if (*descend && S_ISDIR(st.st_mode)) VM_RETURN_IF_ERROR(Walk(disk, rel, visit));
+    if (*descend && S_ISDIR(st.st_mode)) VM_RETURN_IF_ERROR(Walk(disk, rel, visit, prefetch));
   }
   return Status::OK();
 }
@@ -397,7 +431,7 @@ class Exporter {
       if (opt_.progress && !domain_level && S_ISREG(est.st_mode) && IsMessage(rel))
         opt_.progress->MessageDone();
       return true;
-    });
+    }, /*prefetch=*/true);
   }
 
   Status AddEntry(const std::string& member, const std::string& disk, const struct stat& st,

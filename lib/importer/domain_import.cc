@@ -163,6 +163,7 @@ Status DomainImport::MakeStaging() {
     return FromErrno("cannot create staging directory " + staging_, errno);
   if (ctx_->chown && lchown(staging_.c_str(), ctx_->chown->uid, ctx_->chown->gid) != 0)
     return FromErrno("cannot chown " + staging_, errno);
+  umask_sets_mode_ = ImportContext::UmaskSetsMode(staging_);
   return Status::OK();
 }
 
@@ -212,8 +213,10 @@ Status DomainImport::CheckFirstUse(const EntryHeader& h, const std::string& disk
   if (links_seen_.count(disk) || dir_paths_.count(disk)) return twice();
   if (opt().dry_run) {
     if (h.type != EntryType::kDirectory && !seen_files_.insert(disk).second) return twice();
-  } else {
+  } else if (h.type != EntryType::kFile) {
     // A file already there (directories made implicitly for a parent are fine).
+    // Files skip this lstat: WriteEntry's open(O_CREAT|O_EXCL|O_NOFOLLOW)
+    // fails with EEXIST on anything at the path and says "appears twice".
     struct stat st;
     if (lstat(disk.c_str(), &st) == 0 && (h.type != EntryType::kDirectory || !S_ISDIR(st.st_mode)))
       return twice();
@@ -221,8 +224,22 @@ Status DomainImport::CheckFirstUse(const EntryHeader& h, const std::string& disk
   // Nothing may be created below a symlink (links are made last, but the
   // archive must not be able to name a path through one).
   for (std::string p = DirName(disk); p.size() > staging_.size(); p = DirName(p))
-    if (links_seen_.count(p))
+    if (links_seen_.count(p)) {
+      // A file already there is still reported as "appears twice", as for other types.
+      struct stat st;
+      if (h.type == EntryType::kFile && !opt().dry_run && lstat(disk.c_str(), &st) == 0) return twice();
       return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' goes through a symlink");
+    }
+  return Status::OK();
+}
+
+// Members arrive grouped by directory, so the directory made (or found) last
+// is remembered rather than stat()ed again for every file in it. Nothing
+// removes directories while entries arrive, and symlinks are made after.
+Status DomainImport::EnsureDir(const std::string& dir) {
+  if (dir == last_dir_) return Status::OK();
+  VM_RETURN_IF_ERROR(MakeDirs(dir, 0700, ctx_->chown, nullptr));
+  last_dir_ = dir;
   return Status::OK();
 }
 
@@ -236,7 +253,7 @@ Status DomainImport::Accept(const EntryHeader& h, FileRecord* rec) {
   const bool dry = opt().dry_run;
   switch (h.type) {
     case EntryType::kDirectory:
-      if (*disk != staging_ && !dry) VM_RETURN_IF_ERROR(MakeDirs(*disk, 0700, ctx_->chown, nullptr));
+      if (*disk != staging_ && !dry) VM_RETURN_IF_ERROR(EnsureDir(*disk));
       dir_paths_.insert(*disk);
       dirs_.push_back({*disk, rec->mode, mtime});
       NoteHome(h.path);
@@ -245,8 +262,8 @@ Status DomainImport::Accept(const EntryHeader& h, FileRecord* rec) {
       if (*disk == staging_)
         return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' must be a directory");
       if (dry) return ctx_->HashEntry(h, rec);
-      VM_RETURN_IF_ERROR(MakeDirs(DirName(*disk), 0700, ctx_->chown, nullptr));
-      VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, *disk, ctx_->chown, rec));
+      VM_RETURN_IF_ERROR(EnsureDir(DirName(*disk)));
+      VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, *disk, ctx_->chown, umask_sets_mode_, rec));
       if (rewritten) rewrite_files_.push_back(*disk);
       return Status::OK();
     case EntryType::kSymlink:
@@ -255,7 +272,7 @@ Status DomainImport::Accept(const EntryHeader& h, FileRecord* rec) {
       if (*disk == staging_ || home_roots_.count(*disk))
         return Status::Corrupt("archive entry '" + EscapeC(h.path) +
                                "': a symlink in place of a domain, home or Maildir directory");
-      if (!dry) VM_RETURN_IF_ERROR(MakeDirs(DirName(*disk), 0700, ctx_->chown, nullptr));
+      if (!dry) VM_RETURN_IF_ERROR(EnsureDir(DirName(*disk)));
       links_seen_.insert(*disk);
       links_.push_back({*disk, h.link_target, mtime});
       return Status::OK();

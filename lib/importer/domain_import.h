@@ -69,6 +69,7 @@ class DomainImport : public EntrySink {
   Status MakeStaging();
   Result<std::string> StagingPath(const std::string& member, bool* rewritten) const;
   Status CheckFirstUse(const EntryHeader& h, const std::string& disk);
+  Status EnsureDir(const std::string& dir);  // MakeDirs, remembering the last one
   std::string RelInDomain(const std::string& member) const;
   void NoteHome(const std::string& member);
   Status ValidatePlaceholders();
@@ -79,6 +80,8 @@ class DomainImport : public EntrySink {
   ImportContext* ctx_;
   const ManifestDomain* domain_;
   std::string staging_;
+  bool umask_sets_mode_ = false;     // no default ACL on staging_ (see WriteEntry)
+  std::string last_dir_;             // EnsureDir: the directory made or found last
   bool committed_ = false;
   std::vector<std::string> created_dirs_;
   std::string touched_dir_;          // parent of the staging dir (or of domains/ we created)

@@ -4,6 +4,7 @@
 #include <linux/fs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,8 +47,19 @@ Status ImportContext::HashEntry(const EntryHeader& h, FileRecord* rec) {
   return HashEntryData(reader, h, buffer_.data(), buffer_.size(), rec);
 }
 
+mode_t ImportContext::CreatedMode() {
+  mode_t mask = umask(0);
+  umask(mask);
+  return 0600 & ~mask;
+}
+
+bool ImportContext::UmaskSetsMode(const std::string& dir) {
+  return getxattr(dir.c_str(), "system.posix_acl_default", nullptr, 0) < 0 && errno != ERANGE;
+}
+
 Status ImportContext::WriteEntry(const EntryHeader& h, const std::string& disk,
-                                 const std::optional<FileOwner>& owner, FileRecord* rec) {
+                                 const std::optional<FileOwner>& owner, bool umask_sets_mode,
+                                 FileRecord* rec) {
   int fd = open(disk.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST) return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
@@ -82,7 +94,10 @@ Status ImportContext::WriteEntry(const EntryHeader& h, const std::string& disk,
   if (s.ok() && total != h.size)
     s = Status::Corrupt("archive entry '" + EscapeC(h.path) + "': " + std::to_string(total) +
                         " bytes where the header says " + std::to_string(h.size));
-  if (s.ok() && fchmod(fd, h.mode & 07777) != 0) s = FromErrno("cannot chmod " + disk, errno);
+  // Most members (messages) want exactly the mode open() gave: skip a syscall.
+  const bool mode_right = umask_sets_mode && (h.mode & 07777) == created_mode_;
+  if (s.ok() && !mode_right && fchmod(fd, h.mode & 07777) != 0)
+    s = FromErrno("cannot chmod " + disk, errno);
   if (s.ok() && owner && fchown(fd, owner->uid, owner->gid) != 0)
     s = FromErrno("cannot chown " + disk, errno);
   struct timespec mtime = {static_cast<time_t>(h.mtime_sec), h.mtime_nsec};

@@ -33,11 +33,19 @@ struct ImportContext {
   /// Writes the current entry to a new file `disk` (O_EXCL) with the
   /// header's mode and mtime, hashing it into `rec`. No fsync: the caller
   /// syncs the whole tree once.
+  /// `umask_sets_mode` says open(..., 0600) gives 0600 & ~umask in that
+  /// directory (see UmaskSetsMode); then a member with that mode needs no fchmod.
   Status WriteEntry(const EntryHeader& h, const std::string& disk, const std::optional<FileOwner>& owner,
-                    FileRecord* rec);
+                    bool umask_sets_mode, FileRecord* rec);
+
+  /// False when `dir` has a default ACL: it, not the umask, then sets the
+  /// mode of new files below it.
+  static bool UmaskSetsMode(const std::string& dir);
 
  private:
   static constexpr size_t kCopyBuffer = 256 * 1024;
+  static mode_t CreatedMode();  // what open(..., 0600) gives under our umask
+  const mode_t created_mode_ = CreatedMode();
   std::vector<char> buffer_ = std::vector<char>(kCopyBuffer);
 };
 

@@ -203,7 +203,7 @@ Status MailboxRestore::Accept(const EntryHeader& h, FileRecord* rec) {
   } else {
     std::string staged = staging_ + "/" + target;
     VM_RETURN_IF_ERROR(MakeDirs(DirName(staged), 0700, owner_, nullptr));
-    VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, staged, owner_, rec));
+    VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, staged, owner_, /*umask_sets_mode=*/false, rec));
   }
   ++out_.restored_files;
   if (message) {
