@@ -2,6 +2,8 @@
 // `vmigrate import` into an empty target whose vpopmail home is a different
 // path; the imported domain must match the source in every detail.
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -168,6 +170,25 @@ TEST(RoundtripCliTest, ExplicitOwnerFlagWinsOverTheHomeDirOwner) {
   CommandResult i = Import(dst.path(), work / "a.vma", {"--owner", "1234:5678"});
   ASSERT_EQ(i.exit_code, 0) << i.err;
   ExpectImportedLikeSource(Mapping("example.net", src, dst), {}, Owner{1234, 5678});
+}
+
+// The importer skips fchmod when open(..., 0600) already gave a member its
+// mode under the umask. A default ACL on the target decides new files' modes
+// instead (here: owner read-only), so then every mode must still be set.
+TEST(RoundtripCliTest, DefaultAclOnTheTargetDoesNotChangeImportedModes) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the ACL makes new dirs read-only for their owner";
+  TempDir src, dst, work;
+  UnpackFixture("real-small", src.path());
+  MakeEmptyTarget(dst.path());
+  // posix_acl_xattr: version 2, then {tag, perm, id}: USER_OBJ r-x, GROUP_OBJ ---, OTHER ---.
+  const unsigned char acl[] = {2, 0, 0, 0,
+                               0x01, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+                               0x04, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+                               0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+  if (setxattr(TargetHomeDisk(dst.path()).c_str(), "system.posix_acl_default", acl, sizeof acl, 0) != 0)
+    GTEST_SKIP() << "no POSIX ACLs on this filesystem";
+  ExportImportOk(src, dst, "example.com", work / "a.vma");
+  ExpectImportedLikeSource(Mapping("example.com", src, dst), {"example.org"}, HomeOwner(dst.path()));
 }
 
 // --- pipes and compression -------------------------------------------------
