@@ -7,122 +7,183 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/errno_status.h"
+#include "core/sha256.h"
 
 namespace vmigrate {
 
-// Decompression on its own thread, so it overlaps with what the caller does
-// with the data (hashing, writing files). A second libarchive handle with the
-// same filters and the "raw" format turns the file into the decompressed tar
-// stream; its bytes go through a small ring of buffers to the tar reader's
-// read callback. The tar reader sees exactly the bytes (and, at the point
-// where they stop, the error message) it would have read itself.
-struct ArchiveReader::Decoder {
-  static constexpr size_t kChunk = 512 * 1024;
-  static constexpr int kSlots = 4;  // memory: kSlots * kChunk
+namespace {
+constexpr size_t kReadBlock = 64 * 1024;  // libarchive reads and our data pieces
+}  // namespace
 
-  struct archive* d = nullptr;
+// Reading ahead on a second thread: decompression, tar parsing and hashing
+// run there, so they overlap with what the caller does with the data (on
+// import: creating files). The thread makes the same libarchive calls as the
+// single-threaded reader (DirectNext/DirectRead) and hands the results over
+// in pieces through a bounded queue, so the caller sees the same headers,
+// bytes, digests and error messages in the same order. Pieces travel in
+// batches: one lock and wake-up per batch, not per small file.
+struct ArchiveReader::Pipeline {
+  static constexpr size_t kPieceBytes = 256 * 1024;  // data per piece
+  static constexpr size_t kBatchBytes = 256 * 1024;  // a batch is full at this much data
+  static constexpr size_t kBatchPieces = 256;        // ... or at this many pieces
+  static constexpr size_t kMaxBatches = 8;           // the memory bound: about 8 * 512 KiB
+
+  struct Piece {
+    bool has_header = false;  // starts an entry
+    EntryHeader header;
+    std::string data;         // the next bytes of the current entry
+    bool end = false;         // the entry's data is complete and `digest` set
+    std::string digest;
+    bool eof = false;         // no more entries
+    Status error;             // the stream failed here
+  };
+  using Batch = std::vector<Piece>;
+
+  ArchiveReader* reader = nullptr;
   std::thread thread;
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<char> buf[kSlots];
-  size_t len[kSlots] = {};
-  int filled = 0;          // slots ready for the reader (guarded by mu)
-  int head = 0;            // next slot the reader takes
-  bool holding = false;    // the reader still uses the slot before head
-  bool done = false;       // no more slots will come
-  bool stop = false;       // the reader is gone
-  std::string error;       // libarchive's message when the stream failed
-  int error_code = 0;      // and its archive_errno()
+  std::deque<Batch> queue;  // guarded by mu
+  bool stop = false;        // guarded by mu: the consumer is gone
 
-  ~Decoder() {
+  // Producer side only.
+  Batch filling;
+  size_t filling_bytes = 0;
+  std::vector<char> block = std::vector<char>(kReadBlock);
+
+  // Consumer side only.
+  Batch taken;
+  size_t next_piece = 0;  // in taken
+  Piece current;
+  size_t offset = 0;      // into current.data
+  bool finished = false;  // current is the eof or error piece
+
+  Pipeline() { current.end = true; }
+
+  ~Pipeline() {
     {
       std::lock_guard<std::mutex> lock(mu);
       stop = true;
     }
     cv.notify_all();
     if (thread.joinable()) thread.join();
-    if (d) archive_read_free(d);
+  }
+
+  // Producer side. False when the consumer is gone.
+  bool Flush() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return stop || queue.size() < kMaxBatches; });
+    if (stop) return false;
+    bool was_empty = queue.empty();
+    queue.push_back(std::move(filling));
+    if (was_empty) cv.notify_all();
+    filling = Batch();
+    filling.reserve(kBatchPieces);
+    filling_bytes = 0;
+    return true;
+  }
+
+  bool Add(Piece&& p, bool last) {
+    filling_bytes += p.data.size();
+    filling.push_back(std::move(p));
+    if (last || filling_bytes >= kBatchBytes || filling.size() >= kBatchPieces) return Flush();
+    return true;
   }
 
   void Run() {
-    const char* block = nullptr;  // what is left of the last block libarchive gave
-    size_t block_left = 0;
-    bool end = false, failed = false;
-    int tail = 0;
-    while (!end) {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        // The slot before head stays with the reader until its next read.
-        cv.wait(lock, [&] { return stop || filled + (holding ? 1 : 0) < kSlots; });
-        if (stop) return;
+    filling.reserve(kBatchPieces);
+    for (;;) {
+      Piece p;
+      auto more = reader->DirectNext(&p.header);
+      if (!more.ok() || !*more) {
+        if (more.ok()) p.eof = true;
+        else p.error = more.status();
+        Add(std::move(p), true);
+        return;
       }
-      std::vector<char>& out = buf[tail];
-      out.resize(kChunk);
-      size_t n = 0;
-      while (n < kChunk) {
-        if (block_left == 0) {
-          const void* b = nullptr;
-          la_int64_t offset = 0;
-          int rc = archive_read_data_block(d, &b, &block_left, &offset);
-          if (rc == ARCHIVE_EOF || rc < ARCHIVE_WARN) {
-            block_left = 0;
-            failed = rc != ARCHIVE_EOF;
-            end = true;
-            break;
-          }
-          block = static_cast<const char*>(b);
-          continue;
+      p.has_header = true;
+      for (;;) {
+        auto n = reader->DirectRead(block.data(), block.size());
+        if (!n.ok()) {
+          if (!Add(std::move(p), false)) return;
+          Piece failed;
+          failed.error = n.status();
+          Add(std::move(failed), true);
+          return;
         }
-        size_t take = std::min(block_left, kChunk - n);
-        std::memcpy(out.data() + n, block, take);
-        n += take;
-        block += take;
-        block_left -= take;
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      len[tail] = n;
-      if (n > 0) {
-        tail = (tail + 1) % kSlots;
-        ++filled;
-      }
-      if (end) {
-        if (failed) {
-          const char* msg = archive_error_string(d);
-          error = msg ? msg : "decompression failed";
-          error_code = archive_errno(d);
+        if (*n == 0) {
+          p.end = true;
+          p.digest = reader->digest_;
+          break;
         }
-        done = true;
+        p.data.append(block.data(), *n);
+        if (p.data.size() >= kPieceBytes) {
+          if (!Add(std::move(p), false)) return;
+          p = Piece();
+        }
       }
-      cv.notify_all();
+      if (!Add(std::move(p), false)) return;
     }
   }
 
-  // libarchive read callback of the tar reader.
-  static la_ssize_t Read(struct archive* a, void* self, const void** out) {
-    auto* dec = static_cast<Decoder*>(self);
-    std::unique_lock<std::mutex> lock(dec->mu);
-    dec->holding = false;  // the previous slot may be refilled now
-    dec->cv.notify_all();
-    dec->cv.wait(lock, [&] { return dec->filled > 0 || dec->done; });
-    if (dec->filled == 0) {
-      if (dec->error.empty()) return 0;
-      archive_set_error(a, dec->error_code, "%s", dec->error.c_str());
-      return -1;
+  // Consumer side.
+  void Pop() {
+    if (next_piece == taken.size()) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return !queue.empty(); });
+      bool was_full = queue.size() == kMaxBatches;
+      taken = std::move(queue.front());
+      queue.pop_front();
+      if (was_full) cv.notify_all();
+      next_piece = 0;
     }
-    int slot = dec->head;
-    dec->head = (dec->head + 1) % kSlots;
-    --dec->filled;
-    dec->holding = true;
-    *out = dec->buf[slot].data();
-    return static_cast<la_ssize_t>(dec->len[slot]);
+    current = std::move(taken[next_piece++]);
+    offset = 0;
+    finished = current.eof || !current.error.ok();
+  }
+
+  Result<bool> Finished() const {
+    if (current.eof) return false;
+    return current.error;
+  }
+
+  Result<bool> Next(EntryHeader* h) {
+    if (finished) return Finished();
+    while (!current.end) {  // the rest of an entry the caller did not read
+      Pop();
+      if (finished) return Finished();
+    }
+    Pop();
+    if (finished) return Finished();
+    *h = current.header;
+    return true;
+  }
+
+  // Points *data at up to `size` next bytes of the current entry.
+  Result<size_t> View(const char** data, size_t size) {
+    if (finished) {
+      if (current.eof) return size_t{0};
+      return current.error;
+    }
+    while (offset == current.data.size()) {
+      if (current.end) return size_t{0};
+      Pop();
+      if (finished) return current.error;
+    }
+    size_t n = std::min(size, current.data.size() - offset);
+    *data = current.data.data() + offset;
+    offset += n;
+    return n;
   }
 };
 
@@ -130,56 +191,37 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(const std::string& pa
   std::unique_ptr<ArchiveReader> r(new ArchiveReader());
   r->path_ = path == "-" ? "<stdin>" : path;
   r->a_ = archive_read_new();
+  archive_read_support_filter_zstd(r->a_);
+  archive_read_support_filter_gzip(r->a_);
+  archive_read_support_filter_none(r->a_);
   archive_read_support_format_tar(r->a_);
   int rc;
-  struct stat st;
-  if (path != "-" && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-    // A regular file: decompress on a second thread (stdin and FIFOs keep the
-    // single-threaded reader, so nothing can block in a read at destruction).
-    if (access(path.c_str(), R_OK) != 0) return FromErrno("cannot read " + path, errno);
-    auto dec = std::make_unique<Decoder>();
-    dec->d = archive_read_new();
-    archive_read_support_filter_zstd(dec->d);
-    archive_read_support_filter_gzip(dec->d);
-    archive_read_support_filter_none(dec->d);
-    archive_read_support_format_raw(dec->d);
-    struct archive_entry* e = nullptr;
-    // Same 64 KiB reads as before: with bigger ones libarchive's zstd filter
-    // reports a corrupt frame at a different entry.
-    if (archive_read_open_filename(dec->d, path.c_str(), 1 << 16) != ARCHIVE_OK ||
-        archive_read_next_header(dec->d, &e) != ARCHIVE_OK) {
-      // The raw format takes any input of at least one byte.
-      if (archive_filter_bytes(dec->d, -1) == 0)
-        return Status::Corrupt(r->path_ + ": empty input (no bytes): not a vmigrate archive");
-      const char* msg = archive_error_string(dec->d);
-      return Status::Corrupt(r->path_ + ": not a vmigrate archive" +
-                             (msg ? std::string(": ") + msg : ""));
-    }
-    Decoder* raw = dec.get();
-    dec->thread = std::thread([raw] { raw->Run(); });
-    r->decoder_ = std::move(dec);
-    archive_read_support_filter_none(r->a_);
-    rc = archive_read_open(r->a_, raw, nullptr, &Decoder::Read, nullptr);
+  if (path == "-") {
+    rc = archive_read_open_fd(r->a_, 0, kReadBlock);
   } else {
-    archive_read_support_filter_zstd(r->a_);
-    archive_read_support_filter_gzip(r->a_);
-    archive_read_support_filter_none(r->a_);
-    if (path == "-") {
-      rc = archive_read_open_fd(r->a_, 0, 1 << 16);
-    } else {
-      if (access(path.c_str(), R_OK) != 0) return FromErrno("cannot read " + path, errno);
-      rc = archive_read_open_filename(r->a_, path.c_str(), 1 << 16);
-    }
+    if (access(path.c_str(), R_OK) != 0) return FromErrno("cannot read " + path, errno);
+    rc = archive_read_open_filename(r->a_, path.c_str(), kReadBlock);
   }
   if (rc != ARCHIVE_OK) {
     if (archive_filter_bytes(r->a_, -1) == 0)
       return Status::Corrupt(r->path_ + ": empty input (no bytes): not a vmigrate archive");
     return r->Error("not a vmigrate archive");
   }
+  // A regular file is read ahead on a second thread. Stdin and FIFOs are
+  // read on the caller's: a read there can block for ever, and the thread
+  // could then not be stopped when the caller gives up.
+  struct stat st;
+  if (path != "-" && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    r->pipeline_ = std::make_unique<Pipeline>();
+    r->pipeline_->reader = r.get();
+    Pipeline* p = r->pipeline_.get();
+    p->thread = std::thread([p] { p->Run(); });
+  }
   return r;
 }
 
 ArchiveReader::~ArchiveReader() {
+  pipeline_.reset();  // stops the thread before the handle goes
   if (a_) archive_read_free(a_);
 }
 
@@ -190,6 +232,34 @@ Status ArchiveReader::Error(const std::string& what) {
 }
 
 Result<bool> ArchiveReader::Next(EntryHeader* h) {
+  auto more = pipeline_ ? pipeline_->Next(h) : DirectNext(h);
+  if (more.ok() && *more) shown_entry_ = h->path;
+  return more;
+}
+
+Result<size_t> ArchiveReader::Read(void* buf, size_t size) {
+  if (!pipeline_) return DirectRead(buf, size);
+  const char* data = nullptr;
+  auto n = pipeline_->View(&data, size);
+  if (n.ok() && *n > 0) std::memcpy(buf, data, *n);
+  return n;
+}
+
+Result<size_t> ArchiveReader::ReadView(const char** data) {
+  if (pipeline_) return pipeline_->View(data, SIZE_MAX);
+  view_.resize(kReadBlock);
+  *data = view_.data();
+  return DirectRead(view_.data(), view_.size());
+}
+
+const std::string& ArchiveReader::EntrySha256() const {
+  return pipeline_ ? pipeline_->current.digest : digest_;
+}
+
+Result<bool> ArchiveReader::DirectNext(EntryHeader* h) {
+  if (hashing_) sha_.HexDigest();  // the unread rest of the last entry: reset
+  hashing_ = true;
+  digest_.clear();
   struct archive_entry* e = nullptr;
   int rc = archive_read_next_header(a_, &e);
   if (rc == ARCHIVE_EOF) return false;
@@ -228,9 +298,15 @@ Result<bool> ArchiveReader::Next(EntryHeader* h) {
   return true;
 }
 
-Result<size_t> ArchiveReader::Read(void* buf, size_t size) {
+Result<size_t> ArchiveReader::DirectRead(void* buf, size_t size) {
   la_ssize_t n = archive_read_data(a_, buf, size);
   if (n < 0) return Error("truncated or corrupt data");
+  if (n > 0) {
+    sha_.Update(buf, static_cast<size_t>(n));
+  } else if (hashing_) {
+    digest_ = sha_.HexDigest();
+    hashing_ = false;
+  }
   return static_cast<size_t>(n);
 }
 
@@ -243,7 +319,7 @@ Result<std::string> ArchiveReader::ReadAll(size_t max_bytes) {
     if (*n == 0) break;
     out.append(buf, *n);
     if (out.size() > max_bytes)
-      return Status::Corrupt(path_ + ": entry '" + entry_ + "' is larger than " +
+      return Status::Corrupt(path_ + ": entry '" + shown_entry_ + "' is larger than " +
                              std::to_string(max_bytes) + " bytes");
   }
   return out;

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "core/sha256.h"
 #include "core/status.h"
 
 struct archive;
@@ -38,17 +40,33 @@ class ArchiveReader {
   Result<bool> Next(EntryHeader* header);
   /// Reads up to `size` bytes of the current entry; 0 at its end.
   Result<size_t> Read(void* buf, size_t size);
+  /// Like Read, without a copy: points `*data` at the next bytes of the
+  /// current entry (valid until the next call on this reader); 0 at its end.
+  Result<size_t> ReadView(const char** data);
+  /// Lower-case hex SHA-256 of the current entry's data, once Read has
+  /// returned 0 for it (hashed by the reader, on its thread when it has one).
+  const std::string& EntrySha256() const;
   /// Reads the whole current entry, refusing more than `max_bytes`.
   Result<std::string> ReadAll(size_t max_bytes);
 
  private:
   ArchiveReader() = default;
+  // The libarchive calls, on the caller's thread or on the pipeline's.
+  Result<bool> DirectNext(EntryHeader* header);
+  Result<size_t> DirectRead(void* buf, size_t size);
   Status Error(const std::string& what);
-  struct Decoder;  // decompresses on a second thread (archive_reader.cc)
-  std::unique_ptr<Decoder> decoder_;  // outlives a_ (freed in the destructor body)
+
+  struct Pipeline;  // reads ahead on a second thread (archive_reader.cc)
+  std::unique_ptr<Pipeline> pipeline_;
   struct archive* a_ = nullptr;
   std::string path_;
+  std::string shown_entry_;  // the entry the caller is on
+  std::vector<char> view_;   // ReadView's buffer without a pipeline
+  // Used by DirectNext/DirectRead only (so by the pipeline's thread if any).
   std::string entry_;
+  Sha256 sha_;
+  bool hashing_ = false;  // sha_ holds part of the current entry
+  std::string digest_;
 };
 
 }  // namespace vmigrate

@@ -8,7 +8,6 @@
 
 #include "archive/archive_reader.h"
 #include "core/errno_status.h"
-#include "core/sha256.h"
 #include "core/strings.h"
 
 namespace vmigrate {
@@ -182,20 +181,18 @@ Status CompareWithIndex(ArchiveReader* reader, RecordSpool* ours) {
 
 Status HashEntryData(ArchiveReader* reader, const EntryHeader& h, char* buf, size_t buf_size,
                      FileRecord* rec) {
-  Sha256 sha;
   std::int64_t total = 0;
   for (;;) {
     auto n = reader->Read(buf, buf_size);
     if (!n.ok()) return n.status();
     if (*n == 0) break;
-    sha.Update(buf, *n);
     total += static_cast<std::int64_t>(*n);
   }
   if (total != h.size)
     return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': " + std::to_string(total) +
                            " bytes where the header says " + std::to_string(h.size));
   rec->size = total;
-  rec->sha256 = sha.HexDigest();
+  rec->sha256 = reader->EntrySha256();
   return Status::OK();
 }
 

@@ -10,7 +10,6 @@
 #include <cerrno>
 
 #include "core/errno_status.h"
-#include "core/sha256.h"
 #include "core/strings.h"
 
 namespace vmigrate {
@@ -65,19 +64,17 @@ Status ImportContext::WriteEntry(const EntryHeader& h, const std::string& disk,
     if (errno == EEXIST) return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
     return FromErrno("cannot create " + disk, errno);
   }
-  Sha256 sha;
   std::int64_t total = 0;
   Status s;
   for (;;) {
-    auto n = reader->Read(buffer_.data(), buffer_.size());
+    const char* p = nullptr;
+    auto n = reader->ReadView(&p);
     if (!n.ok()) {
       s = n.status();
       break;
     }
     if (*n == 0) break;
-    sha.Update(buffer_.data(), *n);
     total += static_cast<std::int64_t>(*n);
-    const char* p = buffer_.data();
     size_t left = *n;
     while (left > 0) {
       ssize_t w = write(fd, p, left);
@@ -105,7 +102,7 @@ Status ImportContext::WriteEntry(const EntryHeader& h, const std::string& disk,
   if (s.ok() && futimens(fd, times) != 0) s = FromErrno("cannot set mtime of " + disk, errno);
   if (close(fd) != 0 && s.ok()) s = FromErrno("cannot write " + disk, errno);
   rec->size = total;
-  rec->sha256 = sha.HexDigest();
+  rec->sha256 = reader->EntrySha256();  // hashed by the reader as it read
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -16,6 +17,7 @@
 #include "core/errno_status.h"
 #include "core/sha256.h"
 #include "core/strings.h"
+#include "core/writeback.h"
 #include "importer/domain_import.h"
 #include "importer/import_context.h"
 #include "importer/mailbox_restore.h"
@@ -309,6 +311,10 @@ class Importer {
 
   Status Stream() {
     StartProgress();
+    // The disk writes what we create while we go on creating; the syncfs
+    // before the commit then finds little left. Durability still rests on it.
+    std::optional<BackgroundWriteback> writeback;
+    if (!opt_.dry_run) writeback.emplace(ctx_.vp_disk, std::chrono::milliseconds(500));
     EntryHeader h;
     for (;;) {
       VM_RETURN_IF_ERROR(ctx_.CheckInterrupted());

@@ -11,6 +11,7 @@
 
 #include "archive/archive_test_util.h"
 #include "archive/archive_writer.h"
+#include "core/sha256.h"
 #include "support/test_support.h"
 
 namespace vmigrate {
@@ -205,9 +206,10 @@ std::vector<ReadEntry> ReadViaStdin(const std::string& path, Status* st) {
   return e;
 }
 
-// A regular file is decompressed on a second thread, stdin on the caller's;
-// both must see the same entries, bytes and errors (only the name differs).
-TEST(ArchiveReaderTest, DecoderThreadReadsWhatTheSingleThreadedReaderReads) {
+// A regular file is read (decompressed, parsed, hashed) on a second thread,
+// stdin on the caller's: both must see the same entries, bytes and errors
+// (only the name in the messages differs).
+TEST(ArchiveReaderTest, ReadingThreadReadsWhatTheSingleThreadedReaderReads) {
   for (Compression c : {Compression::kZstd, Compression::kGzip, Compression::kNone}) {
     TempDir dir;
     std::string path = MakeArchive(dir, c);
@@ -241,9 +243,53 @@ TEST(ArchiveReaderTest, DecoderThreadReadsWhatTheSingleThreadedReaderReads) {
   }
 }
 
-// Many MB through the decoder's ring of buffers, and a reader that stops
-// early while the decoder thread waits for room: it must not hang.
-TEST(ArchiveReaderTest, LargeArchiveThroughDecoderAndEarlyClose) {
+// ReadView gives the same bytes as Read, and the reader's digest of them.
+std::string ViewEntry(ArchiveReader* r, std::string* digest) {
+  std::string out;
+  for (;;) {
+    const char* data = nullptr;
+    auto n = r->ReadView(&data);
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    if (!n.ok() || *n == 0) break;
+    out.append(data, *n);
+  }
+  *digest = r->EntrySha256();
+  return out;
+}
+
+TEST(ArchiveReaderTest, ReadViewAndDigestOnBothPaths) {
+  TempDir dir;
+  std::string path = MakeArchive(dir, Compression::kZstd);
+  for (bool via_stdin : {false, true}) {
+    SCOPED_TRACE(via_stdin ? "stdin" : "file");
+    int saved = dup(0);
+    FILE* in = fopen(path.c_str(), "rb");
+    ASSERT_NE(in, nullptr);
+    if (via_stdin) {
+      ASSERT_EQ(dup2(fileno(in), 0), 0);
+    }
+    auto r = ArchiveReader::Open(via_stdin ? "-" : path);
+    ASSERT_TRUE(r.ok());
+    EntryHeader h;
+    ASSERT_TRUE(*(*r)->Next(&h));
+    ASSERT_TRUE(*(*r)->Next(&h));  // the manifest's data is skipped unread
+    EXPECT_EQ(h.path, "domains/d/files/big");
+    std::string digest;
+    EXPECT_EQ(ViewEntry(r->get(), &digest), Payload(200000));
+    EXPECT_EQ(digest, Sha256::Of(Payload(200000)));
+    ASSERT_TRUE(*(*r)->Next(&h));
+    EXPECT_EQ(ViewEntry(r->get(), &digest), "# vmigrate checksums 1\n");
+    EXPECT_EQ(digest, Sha256::Of("# vmigrate checksums 1\n"));
+    EXPECT_FALSE(*(*r)->Next(&h));
+    dup2(saved, 0);
+    close(saved);
+    fclose(in);
+  }
+}
+
+// Many MB through the reading thread's queue, and a reader that stops
+// early while the reading thread waits for room: it must not hang.
+TEST(ArchiveReaderTest, LargeArchiveThroughTheReadingThreadAndEarlyClose) {
   TempDir dir;
   std::string path = dir / "big.tar";
   std::vector<std::string> payloads;
