@@ -17,10 +17,11 @@
 #include "core/errno_status.h"
 #include "core/sha256.h"
 #include "core/strings.h"
-#include "exporter/domain_source.h"
 #include "model/manifest_yaml.h"
 #include "model/path_rewrite.h"
+#include "qmail/domains.h"
 #include "vpopmail/names.h"
+#include "vpopmail/user_store.h"
 
 namespace vmigrate {
 namespace {
@@ -158,7 +159,7 @@ class Exporter {
     }
     work_.resize(names.size());
     for (size_t i = 0; i < names.size(); ++i) {
-      auto loc = LocateDomain(opt_.paths, names[i]);
+      auto loc = qmail::LocateDomain(opt_.paths, names[i]);
       if (!loc.ok()) return loc.status();
       work_[i].loc = *loc;
       work_[i].disk = opt_.paths.OnDisk(loc->dir);
@@ -185,7 +186,7 @@ class Exporter {
   // list, minus --exclude. A name that is not a domain here is an error: a
   // typo must not silently leave a domain out of a backup.
   Result<std::vector<std::string>> SelectDomains() {
-    auto all = ListDomains(opt_.paths);
+    auto all = qmail::ListDomains(opt_.paths);
     if (!all.ok()) return all.status();
     std::set<std::string> known;
     for (const auto& name : *all) known.insert(ToLower(name));
@@ -242,8 +243,7 @@ class Exporter {
     auto dc = ReadSmallFile(w_->disk + "/.dir-control", 4096);
     if (dc.ok()) d.dir_control = *dc;
 
-    auto source = MakeVpasswdUserSource(opt_.paths);
-    auto users = source->ReadUsers(w_->loc);
+    auto users = vpopmail::OpenUserStore(opt_.paths)->ReadUsers(w_->loc);
     if (!users.ok()) return users.status();
     w_->path_set.vpopmail_home = opt_.paths.vpopmail_home;
     w_->path_set.qmail_dir = opt_.paths.qmail_dir;
@@ -278,7 +278,7 @@ class Exporter {
     // Domain-level files (everything that is not a home or a bucket).
     Status s = Walk(w_->disk, "", [&](const std::string& rel, const std::string& disk,
                                         const struct stat& st) -> Result<bool> {
-      if (rel.find('/') == std::string::npos && IsRegeneratedDomainFile(rel)) return false;
+      if (rel.find('/') == std::string::npos && vpopmail::IsRegeneratedDomainFile(rel)) return false;
       if (w_->user_homes.count(rel)) return false;
       if (w_->buckets.count(rel)) return true;
       if (rel.find('/') == std::string::npos || w_->buckets.count(rel.substr(0, rel.rfind('/'))))
@@ -422,7 +422,7 @@ class Exporter {
     return Walk(disk_root, "", [&](const std::string& rel, const std::string& disk,
                                    const struct stat& est) -> Result<bool> {
       if (domain_level) {
-        if (rel.find('/') == std::string::npos && IsRegeneratedDomainFile(rel)) return false;
+        if (rel.find('/') == std::string::npos && vpopmail::IsRegeneratedDomainFile(rel)) return false;
         if (w_->user_homes.count(rel)) return false;
         if (w_->buckets.count(rel)) return true;
       }
@@ -521,7 +521,7 @@ class Exporter {
   const ExportOptions& opt_;
   ExportReport* report_;
   struct DomainWork {
-    DomainLocation loc;
+    qmail::DomainLocation loc;
     std::string disk;                   // the domain dir on disk
     HostPathSet path_set;               // source paths that become placeholders
     std::set<std::string> user_homes;   // relative to the domain dir
@@ -538,13 +538,6 @@ class Exporter {
 
 }  // namespace
 
-bool IsRegeneratedDomainFile(const std::string& name) {
-  return name == "vpasswd" || name == "vpasswd.cdb" || name == ".vpasswd.lock" ||
-         name == ".dir-control" || name == ".dir_control_free" ||
-         name == ".dir_control_free.lock" || name == "cdb.tmp" ||
-         StartsWith(name, "vpasswd.bak.") || StartsWith(name, ".dir-control.") ||
-         StartsWith(name, ".vmigrate-");
-}
 
 Status ExportDomain(const ExportOptions& options, ExportReport* report) {
   auto exporter = std::make_unique<Exporter>(options, report);

@@ -40,10 +40,6 @@ struct ExportReport {
 /// Writes the archive: one domain, or with `all` a server backup. On failure a partly written output file is removed.
 Status ExportDomain(const ExportOptions& options, ExportReport* report);
 
-/// Names at the top of a domain dir that are regenerated on import, or are
-/// vpopmail's temporary files, and so are not carried.
-bool IsRegeneratedDomainFile(const std::string& name);
-
 }  // namespace vmigrate
 
 #endif  // VMIGRATE_EXPORTER_EXPORTER_H_

@@ -16,7 +16,7 @@
 #include "importer/journal.h"
 #include "templates.h"
 #include "vpopmail/dir_control.h"
-#include "vpopmail/vpasswd.h"
+#include "vpopmail/user_store.h"
 
 namespace vmigrate {
 namespace {
@@ -502,7 +502,7 @@ Status DomainImport::FinishStaging(const HostPathSet& target) {
     e.dir = target.user_dirs.at(e.name);
     entries.push_back(e);
   }
-  VM_RETURN_IF_ERROR(vpopmail::WriteVpasswdFiles(staging_, entries, chown));
+  VM_RETURN_IF_ERROR(vpopmail::OpenUserStore(opt().paths)->StageUsers(staging_, entries, chown));
   VM_RETURN_IF_ERROR(WriteDefaultDelivery(target));
   if (!entries.empty())
     VM_RETURN_IF_ERROR(WriteFileAtomic(staging_ + "/.dir-control", dir_control_text_, 0600, chown));

@@ -21,10 +21,4 @@ Result<Manifest> ReadArchiveManifest(const std::string& archive) {
   return ManifestFromYaml(*text);
 }
 
-std::string WeakHashScheme(const std::string& crypt) {
-  if (StartsWith(crypt, "$1$")) return "md5";
-  if (crypt.size() == 13 && crypt[0] != '$') return "des";
-  return "";
-}
-
 }  // namespace vmigrate

@@ -11,10 +11,6 @@ namespace vmigrate {
 
 Result<Manifest> ReadArchiveManifest(const std::string& archive);
 
-/// Crypt schemes vpopmail users may carry that are weak today (DES, MD5).
-/// Returns "des", "md5" or "" for stronger or unknown schemes.
-std::string WeakHashScheme(const std::string& crypt);
-
 }  // namespace vmigrate
 
 #endif  // VMIGRATE_IMPORTER_INSPECT_H_

@@ -11,8 +11,9 @@
 
 #include "core/errno_status.h"
 #include "core/strings.h"
-#include "exporter/domain_source.h"
+#include "qmail/domains.h"
 #include "vpopmail/names.h"
+#include "vpopmail/user_store.h"
 
 namespace vmigrate {
 namespace {
@@ -72,11 +73,11 @@ Status MailboxRestore::Begin() {
     VM_RETURN_IF_ERROR(ValidateFolderName(opt.into_folder));
     folder_ = "." + opt.into_folder;
   }
-  auto loc = LocateDomain(opt.paths, domain_->name);
+  auto loc = qmail::LocateDomain(opt.paths, domain_->name);
   if (!loc.ok())
     return Status::NotFound(domain_->name + " is not a domain on the target; restore it with --domain " +
                             domain_->name + " (without --user) first");
-  auto users = MakeVpasswdUserSource(opt.paths)->ReadUsers(*loc);
+  auto users = vpopmail::OpenUserStore(opt.paths)->ReadUsers(*loc);
   if (!users.ok()) return users.status();
   const VpasswdEntry* found = nullptr;
   for (const auto& e : *users)

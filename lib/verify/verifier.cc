@@ -1,6 +1,5 @@
 #include "verify/verifier.h"
 
-#include <crypt.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -19,16 +18,16 @@
 #include "core/errno_status.h"
 #include "core/sha256.h"
 #include "core/strings.h"
-#include "exporter/domain_source.h"
-#include "exporter/exporter.h"
 #include "importer/importer.h"
-#include "importer/inspect.h"
 #include "model/manifest.h"
 #include "model/manifest_yaml.h"
 #include "model/path_rewrite.h"
 #include "qmail/assign.h"
 #include "qmail/control_file.h"
 #include "verify/uidlist.h"
+#include "vpopmail/names.h"
+#include "vpopmail/password.h"
+#include "vpopmail/user_store.h"
 #include "vpopmail/vpasswd.h"
 
 namespace vmigrate {
@@ -144,7 +143,7 @@ class Verifier {
     report_->aliases = d.aliases;
     report_->users = d.users.size();
 
-    auto loc = LocateDomain(opt_.paths, d.name);
+    auto loc = qmail::LocateDomain(opt_.paths, d.name);
     if (!loc.ok()) return loc.status();
     loc_ = *loc;
     report_->domain_dir = loc_.dir;
@@ -153,8 +152,10 @@ class Verifier {
     if (stat(domain_disk_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return Status::NotFound(d.name + ": domain directory " + loc_.dir +
                               " (from users/assign) does not exist under " + opt_.paths.root);
-    auto installed = vpopmail::ReadVpasswd(domain_disk_ + "/vpasswd");
-    if (!installed.ok()) return installed.status().WithContext(d.name);
+    store_ = vpopmail::OpenUserStore(opt_.paths);
+    auto installed = store_->ReadUsers(loc_);
+    if (!installed.ok()) return installed.status();
+    installed_list_ = *installed;
     for (const auto& e : *installed) installed_[e.name] = e;
 
     target_.vpopmail_home = opt_.paths.vpopmail_home;
@@ -286,10 +287,10 @@ class Verifier {
         Add(a.name, "vpasswd", "cleartext password differs from the archive");
       if (!a.clear.empty()) {
         ++report_->passwords_checked;
-        if (!CryptMatches(a.clear, b.passwd))
+        if (!vpopmail::CryptMatches(a.clear, b.passwd))
           Add(a.name, "vpasswd", "the cleartext password does not verify against the installed hash");
       }
-      std::string weak = WeakHashScheme(b.passwd);
+      std::string weak = vpopmail::WeakHashScheme(b.passwd);
       if (!weak.empty()) weak_.push_back(a.name + " (" + weak + ")");
     }
     if (!weak_.empty())
@@ -300,23 +301,7 @@ class Verifier {
   }
 
   void CheckVpasswdCdb() {
-    auto cdb = vpopmail::ReadCdbRecords(domain_disk_ + "/vpasswd.cdb");
-    if (!cdb.ok()) {
-      Add("", "vpasswd.cdb", "cannot be read: " + cdb.status().message());
-      return;
-    }
-    for (const auto& [name, e] : installed_) {
-      auto it = cdb->find(name);
-      if (it == cdb->end()) {
-        Add(name, "vpasswd.cdb", "user is missing from vpasswd.cdb");
-        continue;
-      }
-      std::string line = vpopmail::FormatVpasswdLine(e);
-      if (it->second != line.substr(name.size() + 1))
-        Add(name, "vpasswd.cdb", "record differs from vpasswd");
-    }
-    for (const auto& [key, value] : *cdb)
-      if (!installed_.count(key)) Add(key, "vpasswd.cdb", "record for a user vpasswd does not have");
+    for (const auto& p : store_->CheckConsistency(loc_, installed_list_)) Add(p.user, p.file, p.what);
   }
 
   // --- qmail registration ---------------------------------------------------
@@ -616,7 +601,7 @@ class Verifier {
       std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
       std::string disk = disk_dir + "/" + name;
       if (domain_level) {
-        if (rel_dir.empty() && IsRegeneratedDomainFile(name)) continue;
+        if (rel_dir.empty() && vpopmail::IsRegeneratedDomainFile(name)) continue;
         if (home_rels_.count(rel)) continue;
         if (bucket_rels_.count(rel)) {
           VM_RETURN_IF_ERROR(WalkExtras(disk, rel, user, true));
@@ -823,8 +808,10 @@ class Verifier {
   VerifyReport* report_;
   std::unique_ptr<ArchiveReader> reader_;
   Manifest manifest_;
-  DomainLocation loc_;
+  qmail::DomainLocation loc_;
   std::string domain_disk_;
+  std::unique_ptr<vpopmail::UserStore> store_;
+  std::vector<VpasswdEntry> installed_list_;  // in the store's order
   std::map<std::string, VpasswdEntry> installed_;
   HostPathSet target_;
   std::set<std::string> home_rels_, bucket_rels_;
@@ -841,15 +828,6 @@ class Verifier {
 };
 
 }  // namespace
-
-bool CryptMatches(const std::string& clear, const std::string& hash) {
-  if (hash.empty()) return false;
-  auto data = std::make_unique<struct crypt_data>();
-  std::memset(data.get(), 0, sizeof(struct crypt_data));
-  const char* out = crypt_r(clear.c_str(), hash.c_str(), data.get());
-  // libxcrypt returns "*0"/"*1" (never a valid hash) on failure.
-  return out != nullptr && out[0] != '*' && hash == out;
-}
 
 Status Verify(const VerifyOptions& options, VerifyReport* report) {
   auto verifier = std::make_unique<Verifier>(options, report);

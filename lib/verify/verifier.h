@@ -61,10 +61,6 @@ struct VerifyReport {
 /// archive, domain not on this host) are returned as a Status.
 Status Verify(const VerifyOptions& options, VerifyReport* report);
 
-/// Whether `clear` hashes to `hash` with crypt_r(3) (DES, MD5, SHA-256/512,
-/// bcrypt, yescrypt: whatever libcrypt supports).
-bool CryptMatches(const std::string& clear, const std::string& hash);
-
 }  // namespace vmigrate
 
 #endif  // VMIGRATE_VERIFY_VERIFIER_H_

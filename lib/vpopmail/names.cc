@@ -135,4 +135,12 @@ Status ValidateEntry(const VpasswdEntry& entry) {
   return Status::OK();
 }
 
+bool IsRegeneratedDomainFile(const std::string& name) {
+  return name == "vpasswd" || name == "vpasswd.cdb" || name == ".vpasswd.lock" ||
+         name == ".dir-control" || name == ".dir_control_free" ||
+         name == ".dir_control_free.lock" || name == "cdb.tmp" ||
+         StartsWith(name, "vpasswd.bak.") || StartsWith(name, ".dir-control.") ||
+         StartsWith(name, ".vmigrate-");
+}
+
 }  // namespace vmigrate::vpopmail

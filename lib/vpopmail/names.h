@@ -22,6 +22,11 @@ Status ValidateQuota(std::string_view quota);
 /// newline where vpopmail cannot store one, line length < 256 bytes.
 Status ValidateEntry(const VpasswdEntry& entry);
 
+/// Names at the top of a domain dir that vpopmail regenerates (vpasswd,
+/// vpasswd.cdb, .dir-control and their locks and backups) or that are
+/// temporary files of vpopmail or vmigrate: never carried, never compared.
+bool IsRegeneratedDomainFile(const std::string& name);
+
 }  // namespace vmigrate::vpopmail
 
 #endif  // VMIGRATE_VPOPMAIL_NAMES_H_

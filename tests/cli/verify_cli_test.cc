@@ -15,6 +15,7 @@
 #include "cli/cli_fixture.h"
 #include "support/test_support.h"
 #include "verify/verifier.h"
+#include "vpopmail/password.h"
 #include "vpopmail/vpasswd.h"
 
 namespace vmigrate::testing::cli {
@@ -322,7 +323,7 @@ TEST_F(VerifyCliTest, MigratedHashesVerifyEveryFixturePasswordWithCryptR) {
     for (const auto& e : *pw) {
       std::string email = e.name + "@" + fd.domain;
       ASSERT_TRUE(passwords.count(email)) << email << " not in the MANIFEST";
-      EXPECT_TRUE(CryptMatches(passwords[email], e.passwd)) << email;
+      EXPECT_TRUE(vpopmail::CryptMatches(passwords[email], e.passwd)) << email;
     }
   }
 }

@@ -98,15 +98,5 @@ TEST(VerifierUidlTest, Pop3OrderIsAscendingMtimeThenName) {
   EXPECT_EQ(Pop3Order(n), (std::vector<std::string>{"x", "y"}));
 }
 
-TEST(VerifierCryptTest, FixtureHashesVerifyTheirCleartextWithCryptR) {
-  // From the real-small MANIFEST: judy (DES, no cleartext stored) and alice (MD5-crypt).
-  EXPECT_TRUE(CryptMatches("judydes8", "jjNprHSouw.GI"));
-  EXPECT_FALSE(CryptMatches("judydes9", "jjNprHSouw.GI"));
-  EXPECT_TRUE(CryptMatches("Alice#2023", "$1$8iXIBzKs$UgI/PCw3e/q6Ih8gjdOai."));
-  EXPECT_FALSE(CryptMatches("Alice#2024", "$1$8iXIBzKs$UgI/PCw3e/q6Ih8gjdOai."));
-  EXPECT_FALSE(CryptMatches("anything", ""));
-  EXPECT_FALSE(CryptMatches("anything", "*"));
-}
-
 }  // namespace
 }  // namespace vmigrate::verify

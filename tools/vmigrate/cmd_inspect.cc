@@ -4,6 +4,7 @@
 #include "core/json.h"
 #include "core/strings.h"
 #include "importer/inspect.h"
+#include "vpopmail/password.h"
 #include "tools/vmigrate/commands.h"
 
 namespace vmigrate::cli {
@@ -25,7 +26,7 @@ int InspectServer(const std::string& archive, const Manifest& m, bool json) {
       for (const auto& u : d.users) {
         messages += u.messages;
         bytes += u.bytes;
-        if (!WeakHashScheme(u.entry.passwd).empty()) weak.push_back(u.entry.name);
+        if (!vpopmail::WeakHashScheme(u.entry.passwd).empty()) weak.push_back(u.entry.name);
       }
       j.BeginObject().Key("name").String(d.name).Key("dir").String(d.dir).Key("aliases").StringArray(d.aliases);
       j.Key("users").Number(d.users.size()).Key("messages").Number(messages).Key("bytes").Number(bytes);
@@ -74,7 +75,7 @@ Handler AddInspect(CLI::App* app) {
     const ManifestDomain& d = m->domains[0];
     std::vector<std::string> weak;
     for (const auto& u : d.users) {
-      std::string scheme = WeakHashScheme(u.entry.passwd);
+      std::string scheme = vpopmail::WeakHashScheme(u.entry.passwd);
       if (!scheme.empty()) weak.push_back(u.entry.name + " (" + scheme + ")");
     }
     if (f->json) {
@@ -93,7 +94,7 @@ Handler AddInspect(CLI::App* app) {
         j.BeginObject().Key("name").String(u.entry.name).Key("flags").String(u.entry.gid);
         j.Key("quota").String(u.entry.quota).Key("gecos").String(u.entry.gecos);
         j.Key("dir").String(u.rel_dir).Key("cleartext_stored").Bool(u.entry.has_clear && !u.entry.clear.empty());
-        j.Key("weak_hash").String(WeakHashScheme(u.entry.passwd));
+        j.Key("weak_hash").String(vpopmail::WeakHashScheme(u.entry.passwd));
         j.Key("messages").Number(u.messages).Key("bytes").Number(u.bytes).EndObject();
       }
       j.EndArray().Key("domain_files").StringArray(d.domain_files).EndObject();

@@ -1,17 +1,16 @@
-#include "exporter/domain_source.h"
+#include "qmail/domains.h"
 
 #include "core/atomic_file.h"
 #include "core/strings.h"
 #include "qmail/assign.h"
-#include "vpopmail/vpasswd.h"
 
-namespace vmigrate {
+namespace vmigrate::qmail {
 
 Result<DomainLocation> LocateDomain(const HostPaths& paths, const std::string& domain) {
   std::string assign_path = paths.OnDisk(paths.assign_file());
   auto text = ReadSmallFile(assign_path);
   if (!text.ok()) return text.status().WithContext("cannot read users/assign");
-  std::vector<qmail::DomainAssign> entries = qmail::ParseDomainAssigns(*text);
+  std::vector<DomainAssign> entries = ParseDomainAssigns(*text);
   const std::string wanted = ToLower(domain);
   DomainLocation loc;
   bool found = false;
@@ -41,31 +40,9 @@ Result<std::vector<std::string>> ListDomains(const HostPaths& paths) {
   auto text = ReadSmallFile(paths.OnDisk(paths.assign_file()));
   if (!text.ok()) return text.status().WithContext("cannot read users/assign");
   std::vector<std::string> names;
-  for (const auto& e : qmail::ParseDomainAssigns(*text))
+  for (const auto& e : ParseDomainAssigns(*text))
     if (!e.is_alias()) names.push_back(e.domain);
   return names;
 }
 
-namespace {
-
-class VpasswdUserSource : public UserSource {
- public:
-  explicit VpasswdUserSource(HostPaths paths) : paths_(std::move(paths)) {}
-  Result<std::vector<VpasswdEntry>> ReadUsers(const DomainLocation& where) override {
-    auto users = vpopmail::ReadVpasswd(paths_.OnDisk(where.dir + "/vpasswd"));
-    if (!users.ok()) return users.status().WithContext(where.domain);
-    return users;
-  }
-  std::string Describe() const override { return "vpasswd (cdb backend)"; }
-
- private:
-  HostPaths paths_;
-};
-
-}  // namespace
-
-std::unique_ptr<UserSource> MakeVpasswdUserSource(const HostPaths& paths) {
-  return std::make_unique<VpasswdUserSource>(paths);
-}
-
-}  // namespace vmigrate
+}  // namespace vmigrate::qmail

@@ -1,0 +1,68 @@
+#include "vpopmail/user_store.h"
+
+#include <map>
+
+#include "vpopmail/vpasswd.h"
+
+namespace vmigrate::vpopmail {
+namespace {
+
+// The cdb backend: <domaindir>/vpasswd is the source of truth (vpopmail's
+// vauth_getall reads it), vpasswd.cdb is what vchkpw reads and is rebuilt
+// from it on import.
+class CdbUserStore : public UserStore {
+ public:
+  explicit CdbUserStore(HostPaths paths) : paths_(std::move(paths)) {}
+
+  std::string Describe() const override { return "vpasswd (cdb backend)"; }
+
+  Result<std::vector<VpasswdEntry>> ReadUsers(const qmail::DomainLocation& where) override {
+    auto users = ReadVpasswd(paths_.OnDisk(where.dir + "/vpasswd"));
+    if (!users.ok()) return users.status().WithContext(where.domain);
+    return users;
+  }
+
+  Status StageUsers(const std::string& staged_domain_disk, const std::vector<VpasswdEntry>& entries,
+                    const std::optional<FileOwner>& owner) override {
+    return WriteVpasswdFiles(staged_domain_disk, entries, owner);
+  }
+
+  std::vector<StoreProblem> CheckConsistency(const qmail::DomainLocation& where,
+                                             const std::vector<VpasswdEntry>& users) override {
+    std::vector<StoreProblem> problems;
+    auto cdb = ReadCdbRecords(paths_.OnDisk(where.dir + "/vpasswd.cdb"));
+    if (!cdb.ok()) {
+      problems.push_back({"", "vpasswd.cdb", "cannot be read: " + cdb.status().message()});
+      return problems;
+    }
+    std::map<std::string, const VpasswdEntry*> by_name;  // reported in name order
+    for (const auto& e : users) by_name[e.name] = &e;
+    for (const auto& [name, e] : by_name) {
+      auto it = cdb->find(name);
+      if (it == cdb->end()) {
+        problems.push_back({name, "vpasswd.cdb", "user is missing from vpasswd.cdb"});
+        continue;
+      }
+      std::string line = FormatVpasswdLine(*e);
+      if (it->second != line.substr(name.size() + 1))
+        problems.push_back({name, "vpasswd.cdb", "record differs from vpasswd"});
+    }
+    for (const auto& [key, value] : *cdb)
+      if (!by_name.count(key))
+        problems.push_back({key, "vpasswd.cdb", "record for a user vpasswd does not have"});
+    return problems;
+  }
+
+ private:
+  HostPaths paths_;
+};
+
+}  // namespace
+
+std::unique_ptr<UserStore> MakeCdbUserStore(const HostPaths& paths) {
+  return std::make_unique<CdbUserStore>(paths);
+}
+
+std::unique_ptr<UserStore> OpenUserStore(const HostPaths& paths) { return MakeCdbUserStore(paths); }
+
+}  // namespace vmigrate::vpopmail
