@@ -16,6 +16,7 @@ enum class Exit : int {
   kConflict = 5,      // the domain or an alias domain already exists on the target
   kBadArchive = 6,    // corrupt, hostile or unsupported archive
   kNotFound = 7,      // the domain, archive or a directory does not exist
+  kDataRefused = 8,   // data the target cannot use (vpasswd line limit, unsafe account name)
   kInterrupted = 130, // SIGINT/SIGTERM; staging removed, target unchanged
 };
 
@@ -29,6 +30,7 @@ inline Exit ToExit(const Status& s) {
     case Status::Code::kNotFound: return Exit::kNotFound;
     case Status::Code::kInterrupted: return Exit::kInterrupted;
     case Status::Code::kIoError: return Exit::kFailed;
+    case Status::Code::kDataRefused: return Exit::kDataRefused;
   }
   return Exit::kFailed;
 }

@@ -20,6 +20,8 @@ class Status {
     kConflict,      // the target already has what we were asked to create
     kIoError,
     kInterrupted,
+    kDataRefused,   // data the target's vpopmail could not use (a vpasswd line too
+                    // long for it, an account name that is unsafe on disk); nothing written
   };
 
   Status() = default;
@@ -31,6 +33,7 @@ class Status {
   static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
   static Status IoError(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
   static Status Interrupted(std::string msg) { return Status(Code::kInterrupted, std::move(msg)); }
+  static Status DataRefused(std::string msg) { return Status(Code::kDataRefused, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -250,24 +250,29 @@ class Exporter {
     w_->path_set.domain_dir = w_->loc.dir;
     std::set<std::string> names;
     for (VpasswdEntry& e : *users) {
-      Status valid = vpopmail::ValidateEntry(e);
-      if (!valid.ok()) return valid.WithContext(w_->loc.domain + ": cannot export user '" + EscapeC(e.name) + "'");
-      if (!names.insert(e.name).second)
-        return Status::Corrupt(w_->loc.domain + ": vpasswd lists user '" + e.name + "' twice");
-      if (opt_.strip_cleartext) e.clear.clear();
-      ManifestUser u;
-      u.entry = e;
       std::string dir = NormalizePath(e.dir);
+      std::string rel_dir;
       if (StartsWith(dir, w_->loc.dir + "/")) {
-        u.rel_dir = dir.substr(w_->loc.dir.size() + 1);
-        w_->user_homes.insert(u.rel_dir);
+        // A skipped account's home is still a home: never carried as domain files.
+        rel_dir = dir.substr(w_->loc.dir.size() + 1);
+        w_->user_homes.insert(rel_dir);
         // Every proper ancestor of a home is a hash bucket ("0", "0/7").
-        std::string rel = u.rel_dir;
+        std::string rel = rel_dir;
         for (size_t slash = rel.rfind('/'); slash != std::string::npos; slash = rel.rfind('/')) {
           rel.resize(slash);
           w_->buckets.insert(rel);
         }
-      } else {
+      }
+      auto carry = CheckAccount(e);
+      if (!carry.ok()) return carry.status();
+      if (!*carry) continue;
+      if (!names.insert(e.name).second)
+        return Status::Corrupt(w_->loc.domain + ": vpasswd lists user '" + EscapeC(e.name) + "' twice");
+      if (opt_.strip_cleartext) e.clear.clear();
+      ManifestUser u;
+      u.entry = e;
+      u.rel_dir = rel_dir;
+      if (rel_dir.empty()) {
         report_->warnings.push_back(w_->loc.domain + ": user " + e.name + " has a home outside " +
                                     w_->loc.dir + " (" + e.dir + "); it is carried and placed inside the domain on import");
       }
@@ -312,6 +317,37 @@ class Exporter {
     }
     m.domains.push_back(std::move(d));
     return Status::OK();
+  }
+
+  // Whether to carry a vpasswd entry: false when --skip-invalid-users leaves
+  // it out. An account vpopmail cannot reach (an upper-case name, say) was
+  // already dead on this host: it is carried and reported, so one hand edit
+  // never blocks the other accounts. One that cannot be carried safely (a
+  // name with '/', a quota vpopmail never writes) stops the export unless
+  // it is skipped.
+  Result<bool> CheckAccount(const VpasswdEntry& e) {
+    const std::string& domain = w_->loc.domain;
+    Status carriable = vpopmail::ValidateEntry(e);
+    std::string unreachable = carriable.ok() ? vpopmail::UnreachableReason(e.name) : "";
+    if (carriable.ok() && unreachable.empty()) return true;
+    std::string why = carriable.message();
+    const std::string prefix = "user '" + EscapeC(e.name) + "': ";
+    if (StartsWith(why, prefix)) why = why.substr(prefix.size());
+    vpopmail::UnreachableUser note{domain, e.name, carriable.ok() ? unreachable : why};
+    if (opt_.skip_invalid_users) {
+      report_->skipped_users.push_back(note);
+      report_->warnings.push_back(vpopmail::DescribeUnreachable(note) +
+                                  "; left out (--skip-invalid-users)");
+      return false;
+    }
+    if (!carriable.ok()) {
+      return Status::DataRefused(domain + ": cannot export user '" + EscapeC(e.name) + "': " + why +
+                                 " (--skip-invalid-users leaves such accounts out)");
+    }
+    report_->unreachable_users.push_back(note);
+    report_->warnings.push_back(vpopmail::DescribeUnreachable(note) +
+                                "; carried as it is (--skip-invalid-users leaves it out)");
+    return true;
   }
 
   // Decides, before anything is streamed, which small text files carry host

@@ -13,6 +13,7 @@
 #include "core/rate_limit.h"
 #include "core/status.h"
 #include "model/manifest.h"
+#include "vpopmail/names.h"
 
 namespace vmigrate {
 
@@ -26,6 +27,10 @@ struct ExportOptions {
   Compression compression = Compression::kZstd;  // --compress
   bool overwrite = false;                   // --force: replace an existing FILE
   bool strip_cleartext = false;             // --strip-cleartext: empty the 8th vpasswd field
+  /// --skip-invalid-users: leave out (and report) every account vpopmail
+  /// could not have created, instead of carrying the unreachable ones with a
+  /// warning and refusing the export for one that cannot be carried.
+  bool skip_invalid_users = false;
   ProgressMeter* progress = nullptr;        // --progress; not owned
   RateLimiter* rate_limit = nullptr;        // --max-rate; not owned
 };
@@ -35,9 +40,19 @@ struct ExportReport {
   std::uint64_t entries = 0;       // archive members written
   std::uint64_t file_bytes = 0;    // bytes of file data archived
   std::vector<std::string> warnings;
+  /// Carried although vpopmail cannot reach them (also in `warnings`).
+  std::vector<vpopmail::UnreachableUser> unreachable_users;
+  /// Left out by --skip-invalid-users (also in `warnings`); `reason` says why.
+  std::vector<vpopmail::UnreachableUser> skipped_users;
 };
 
 /// Writes the archive: one domain, or with `all` a server backup. On failure a partly written output file is removed.
+/// A vpasswd line of any length is read (vpopmail 5.6 writes longer lines than
+/// 5.4 reads; the importer checks the target's limit). An account vpopmail
+/// cannot reach but that is safe to carry (vpopmail::UnreachableReason) is
+/// carried and reported; one that cannot be carried safely
+/// (vpopmail::ValidateEntry) fails the export with kDataRefused naming it and
+/// --skip-invalid-users, which leaves out and reports both kinds.
 Status ExportDomain(const ExportOptions& options, ExportReport* report);
 
 }  // namespace vmigrate

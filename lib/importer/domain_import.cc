@@ -16,6 +16,7 @@
 #include "importer/journal.h"
 #include "templates.h"
 #include "vpopmail/dir_control.h"
+#include "vpopmail/names.h"
 #include "vpopmail/user_store.h"
 
 namespace vmigrate {
@@ -108,6 +109,12 @@ Status DomainImport::CheckAbsent() const {
 
 Status DomainImport::Begin() {
   VM_RETURN_IF_ERROR(PlanUsers());
+  // A vpasswd line the target's vpopmail cannot read is refused before
+  // anything is written. The domain's own bucket is final only under the
+  // locks (Commit), so FinishStaging checks the real lines again.
+  auto predicted = PredictedDomainDir();
+  if (!predicted.ok()) return predicted.status();
+  VM_RETURN_IF_ERROR(CheckVpasswdLines(*predicted, /*warn=*/true));
   if (opt().dry_run) {
     // Same checks and the same placement code as a real run, no writes.
     staging_ = ctx_->vp_disk + "/domains/.vmigrate-dry-run." + domain().name;
@@ -145,6 +152,42 @@ Status DomainImport::PlanUsers() {
   for (size_t k = 0; k < order.size(); ++k) {
     const std::string& name = users[order[k]].entry.name;
     user_rel_[name] = alloc.buckets[k].empty() ? name : alloc.buckets[k] + "/" + name;
+  }
+  return Status::OK();
+}
+
+// Where the domain would land if it were committed now: the bucket
+// vadddomain would allocate from domains/.dir-control as it is.
+Result<std::string> DomainImport::PredictedDomainDir() const {
+  auto dc = ReadSmallFile(ctx_->vp_disk + "/domains/.dir-control", 4096);
+  std::optional<std::string> existing;
+  if (dc.ok()) existing = *dc;
+  else if (dc.status().code() != Status::Code::kNotFound) return dc.status();
+  const std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
+  return opt().paths.vpopmail_home + "/domains/" + (bucket.empty() ? "" : bucket + "/") +
+         domain().name;
+}
+
+// Each user's vpasswd line as it will be written here (with the home under
+// `host_dir`) against what the target's vpopmail reads (vpopmail/names.h).
+Status DomainImport::CheckVpasswdLines(const std::string& host_dir, bool warn) const {
+  const size_t max = opt().vpasswd_line_max;
+  for (const ManifestUser& u : domain().users) {
+    VpasswdEntry e = u.entry;
+    e.dir = host_dir + "/" + user_rel_.at(e.name);
+    Status s = vpopmail::CheckVpasswdLineLength(e, max);
+    if (!s.ok()) {
+      s = Status::DataRefused(s.message() + " with its home " + e.dir + "; nothing was written (" +
+                              (max < vpopmail::kVpasswdLineMax56
+                                   ? "--vpasswd-line-max 298 accepts it for a vpopmail 5.6 target"
+                                   : "--vpasswd-line-max N, for a vpopmail that reads longer lines") +
+                              ")");
+      return ctx_->report->manifest.domains.size() > 1 ? s.WithContext(domain().name) : s;
+    }
+    std::string note = warn ? vpopmail::VpasswdLineWarning(e) : "";
+    if (!note.empty())
+      ctx_->report->warnings.push_back(domain().name + ": " + note + "; written because of --vpasswd-line-max " +
+                                       std::to_string(max));
   }
   return Status::OK();
 }
@@ -496,6 +539,7 @@ Status DomainImport::FinishStaging(const HostPathSet& target) {
       return FromErrno("cannot set mtime of symlink " + link.disk, errno);
   }
 
+  VM_RETURN_IF_ERROR(CheckVpasswdLines(target.domain_dir, /*warn=*/false));
   std::vector<VpasswdEntry> entries;
   for (const auto& u : domain().users) {
     VpasswdEntry e = u.entry;

@@ -66,6 +66,8 @@ class DomainImport : public EntrySink {
 
   const ImportOptions& opt() const { return *ctx_->options; }
   Status PlanUsers();
+  Result<std::string> PredictedDomainDir() const;
+  Status CheckVpasswdLines(const std::string& host_dir, bool warn) const;
   Status MakeStaging();
   Result<std::string> StagingPath(const std::string& member, bool* rewritten) const;
   Status CheckFirstUse(const EntryHeader& h, const std::string& disk);

@@ -253,6 +253,12 @@ class Importer {
         }
         return s;
       }
+      // Accounts vpopmail cannot reach were already dead on the old host:
+      // they come along as they are, reported (issue 12, README).
+      for (auto& u : vpopmail::FindUnreachableUsers(*d)) {
+        report_->warnings.push_back(vpopmail::DescribeUnreachable(u) + "; imported as it is");
+        report_->unreachable_users.push_back(std::move(u));
+      }
       VM_RETURN_IF_ERROR(job->Begin());
       sinks_[d->name] = job.get();
       report_->domains.push_back(out);

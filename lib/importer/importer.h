@@ -19,6 +19,7 @@
 #include "core/rate_limit.h"
 #include "core/status.h"
 #include "model/manifest.h"
+#include "vpopmail/names.h"
 
 namespace vmigrate {
 
@@ -37,6 +38,12 @@ struct ImportOptions {
   std::string domain;               // --domain D: just this domain of the archive
   std::string user;                 // --user U (with --domain): restore one mailbox
   std::string into_folder;          // --into-folder NAME: ... into Maildir/.NAME
+  /// --vpasswd-line-max N: the longest vpasswd line the target's vpopmail
+  /// reads (vpopmail/names.h). A user whose line, with the target's home
+  /// path, is longer refuses the import (kDataRefused) before anything is
+  /// written; a line over vpopmail 5.4's 254 bytes but within N is written
+  /// with a warning.
+  size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   ProgressMeter* progress = nullptr;  // --progress; not owned
   RateLimiter* rate_limit = nullptr;  // --max-rate; not owned
   /// Set from a signal handler; checked between entries.
@@ -93,6 +100,9 @@ struct ImportReport {
   std::uint64_t entries = 0;
   std::uint64_t file_bytes = 0;
   std::vector<std::string> warnings;
+  /// Accounts of the archive vpopmail cannot reach (an upper-case name, ...):
+  /// imported as they are, and also listed in `warnings`.
+  std::vector<vpopmail::UnreachableUser> unreachable_users;
 };
 
 /// Imports what `options` select. For several domains (--all), each domain

@@ -10,12 +10,10 @@ namespace {
 
 constexpr size_t kMinDomain = 3;
 constexpr size_t kMaxDomain = 96;
-constexpr size_t kMaxUserName = 32;  // MAX_PW_NAME in 5.4
-constexpr size_t kMaxQuota = 20;     // MAX_PW_QUOTA
-// make_vpasswd_cdb reads vpasswd with fgets() into 256 bytes: 255 characters
-// including the newline. A longer line is split in two and the second half
-// sends its ':' scan past the buffer.
-constexpr size_t kMaxLine = 254;
+constexpr size_t kMaxUserName = 32;     // MAX_PW_NAME in 5.4 (64 in 5.6)
+constexpr size_t kMaxUserName56 = 64;
+constexpr size_t kMaxCarriedName = 255;  // NAME_MAX: the name is the home's directory name
+constexpr size_t kMaxQuota = 20;        // MAX_PW_QUOTA
 
 bool IsDigits(std::string_view s) {
   if (s.empty()) return false;
@@ -72,6 +70,41 @@ Status ValidateUserName(std::string_view name) {
   return Status::OK();
 }
 
+Status CheckUserNameCarriable(std::string_view name) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidInput("user " + Quote(name) + ": " + why);
+  };
+  if (name.empty()) return Status::InvalidInput("user name is empty");
+  if (name == "." || name == "..") return bad("not a valid user name");
+  if (name.size() > kMaxCarriedName) return bad("longer than 255 bytes");
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return bad("contains a control byte");
+  }
+  // '/' and '\\' would leave the home's directory (and break archive member
+  // names), ':' the vpasswd line, '@' the @@...@@ path placeholders.
+  if (HasAny(name, "/\\:@")) return bad("contains '/', '\\', ':' or '@', which vpopmail refuses");
+  return Status::OK();
+}
+
+std::string UnreachableReason(std::string_view name) {
+  Status valid = ValidateUserName(name);
+  if (valid.ok()) return "";
+  for (char c : name) {
+    if (c >= 'A' && c <= 'Z')
+      return "upper-case letters: vpopmail lower-cases every login and recipient, so no login "
+             "or mail reaches this account";
+  }
+  if (name.size() > kMaxUserName && name.size() <= kMaxUserName56 &&
+      ValidateUserName(name.substr(0, kMaxUserName)).ok())
+    return "longer than the 32 bytes vpopmail 5.4 allows (5.6 allows 64)";
+  // ValidateUserName's own reason, without its "user '...': " prefix.
+  std::string why = valid.message();
+  size_t colon = why.find("': ");
+  if (colon != std::string::npos) why = why.substr(colon + 3);
+  return "a name vpopmail never creates (" + why + "), so it cannot reach this account";
+}
+
 Status ValidateQuota(std::string_view quota) {
   auto bad = [&](const std::string& why) {
     return Status::InvalidInput("quota " + Quote(quota) + ": " + why);
@@ -97,7 +130,7 @@ Status ValidateQuota(std::string_view quota) {
 }
 
 Status ValidateEntry(const VpasswdEntry& entry) {
-  VM_RETURN_IF_ERROR(ValidateUserName(entry.name));
+  VM_RETURN_IF_ERROR(CheckUserNameCarriable(entry.name));
   auto bad = [&](const std::string& why) {
     return Status::InvalidInput("user " + Quote(entry.name) + ": " + why);
   };
@@ -127,12 +160,42 @@ Status ValidateEntry(const VpasswdEntry& entry) {
   if (!entry.has_clear && !entry.clear.empty()) {
     return bad("cleartext password given without the 8th field");
   }
-  size_t length = FormatVpasswdLine(entry).size();
-  if (length > kMaxLine) {
-    return bad("vpasswd line is " + std::to_string(length) + " bytes; vpopmail reads at most " +
-               std::to_string(kMaxLine));
-  }
   return Status::OK();
+}
+
+size_t VpasswdLineLength(const VpasswdEntry& entry) { return FormatVpasswdLine(entry).size(); }
+
+Status CheckVpasswdLineLength(const VpasswdEntry& entry, size_t max) {
+  size_t length = VpasswdLineLength(entry);
+  if (length <= max) return Status::OK();
+  std::string which = max == kVpasswdLineMax54   ? " (vpopmail 5.4's cdb builder)"
+                      : max == kVpasswdLineMax56 ? " (vpopmail 5.6's user listing)"
+                                                 : "";
+  return Status::DataRefused("user " + Quote(entry.name) + ": vpasswd line is " +
+                             std::to_string(length) + " bytes; the target's vpopmail reads at most " +
+                             std::to_string(max) + which);
+}
+
+std::string VpasswdLineWarning(const VpasswdEntry& entry) {
+  size_t length = VpasswdLineLength(entry);
+  if (length <= kVpasswdLineMax54) return "";
+  std::string text = "user " + Quote(entry.name) + ": vpasswd line is " + std::to_string(length) +
+                     " bytes; vpopmail 5.4 reads at most " + std::to_string(kVpasswdLineMax54);
+  if (length <= kVpasswdLineMax56) return text + " (5.6 reads it)";
+  return text + ", 5.6 at most " + std::to_string(kVpasswdLineMax56);
+}
+
+std::vector<UnreachableUser> FindUnreachableUsers(const ManifestDomain& domain) {
+  std::vector<UnreachableUser> out;
+  for (const ManifestUser& u : domain.users) {
+    std::string reason = UnreachableReason(u.entry.name);
+    if (!reason.empty()) out.push_back({domain.name, u.entry.name, reason});
+  }
+  return out;
+}
+
+std::string DescribeUnreachable(const UnreachableUser& user) {
+  return user.domain + ": user " + Quote(user.name) + ": " + user.reason;
 }
 
 bool IsRegeneratedDomainFile(const std::string& name) {

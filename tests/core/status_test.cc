@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/exit_code.h"
+
 namespace vmigrate {
 namespace {
 
@@ -24,10 +26,17 @@ TEST(StatusTest, FactoriesSetCodeAndMessage) {
   EXPECT_EQ(Status::Conflict("m").code(), Status::Code::kConflict);
   EXPECT_EQ(Status::IoError("m").code(), Status::Code::kIoError);
   EXPECT_EQ(Status::Interrupted("m").code(), Status::Code::kInterrupted);
+  EXPECT_EQ(Status::DataRefused("m").code(), Status::Code::kDataRefused);
   Status s = Status::Corrupt("bad quota");
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "bad quota");
   EXPECT_EQ(s.ToString(), "bad quota");
+}
+
+// A data limit is its own exit code, never 2 ("usage"): issue 12.
+TEST(StatusTest, DataRefusedExitsWithEight) {
+  EXPECT_EQ(static_cast<int>(ToExit(Status::DataRefused("m"))), 8);
+  EXPECT_EQ(ToExit(Status::DataRefused("m")), Exit::kDataRefused);
 }
 
 TEST(StatusTest, WithContextReadsFromTheOutsideIn) {

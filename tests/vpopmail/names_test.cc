@@ -140,11 +140,88 @@ TEST(NamesTest, RejectsLinesTooLongForVpopmailsCdbBuilder) {
   size_t base = FormatVpasswdLine(e).size();
   e.gecos += std::string(254 - base, 'x');
   EXPECT_EQ(FormatVpasswdLine(e).size(), 254u);
-  EXPECT_TRUE(ValidateEntry(e).ok());
+  EXPECT_TRUE(CheckVpasswdLineLength(e, kVpasswdLineMax54).ok());
+  EXPECT_EQ(VpasswdLineWarning(e), "");
   e.gecos += "x";
-  Status s = ValidateEntry(e);
+  Status s = CheckVpasswdLineLength(e, kVpasswdLineMax54);
   ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kDataRefused);
   EXPECT_NE(s.message().find("255 bytes"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("at most 254"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("'alice'"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("Alice#2023"), std::string::npos) << "no password in messages";
+}
+
+TEST(NamesTest, LineLengthIsNotPartOfTheEntryRules) {
+  // vpopmail 5.6 writes such lines (SHA-512 hash, 64-byte gecos): export
+  // reads them, only the reading host's limit decides.
+  VpasswdEntry e = Entry();
+  e.passwd = "$6$LongSalt1234abcd$" + std::string(86, 'h');
+  e.gecos = std::string(64, 'g');
+  e.clear = std::string(40, 'c');
+  ASSERT_GT(VpasswdLineLength(e), kVpasswdLineMax54);
+  EXPECT_TRUE(ValidateEntry(e).ok());
+}
+
+TEST(NamesTest, VpopmailFiveSixReadsLongerLinesThanFiveFour) {
+  VpasswdEntry e = Entry();
+  e.gecos += std::string(kVpasswdLineMax56 - VpasswdLineLength(e), 'x');
+  ASSERT_EQ(VpasswdLineLength(e), kVpasswdLineMax56);
+  EXPECT_EQ(CheckVpasswdLineLength(e, kVpasswdLineMax54).code(), Status::Code::kDataRefused);
+  EXPECT_TRUE(CheckVpasswdLineLength(e, kVpasswdLineMax56).ok());
+  std::string warning = VpasswdLineWarning(e);
+  EXPECT_NE(warning.find("298 bytes"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("5.6 reads it"), std::string::npos) << warning;
+  e.gecos += "x";
+  EXPECT_FALSE(CheckVpasswdLineLength(e, kVpasswdLineMax56).ok());
+  EXPECT_NE(VpasswdLineWarning(e).find("5.6 at most 298"), std::string::npos) << VpasswdLineWarning(e);
+}
+
+TEST(NamesTest, CarriesNamesVpopmailCannotReachButThatAreSafeOnDisk) {
+  for (const char* n : {"Dave.Dunn", "ALICE", "a b", "j;reboot", "$(x)", "a%b", "a\"b",
+                        "caf\xc3\xa9"}) {
+    EXPECT_TRUE(CheckUserNameCarriable(n).ok()) << n;
+    EXPECT_FALSE(ValidateUserName(n).ok()) << n;
+    EXPECT_NE(UnreachableReason(n), "") << n;
+  }
+  EXPECT_TRUE(CheckUserNameCarriable(std::string(255, 'a')).ok());
+  EXPECT_EQ(UnreachableReason("alice"), "");
+}
+
+TEST(NamesTest, RefusesNamesThatCouldEscapeADirectoryOrBreakALine) {
+  for (const char* n : {"", ".", "..", "a/b", "../x", "a\\b", "a:b", "a@@b", "a\nb", "a\tb",
+                        "a\x7f"}) {
+    EXPECT_EQ(CheckUserNameCarriable(n).code(), Status::Code::kInvalidInput) << n;
+  }
+  EXPECT_FALSE(CheckUserNameCarriable(std::string("a\0b", 3)).ok());
+  EXPECT_FALSE(CheckUserNameCarriable(std::string(256, 'a')).ok());
+  Status s = CheckUserNameCarriable("a\nb");
+  EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+}
+
+TEST(NamesTest, SaysWhyAnAccountIsUnreachable) {
+  EXPECT_NE(UnreachableReason("Dave.Dunn").find("lower-cases every login"), std::string::npos);
+  std::string long_name(40, 'a');
+  EXPECT_NE(UnreachableReason(long_name).find("5.6 allows 64"), std::string::npos)
+      << UnreachableReason(long_name);
+  EXPECT_NE(UnreachableReason("a b").find("vpopmail never creates"), std::string::npos) << UnreachableReason("a b");
+}
+
+TEST(NamesTest, FindsTheUnreachableAccountsOfADomain) {
+  ManifestDomain d;
+  d.name = "example.com";
+  for (const char* n : {"alice", "Dave.Dunn", "bob"}) {
+    ManifestUser u;
+    u.entry = Entry();
+    u.entry.name = n;
+    d.users.push_back(u);
+  }
+  auto found = FindUnreachableUsers(d);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].domain, "example.com");
+  EXPECT_EQ(found[0].name, "Dave.Dunn");
+  EXPECT_EQ(DescribeUnreachable(found[0]).rfind("example.com: user 'Dave.Dunn': upper-case", 0), 0u)
+      << DescribeUnreachable(found[0]);
 }
 
 }  // namespace

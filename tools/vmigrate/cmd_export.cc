@@ -50,7 +50,8 @@ struct Flags {
   ProgressFlags progress;
   std::vector<std::string> domains, exclude;
   std::string output, compress = "zstd", domains_from;
-  bool all = false, each = false, force = false, strip_cleartext = false, json = false;
+  bool all = false, each = false, force = false, strip_cleartext = false, json = false,
+       skip_invalid_users = false;
 };
 
 void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
@@ -68,6 +69,8 @@ void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
     }
     j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
     j.Key("entries").Number(report.entries).Key("output").String(f.output);
+    UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
+    UnreachableUsersJson(&j, "skipped_users", report.skipped_users);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::fprintf(out, "%s\n", j.str().c_str());
     return;
@@ -102,6 +105,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     opt.output = f.output + "/" + ToLower(domain) + ArchiveSuffix(opt.compression);
     opt.overwrite = f.force;
     opt.strip_cleartext = f.strip_cleartext;
+    opt.skip_invalid_users = f.skip_invalid_users;
     auto meter = f.progress.MakeMeter("export");
     auto limiter = f.progress.MakeLimiter();
     if (!meter.ok()) return Fail("export", meter.status());
@@ -127,6 +131,8 @@ int RunEach(const Flags& f, const HostPaths& paths) {
       j.Key("messages").Number(s.ok() ? m.total_messages() : 0);
       j.Key("bytes").Number(s.ok() ? m.total_bytes() : 0);
       j.Key("seconds").Double(seconds).Key("output").String(s.ok() ? opt.output : "");
+      UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
+      UnreachableUsersJson(&j, "skipped_users", report.skipped_users);
       if (s.ok()) j.Key("error").Null();
       else j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s)));
       j.EndObject();
@@ -170,6 +176,10 @@ Handler AddExport(CLI::App* app) {
   app->add_flag("--force", f->force, "overwrite an existing output file");
   app->add_flag("--strip-cleartext", f->strip_cleartext,
                 "leave the cleartext password field empty in the archive");
+  app->add_flag("--skip-invalid-users", f->skip_invalid_users,
+                "leave out (and report) accounts vpopmail could not have created, such as "
+                "upper-case names it can never reach; by default those are carried with a "
+                "warning, and one that cannot be carried safely stops the export (exit 8)");
   app->add_flag("--json", f->json,
                 "print the result as one JSON object (with --each: one per domain and a summary)");
   f->paths.Add(app);
@@ -212,6 +222,7 @@ Handler AddExport(CLI::App* app) {
     opt.compression = *ParseCompression(f->compress);
     opt.overwrite = f->force;
     opt.strip_cleartext = f->strip_cleartext;
+    opt.skip_invalid_users = f->skip_invalid_users;
     auto meter = f->progress.MakeMeter("export");
     auto limiter = f->progress.MakeLimiter();
     if (!meter.ok()) return Fail("export", meter.status());

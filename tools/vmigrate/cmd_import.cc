@@ -56,6 +56,7 @@ void PrintPlan(const ImportReport& report, bool json) {
     UserDirsJson(&j, "users", d.user_dirs);
     EditsJson(&j, report.control_edits);
     j.Key("domains_dir_control").String(report.domains_dir_control);
+    UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -108,6 +109,7 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
     for (const auto& f : report.server_files)
       j.BeginObject().Key("path").String(f.path).Key("action").String(f.action).EndObject();
     j.EndArray().Key("domains_dir_control").String(report.domains_dir_control);
+    UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     j.Key("warnings").StringArray(report.warnings).Key("exit").Number(code).EndObject();
     std::printf("%s\n", j.str().c_str());
     return code;
@@ -178,6 +180,7 @@ void PrintImported(const ImportReport& report, bool json) {
     j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
     j.Key("owner").String(OwnerText(report.owner));
     j.Key("qmail_send_signalled").Number(static_cast<std::uint64_t>(report.qmail_send_signalled));
+    UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -193,6 +196,7 @@ struct Flags {
   ProgressFlags progress;
   std::vector<std::string> archives;
   std::string owner, domain, user, into_folder;
+  size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   bool no_reload = false, qmail_programs = false, json = false, dry_run = false, all = false,
        merge = false;
 };
@@ -281,6 +285,12 @@ Handler AddImport(CLI::App* app) {
   app->add_option("--owner", f->owner,
                   "UID:GID for the imported files and the users/assign line (default: the "
                   "target's vpopmail user; files keep the current user when not root)");
+  app->add_option("--vpasswd-line-max", f->vpasswd_line_max,
+                  "the longest vpasswd line (bytes, without the newline) the target's vpopmail "
+                  "reads: 254 for vpopmail 5.4 (default), 298 for 5.6. A longer line (with the new "
+                  "home path) is refused before anything is written (exit 8); one over 254 but "
+                  "within N is written with a warning")
+      ->check(CLI::Range(size_t{64}, size_t{65536}));
   app->add_flag("--no-reload", f->no_reload, "do not send SIGHUP to qmail-send afterwards");
   app->add_flag("--qmail-programs", f->qmail_programs,
                 "rebuild users/cdb and morercpthosts.cdb with qmail-newu/qmail-newmrh instead "
@@ -319,6 +329,7 @@ Handler AddImport(CLI::App* app) {
     opt.domain = f->domain;
     opt.user = f->user;
     opt.into_folder = f->into_folder;
+    opt.vpasswd_line_max = f->vpasswd_line_max;
     opt.interrupted = &g_interrupted;
     auto limiter = f->progress.MakeLimiter();
     if (!limiter.ok()) return Fail("import", limiter.status());

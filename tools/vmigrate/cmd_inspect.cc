@@ -10,6 +10,18 @@
 namespace vmigrate::cli {
 namespace {
 
+// Accounts vpopmail cannot reach (issue 12): carried, but the admin should know.
+void PrintUnreachable(const Manifest& m) {
+  std::vector<vpopmail::UnreachableUser> found;
+  for (const auto& d : m.domains)
+    for (auto& u : vpopmail::FindUnreachableUsers(d)) found.push_back(std::move(u));
+  if (found.empty()) return;
+  std::printf("\nwarning: accounts vpopmail cannot reach (carried as they are):\n");
+  for (const auto& u : found)
+    std::printf("  %s%s: %s\n", m.domains.size() > 1 ? (u.domain + ": ").c_str() : "",
+                EscapeC(u.name).c_str(), u.reason.c_str());
+}
+
 // A full-server backup: one line per domain and the configuration files.
 int InspectServer(const std::string& archive, const Manifest& m, bool json) {
   if (json) {
@@ -30,7 +42,9 @@ int InspectServer(const std::string& archive, const Manifest& m, bool json) {
       }
       j.BeginObject().Key("name").String(d.name).Key("dir").String(d.dir).Key("aliases").StringArray(d.aliases);
       j.Key("users").Number(d.users.size()).Key("messages").Number(messages).Key("bytes").Number(bytes);
-      j.Key("weak_hashes").StringArray(weak).EndObject();
+      j.Key("weak_hashes").StringArray(weak);
+      UnreachableUsersJson(&j, "unreachable_users", vpopmail::FindUnreachableUsers(d));
+      j.EndObject();
     }
     j.EndArray().Key("server_files").StringArray(m.server_files).EndObject();
     std::printf("%s\n", j.str().c_str());
@@ -55,6 +69,7 @@ int InspectServer(const std::string& archive, const Manifest& m, bool json) {
                 static_cast<unsigned long long>(messages), static_cast<unsigned long long>(bytes),
                 d.aliases.empty() ? "-" : Join(d.aliases, ", ").c_str());
   }
+  PrintUnreachable(m);
   return 0;
 }
 
@@ -91,13 +106,17 @@ Handler AddInspect(CLI::App* app) {
       j.Key("messages").Number(m->total_messages()).Key("bytes").Number(m->total_bytes());
       j.Key("users").BeginArray();
       for (const auto& u : d.users) {
-        j.BeginObject().Key("name").String(u.entry.name).Key("flags").String(u.entry.gid);
+        j.BeginObject().Key("name").String(u.entry.name);
+        j.Key("reachable").Bool(vpopmail::UnreachableReason(u.entry.name).empty());
+        j.Key("flags").String(u.entry.gid);
         j.Key("quota").String(u.entry.quota).Key("gecos").String(u.entry.gecos);
         j.Key("dir").String(u.rel_dir).Key("cleartext_stored").Bool(u.entry.has_clear && !u.entry.clear.empty());
         j.Key("weak_hash").String(vpopmail::WeakHashScheme(u.entry.passwd));
         j.Key("messages").Number(u.messages).Key("bytes").Number(u.bytes).EndObject();
       }
-      j.EndArray().Key("domain_files").StringArray(d.domain_files).EndObject();
+      j.EndArray().Key("domain_files").StringArray(d.domain_files);
+      UnreachableUsersJson(&j, "unreachable_users", vpopmail::FindUnreachableUsers(d));
+      j.EndObject();
       std::printf("%s\n", j.str().c_str());
       return 0;
     }
@@ -120,6 +139,7 @@ Handler AddInspect(CLI::App* app) {
                   static_cast<unsigned long long>(u.bytes), u.rel_dir.c_str());
     if (!weak.empty())
       std::printf("\nwarning: weak password hashes (DES/MD5-crypt): %s\n", Join(weak, ", ").c_str());
+    PrintUnreachable(*m);
     return 0;
   };
 }

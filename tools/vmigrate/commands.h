@@ -14,7 +14,9 @@
 #include "core/host_paths.h"
 #include "core/progress.h"
 #include "core/rate_limit.h"
+#include "core/json.h"
 #include "core/status.h"
+#include "vpopmail/names.h"
 
 namespace vmigrate::cli {
 
@@ -55,6 +57,11 @@ void PrintBatchSummary(bool json, size_t ok, size_t failed, int exit_code, const
 
 /// Names from a list file: one per line, blank lines and '#' comments skipped.
 Result<std::vector<std::string>> ReadListFile(const std::string& path);
+
+/// `"key":[{"domain":"..","name":"..","reason":".."},...]`: accounts vpopmail
+/// cannot reach (carried), or that export left out (--skip-invalid-users).
+void UnreachableUsersJson(JsonWriter* j, const char* key,
+                          const std::vector<vpopmail::UnreachableUser>& users);
 
 Handler AddExport(CLI::App* app);
 Handler AddImport(CLI::App* app);

@@ -68,6 +68,15 @@ void PrintBatchSummary(bool json, size_t ok, size_t failed, int exit_code, const
   }
 }
 
+void UnreachableUsersJson(JsonWriter* j, const char* key,
+                          const std::vector<vpopmail::UnreachableUser>& users) {
+  j->Key(key).BeginArray();
+  for (const auto& u : users)
+    j->BeginObject().Key("domain").String(u.domain).Key("name").String(u.name)
+        .Key("reason").String(u.reason).EndObject();
+  j->EndArray();
+}
+
 Result<std::vector<std::string>> ReadListFile(const std::string& path) {
   auto text = ReadSmallFile(path, 64u << 20);
   if (!text.ok()) return text.status();
