@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "archive/layout.h"
 #include "core/errno_status.h"
 #include "core/sha256.h"
 #include "core/strings.h"
-#include "importer/importer.h"
 #include "model/manifest.h"
 #include "model/path_rewrite.h"
 #include "vpopmail/names.h"
@@ -107,35 +107,24 @@ MemberCheck::MemberCheck(const InstalledDomain& domain, ArchiveReader* reader, R
 // --- archive members ----------------------------------------------------------
 
 Status MemberCheck::Map(const std::string& member, Mapped* m) const {
-  VM_RETURN_IF_ERROR(CheckMemberPath(member));
-  const std::string& name = domain_.archived->name;
-  const std::string prefix = ArchiveDomainPrefix(name);
-  const std::string files = ArchiveFilesPrefix(name);
-  const std::string users = prefix + "users/";
-  if (member + "/" == files) {
-    m->shown = ".";
-    m->disk = domain_.disk;
-    m->rel_in_domain = "files";
+  auto name = ParseMemberName(member);
+  if (!name.ok()) return name.status();
+  const bool ours = name->domain == domain_.archived->name;
+  const std::string below = name->rel.empty() ? "" : "/" + name->rel;
+  m->shown = name->rel.empty() ? "." : name->rel;
+  m->rel_in_domain = name->rel_in_domain;
+  if (ours && name->part == MemberPart::kDomainFiles) {
+    m->disk = domain_.disk + below;
     return Status::OK();
   }
-  if (StartsWith(member, files)) {
-    m->shown = member.substr(files.size());
-    m->disk = domain_.disk + "/" + m->shown;
-    m->rel_in_domain = "files/" + m->shown;
-    return Status::OK();
-  }
-  if (StartsWith(member, users)) {
-    std::string rest = member.substr(users.size());
-    size_t slash = rest.find('/');
-    m->user = rest.substr(0, slash);
-    m->shown = slash == std::string::npos ? "." : rest.substr(slash + 1);
-    m->rel_in_domain = "users/" + rest;
+  if (ours && name->part == MemberPart::kUserHome) {
+    m->user = name->user;
     auto it = domain_.target.user_dirs.find(m->user);
     if (it == domain_.target.user_dirs.end()) {
       m->installed = false;
       return Status::OK();
     }
-    m->disk = domain_.paths->OnDisk(it->second) + (slash == std::string::npos ? "" : rest.substr(slash));
+    m->disk = domain_.paths->OnDisk(it->second) + below;
     return Status::OK();
   }
   return Status::Corrupt("archive entry '" + EscapeC(member) + "' is outside the domain the manifest names");
@@ -150,22 +139,13 @@ bool MemberCheck::UnderMissingDir(const std::string& disk) const {
 }
 
 Status MemberCheck::Compare(const EntryHeader& h) {
+  VM_RETURN_IF_ERROR(CheckEntryHeader(h));
   Mapped m;
   VM_RETURN_IF_ERROR(Map(h.path, &m));
-  if (h.mtime_nsec < 0 || h.mtime_nsec > 999999999)
-    return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': bad mtime");
-  if (h.type == EntryType::kHardlink || h.type == EntryType::kOther)
-    return Status::Corrupt("archive entry '" + EscapeC(h.path) +
-                           "' is a hard link, device, FIFO or socket; vmigrate archives never hold one");
   if (uidl_ && !m.user.empty()) uidl_->NoteUser(m.user);
 
-  FileRecord rec;
-  rec.type = h.type == EntryType::kDirectory ? 'd' : h.type == EntryType::kSymlink ? 'l' : 'f';
-  rec.mode = h.mode & 07777;
-  rec.mtime_sec = h.mtime_sec;
-  rec.mtime_nsec = h.mtime_nsec;
-  rec.path = h.path;
-  rec.rewritten = h.type == EntryType::kFile && rewritten_.count(m.rel_in_domain) > 0;
+  FileRecord rec = RecordFromHeader(h);
+  if (h.type == EntryType::kFile) rec.rewritten = rewritten_.count(m.rel_in_domain) > 0;
 
   struct stat st;
   bool present = false;
@@ -177,7 +157,7 @@ Status MemberCheck::Compare(const EntryHeader& h) {
       if (uidl_ && !m.user.empty()) uidl_->NoteDir(m.shown);
       break;
     case EntryType::kSymlink:
-      CompareSymlink(h, m, present, &rec);
+      if (present) CompareSymlink(h, m);
       break;
     case EntryType::kFile:
       VM_RETURN_IF_ERROR(CompareFile(h, m, present, present ? &st : nullptr, &rec));
@@ -218,11 +198,7 @@ void MemberCheck::CompareMetadata(const EntryHeader& h, const Mapped& m, const s
                              MtimeText(st.st_mtim.tv_sec, st.st_mtim.tv_nsec) + " installed");
 }
 
-void MemberCheck::CompareSymlink(const EntryHeader& h, const Mapped& m, bool present, FileRecord* rec) {
-  rec->rewritten = HasPlaceholderMarker(h.link_target);
-  rec->size = static_cast<std::int64_t>(h.link_target.size());
-  rec->sha256 = Sha256::Of(h.link_target);
-  if (!present) return;
+void MemberCheck::CompareSymlink(const EntryHeader& h, const Mapped& m) {
   std::string expected = h.link_target;
   Status s = FromPlaceholders(domain_.target, &expected);
   char buf[4096];

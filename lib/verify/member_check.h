@@ -60,7 +60,7 @@ class MemberCheck {
   // *present: it exists with the member's type.
   Status FindInstalled(const EntryHeader& h, const Mapped& m, struct stat* st, bool* present);
   void CompareMetadata(const EntryHeader& h, const Mapped& m, const struct stat& st);
-  void CompareSymlink(const EntryHeader& h, const Mapped& m, bool present, FileRecord* rec);
+  void CompareSymlink(const EntryHeader& h, const Mapped& m);  // installed: is it the same target?
   Status CompareFile(const EntryHeader& h, const Mapped& m, bool present, const struct stat* st,
                      FileRecord* rec);
   // Compares installed `disk` (`st`) with the bytes the archive expects.

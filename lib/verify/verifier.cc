@@ -6,14 +6,10 @@
 #include <set>
 #include <vector>
 
-#include "archive/archive_reader.h"
 #include "archive/checksums.h"
-#include "core/sha256.h"
+#include "archive/layout.h"
 #include "core/strings.h"
-#include "importer/importer.h"
 #include "model/manifest.h"
-#include "model/manifest_yaml.h"
-#include "model/path_rewrite.h"
 #include "qmail/domains.h"
 #include "verify/installed_domain.h"
 #include "verify/member_check.h"
@@ -26,7 +22,6 @@ namespace vmigrate {
 namespace {
 
 constexpr size_t kBuffer = 256 * 1024;
-constexpr size_t kMaxManifestBytes = 64u << 20;
 
 // One run of `verify`: opens the archive, finds the domain on this host,
 // then runs the checks in the order the report lists them: users, the
@@ -37,10 +32,12 @@ class Verifier {
   Verifier(const VerifyOptions& options, VerifyReport* report) : opt_(options), report_(report) {}
 
   Status Run() {
-    auto reader = ArchiveReader::Open(opt_.archive);
-    if (!reader.ok()) return reader.status();
-    reader_ = std::move(*reader);
-    VM_RETURN_IF_ERROR(ReadManifest());
+    auto opened = OpenArchive(opt_.archive);
+    if (!opened.ok()) return opened.status();
+    reader_ = std::move(opened->reader);
+    manifest_ = std::move(opened->manifest);
+    VM_RETURN_IF_ERROR(spool_.Init());
+    VM_RETURN_IF_ERROR(spool_.Add(opened->manifest_record));
     VM_RETURN_IF_ERROR(ChooseDomain());
     const ManifestDomain& d = manifest_.domains[domain_index_];
     report_->domain = d.name;
@@ -84,33 +81,6 @@ class Verifier {
   }
 
  private:
-  Status ReadManifest() {
-    EntryHeader h;
-    auto more = reader_->Next(&h);
-    if (!more.ok()) return more.status();
-    if (!*more) return Status::Corrupt(opt_.archive + ": empty archive (no manifest.yaml)");
-    if (h.path != kManifestEntry || h.type != EntryType::kFile)
-      return Status::Corrupt(opt_.archive + ": first entry is '" + EscapeC(h.path) +
-                             "', not manifest.yaml: not a vmigrate archive");
-    if (h.size < 0 || static_cast<size_t>(h.size) > kMaxManifestBytes)
-      return Status::Corrupt("manifest.yaml claims " + std::to_string(h.size) + " bytes");
-    auto text = reader_->ReadAll(kMaxManifestBytes);
-    if (!text.ok()) return text.status();
-    auto m = ManifestFromYaml(*text);
-    if (!m.ok()) return m.status();
-    manifest_ = *m;
-    VM_RETURN_IF_ERROR(spool_.Init());
-    FileRecord r;
-    r.type = 'f';
-    r.mode = h.mode & 07777;
-    r.mtime_sec = h.mtime_sec;
-    r.mtime_nsec = h.mtime_nsec;
-    r.size = static_cast<std::int64_t>(text->size());
-    r.sha256 = Sha256::Of(*text);
-    r.path = h.path;
-    return spool_.Add(r);
-  }
-
   // A server archive holds several domains; one pass verifies one of them
   // and only checksums the others.
   Status ChooseDomain() {
@@ -148,18 +118,9 @@ class Verifier {
 
   // A member of another domain or a server file: into the index comparison only.
   Status HashOtherMember(const EntryHeader& h) {
-    VM_RETURN_IF_ERROR(CheckMemberPath(h.path));
-    FileRecord rec;
-    rec.type = h.type == EntryType::kDirectory ? 'd' : h.type == EntryType::kSymlink ? 'l' : 'f';
-    rec.mode = h.mode & 07777;
-    rec.mtime_sec = h.mtime_sec;
-    rec.mtime_nsec = h.mtime_nsec;
-    rec.path = h.path;
-    if (h.type == EntryType::kSymlink) {
-      rec.size = static_cast<std::int64_t>(h.link_target.size());
-      rec.sha256 = Sha256::Of(h.link_target);
-      rec.rewritten = HasPlaceholderMarker(h.link_target);
-    } else if (h.type == EntryType::kFile) {
+    VM_RETURN_IF_ERROR(CheckEntryHeader(h));
+    FileRecord rec = RecordFromHeader(h);
+    if (h.type == EntryType::kFile) {
       if (buffer_.empty()) buffer_.resize(kBuffer);
       VM_RETURN_IF_ERROR(HashEntryData(reader_.get(), h, buffer_.data(), buffer_.size(), &rec));
       rec.rewritten = all_rewritten_.count(h.path) > 0;
