@@ -1,23 +1,20 @@
 #include "verify/installed_domain.h"
 
-#include <dirent.h>
-
 #include <algorithm>
-#include <cerrno>
+#include <filesystem>
+#include <system_error>
 
 #include "core/errno_status.h"
 
 namespace vmigrate::verify {
 
 Result<std::vector<std::string>> ListNames(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return FromErrno("cannot read directory " + dir, errno);
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return FromErrorCode("cannot read directory " + dir, ec);
   std::vector<std::string> out;
-  while (struct dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") out.push_back(name);
-  }
-  closedir(d);
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) out.push_back(it->path().filename());
+  if (ec) return FromErrorCode("cannot read directory " + dir, ec);
   std::sort(out.begin(), out.end());
   return out;
 }
