@@ -73,7 +73,9 @@ struct OpenedArchive {
 /// manifest.yaml as a regular file of at most kMaxManifestBytes whose data
 /// is the size its header says; parses it (ManifestFromYaml: format version,
 /// kind) and checks every name in it with vpopmail's rules (domains, alias
-/// domains, users; no name listed twice; rewritten_files paths). Errors:
+/// domains, users with vpopmail::ValidateEntry: a name vpopmail cannot reach
+/// passes, one unsafe on disk does not; no name listed twice;
+/// rewritten_files paths). Errors:
 /// kNotFound (no such file), kCorrupt ("<path>: empty archive (no
 /// manifest.yaml)", "<path>: first entry is 'x', not manifest.yaml: not a
 /// vmigrate archive", "manifest.yaml claims N bytes (limit L)",

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "vpopmail/names.h"
 #include "vpopmail/password.h"
 
 namespace vmigrate::verify {
@@ -52,6 +53,16 @@ void CheckUsers(const InstalledDomain& domain, VerifyReport* report) {
                                Join(weak, ", "));
   for (const auto& [name, e] : domain.users_by_name)
     if (!in_archive.count(name)) add(name, "user is installed but not in the archive");
+  // Warnings, not differences: such accounts and lines are carried as they
+  // are (issue 12); the admin decides.
+  for (auto& u : vpopmail::FindUnreachableUsers(*domain.archived)) {
+    report->warnings.push_back(vpopmail::DescribeUnreachable(u));
+    report->unreachable_users.push_back(std::move(u));
+  }
+  for (const VpasswdEntry& e : domain.users) {
+    std::string note = vpopmail::VpasswdLineWarning(e);
+    if (!note.empty()) report->warnings.push_back(domain.archived->name + ": " + note);
+  }
 }
 
 void CheckUserStore(const InstalledDomain& domain, vpopmail::UserStore* store, VerifyReport* report) {

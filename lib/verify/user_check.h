@@ -14,7 +14,10 @@ namespace vmigrate::verify {
 /// Compares domain.archived->users with domain.users_by_name. Adds a
 /// difference per user missing on either side and per field that differs
 /// (path "vpasswd"), counts the cleartexts checked in
-/// report->passwords_checked, and warns once about DES/MD5-crypt hashes.
+/// report->passwords_checked, and warns once about DES/MD5-crypt hashes,
+/// about each account vpopmail cannot reach (report->unreachable_users) and
+/// about each installed vpasswd line longer than vpopmail 5.4 reads
+/// (vpopmail::VpasswdLineWarning).
 void CheckUsers(const InstalledDomain& domain, VerifyReport* report);
 
 /// Adds store->CheckConsistency(domain.loc, domain.users) as differences.

@@ -15,6 +15,7 @@
 
 #include "core/host_paths.h"
 #include "core/status.h"
+#include "vpopmail/names.h"
 
 namespace vmigrate {
 
@@ -54,6 +55,8 @@ struct VerifyReport {
   std::vector<Difference> differences;
   std::vector<std::string> warnings;
   std::vector<FolderUidl> uidl;    // with VerifyOptions::uidl
+  /// Accounts of the archive vpopmail cannot reach (also in `warnings`).
+  std::vector<vpopmail::UnreachableUser> unreachable_users;
 };
 
 /// Fills `report`. Differences are not an error: the Status is OK and

@@ -149,6 +149,45 @@ TEST_F(UnreachableUsersCliTest, InspectNamesTheAccountInTextAndJson) {
   EXPECT_NE(j.out.find("\"name\":\"alice\",\"reachable\":true"), std::string::npos) << j.out;
 }
 
+// verify right after the export (source) and after the import (target):
+// no difference, a warning naming the account, and the JSON list.
+TEST_F(UnreachableUsersCliTest, VerifyWarnsAboutTheAccountOnBothHosts) {
+  RenameUser("dave", "Dave.Dunn");
+  ASSERT_EQ(ExportIt().exit_code, 0);
+  CommandResult src = RunVmigrate(Concat({"verify", archive_}, SourceFlags(src_.path())));
+  EXPECT_EQ(src.exit_code, 0) << src.out << src.err;
+  EXPECT_NE(src.err.find("vmigrate: verify: warning: example.com: user 'Dave.Dunn': upper-case"),
+            std::string::npos)
+      << src.err;
+  ASSERT_EQ(Import(dst_.path(), archive_).exit_code, 0);
+  CommandResult dst = RunVmigrate(Concat({"verify", archive_, "--json"}, TargetFlags(dst_.path())));
+  EXPECT_EQ(dst.exit_code, 0) << dst.out << dst.err;
+  EXPECT_NE(dst.out.find("\"type\":\"warning\",\"domain\":\"example.com\",\"message\":\"example.com: user 'Dave.Dunn'"),
+            std::string::npos)
+      << dst.out;
+  EXPECT_NE(dst.out.find("\"unreachable_users\":[{\"domain\":\"example.com\",\"name\":\"Dave.Dunn\""),
+            std::string::npos)
+      << dst.out;
+}
+
+// A whole-server backup and its restore carry the account the same way.
+TEST_F(UnreachableUsersCliTest, ServerBackupCarriesTheAccountWithAWarning) {
+  RenameUser("dave", "Dave.Dunn");
+  std::string backup = work_ / "server.vma";
+  CommandResult e = RunVmigrate(Concat({"export", "--all", "-o", backup, "--json"}, SourceFlags(src_.path())));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.err.find("warning: example.com: user 'Dave.Dunn': upper-case"), std::string::npos) << e.err;
+  EXPECT_NE(e.out.find("\"unreachable_users\":[{\"domain\":\"example.com\",\"name\":\"Dave.Dunn\""),
+            std::string::npos)
+      << e.out;
+  CommandResult r = Import(dst_.path(), backup, {"--all", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"unreachable_users\":[{\"domain\":\"example.com\",\"name\":\"Dave.Dunn\""),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(ReadFile(TargetDomain() + "/vpasswd").find("Dave.Dunn:"), std::string::npos);
+}
+
 TEST_F(UnreachableUsersCliTest, ExportHelpDocumentsSkipInvalidUsers) {
   CommandResult r = RunVmigrate({"export", "--help"});
   EXPECT_EQ(r.exit_code, 0);

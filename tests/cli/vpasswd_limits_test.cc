@@ -4,6 +4,8 @@
 // target's home path is longer than the target's vpopmail reads (exit 8),
 // unless --vpasswd-line-max says it reads more (then: a warning); verify
 // warns about installed lines over the limit.
+#include <crypt.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -37,9 +39,11 @@ class VpasswdLimitsCliTest : public ::testing::Test {
     size_t length = 0;
     for (auto& e : *entries) {
       if (e.name != "ken") continue;
-      e.passwd = "$6$LongSalt1234abcd$" + std::string(86, 'h');
-      e.gecos = "Kenneth Alexander Montgomery-Worthington of the Accounts Departm";
       e.clear = "Correct-Horse-Battery-Staple-99";
+      struct crypt_data data {};
+      e.passwd = crypt_r(e.clear.c_str(), "$6$LongSalt1234abcd$", &data);
+      EXPECT_EQ(e.passwd.size(), 106u);
+      e.gecos = "Kenneth Alexander Montgomery-Worthington of the Accounts Departm";
       e.has_clear = true;
       length = vpopmail::FormatVpasswdLine(e).size();
     }
@@ -133,6 +137,39 @@ TEST_F(VpasswdLimitsCliTest, ExplicitLimitAcceptsWithAWarningAndTheDomainExports
   CommandResult again = RunVmigrate(Concat({"export", kDomain, "-o", work_ / "again.vma"},
                                            TargetFlags(dst_.path())));
   EXPECT_EQ(again.exit_code, 0) << again.err;
+  // verify: no difference, a warning about the line.
+  CommandResult v = RunVmigrate(Concat({"verify", archive}, TargetFlags(dst_.path())));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.err.find("vmigrate: verify: warning: example.com: user 'ken': vpasswd line is " +
+                       std::to_string(OnTarget(length)) + " bytes; vpopmail 5.4 reads at most 254 (5.6 reads it)"),
+            std::string::npos)
+      << v.err;
+}
+
+TEST_F(VpasswdLimitsCliTest, VerifyOnTheSourceWarnsAboutALongLine) {
+  size_t length = LengthenKensLine();
+  std::string archive = ExportArchive();
+  CommandResult v = RunVmigrate(Concat({"verify", archive, "--json"}, SourceFlags(src_.path())));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("user 'ken': vpasswd line is " + std::to_string(length) + " bytes"), std::string::npos)
+      << v.out;
+  EXPECT_NE(v.out.find("\"status\":\"ok\""), std::string::npos) << v.out;
+}
+
+// A server restore refuses the same way, before any domain is written.
+TEST_F(VpasswdLimitsCliTest, ServerRestoreRefusesBeforeWritingAnyDomain) {
+  LengthenKensLine();
+  std::string backup = work_ / "server.vma";
+  CommandResult e = RunVmigrate(Concat({"export", "--all", "-o", backup}, SourceFlags(src_.path())));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  auto before = TreeDigest(dst_.path());
+  CommandResult r = Import(dst_.path(), backup, {"--all"});
+  EXPECT_EQ(r.exit_code, 8) << r.err;
+  EXPECT_NE(r.err.find("user 'ken': vpasswd line is"), std::string::npos) << r.err;
+  EXPECT_EQ(DigestDiff(before, TreeDigest(dst_.path())), "") << "the target changed";
+  CommandResult ok = Import(dst_.path(), backup, {"--all", "--vpasswd-line-max", "298"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.err.find("warning: example.com: user 'ken': vpasswd line is"), std::string::npos) << ok.err;
 }
 
 TEST_F(VpasswdLimitsCliTest, ALimitTheLineStillBreaksIsRefused) {

@@ -141,6 +141,7 @@ int VerifyOne(const VerifyFlags& flags, const HostPaths& paths, const std::strin
     j.Key("entries").Number(report.entries).Key("passwords_checked").Number(report.passwords_checked);
     j.Key("differences").Number(report.differences.size());
     j.Key("warnings").Number(report.warnings.size());
+    UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     j.Key("exit").Number(static_cast<std::uint64_t>(rc)).EndObject();
     std::printf("%s\n", j.str().c_str());
     return rc;
