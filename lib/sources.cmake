@@ -6,6 +6,7 @@ set(VMIGRATE_LIB_SOURCES
   archive/archive_reader.cc
   archive/archive_writer.cc
   archive/checksums.cc
+  archive/layout.cc
   # core/
   core/atomic_file.cc
   core/crash_point.cc
@@ -24,9 +25,9 @@ set(VMIGRATE_LIB_SOURCES
   importer/domain_import.cc
   importer/import_context.cc
   importer/importer.cc
-  importer/inspect.cc
   importer/journal.cc
   importer/mailbox_restore.cc
+  importer/server_restore.cc
   # model/
   model/manifest.cc
   model/manifest_yaml.cc
