@@ -38,7 +38,12 @@ set(VMIGRATE_LIB_SOURCES
   qmail/control_update.cc
   qmail/domains.cc
   # verify/
+  verify/installed_domain.cc
+  verify/member_check.cc
+  verify/qmail_check.cc
+  verify/uidl_report.cc
   verify/uidlist.cc
+  verify/user_check.cc
   verify/verifier.cc
   # vpopmail/
   vpopmail/dir_control.cc
