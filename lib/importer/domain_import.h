@@ -62,10 +62,12 @@ class DomainImport : public EntrySink {
     std::string disk;
     std::string target;  // with placeholders
     struct timespec mtime;
+    std::string rel;     // "files/<rel>" or "users/<u>/<rel>"
   };
 
   const ImportOptions& opt() const { return *ctx_->options; }
   Status PlanUsers();
+  Result<std::string> StagingParent() const;
   Status MakeStaging();
   Result<std::string> StagingPath(const std::string& member, bool* rewritten) const;
   Status CheckFirstUse(const EntryHeader& h, const std::string& disk);
@@ -75,6 +77,7 @@ class DomainImport : public EntrySink {
   Status ValidatePlaceholders();
   std::vector<qmail::DomainAssign> AssignEntries(const std::string& host_dir) const;
   Status FinishStaging(const HostPathSet& target);
+  std::string RebaseLink(const HostPathSet& target, const PendingLink& link, const std::string& text);
   Status WriteDefaultDelivery(const HostPathSet& target);
 
   ImportContext* ctx_;

@@ -17,6 +17,7 @@
 #include "core/host_paths.h"
 #include "core/progress.h"
 #include "core/rate_limit.h"
+#include "core/resolve_path.h"
 #include "core/status.h"
 #include "model/manifest.h"
 
@@ -93,6 +94,7 @@ struct ImportReport {
   std::uint64_t entries = 0;
   std::uint64_t file_bytes = 0;
   std::vector<std::string> warnings;
+  std::vector<SymlinkHop> followed_links;  // a symlinked domains/ (or vpopmail home) placed into
 };
 
 /// Imports what `options` select. For several domains (--all), each domain
