@@ -84,7 +84,12 @@ std::optional<std::string> RebaseRelativeLink(const HostPathSet& source, const H
   std::string place;
   for (const auto& c : *reached) place += "/" + c;
   if (place.empty()) place = "/";
-  if (ToPlaceholders(source, &place) && !FromPlaceholders(target, &place).ok()) return std::nullopt;
+  // Only the migrated domain moves; any other place (another domain, the
+  // vpopmail home's etc/) is the same host path on the target.
+  HostPathSet moved;
+  moved.domain_dir = source.domain_dir;
+  moved.user_dirs = source.user_dirs;
+  if (ToPlaceholders(moved, &place) && !FromPlaceholders(target, &place).ok()) return std::nullopt;
   auto wanted = LexicalParts(place);
   auto now = LexicalParts(DirOf(to_link) + "/" + text);
   if (now && *now == *wanted) return text;

@@ -43,10 +43,11 @@ std::optional<std::string> EntryHostPath(const HostPathSet& paths, const std::st
 
 /// A relative symlink target for a link that moves from host path
 /// `from_link` (source) to `to_link` (target): the place it reached on the
-/// source, taken lexically ("a/../b" is "b") and mapped the way absolute
-/// paths are (ToPlaceholders with `source`, FromPlaceholders with
-/// `target`; a place outside every known path stays the same host path),
-/// reached from the link's new place. Returns `text` unchanged when it
+/// source, taken lexically ("a/../b" is "b"), moved with the domain when it
+/// is inside the domain dir or a home of `source` (mapped as absolute paths
+/// are: ToPlaceholders, FromPlaceholders with `target`; any other place,
+/// e.g. another domain, stays the same host path), reached from the link's
+/// new place. Returns `text` unchanged when it
 /// already reaches that place (homes that keep their bucket), and nullopt
 /// when it cannot be rewritten: it climbs above "/", or names a user
 /// `target` does not have. Absolute `text` is returned as it is.

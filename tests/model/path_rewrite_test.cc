@@ -263,17 +263,22 @@ TEST(PathRewriteTest, RelativeLinkFollowsAHomeThatMovesToAnotherBucket) {
   EXPECT_EQ(out, "../../bob/Maildir/.Shared/");
 }
 
-TEST(PathRewriteTest, RelativeLinkOutOfTheDomainReachesTheSameMappedPlace) {
-  // ../../../etc/x from the domain dir is the vpopmail home's etc/ on both
-  // hosts; the domain lands one bucket deeper on the target.
+TEST(PathRewriteTest, RelativeLinkOutOfTheDomainReachesTheSameHostPath) {
+  // Another domain does not move with this one (as an absolute path into
+  // it is carried unchanged); the domain lands one bucket deeper.
   HostPathSet t = Target();
+  t.vpopmail_home = kHome;
+  t.domain_dir = kHome + "/domains/1/example.com";
+  t.user_dirs["bob"] = t.domain_dir + "/bob";
   auto out = RebaseRelativeLink(Source(), t, kDomainDir + "/link", t.domain_dir + "/link",
-                                "../../etc/x");
-  EXPECT_EQ(out, "../../../etc/x");
-  // A place outside every known path is the same host path on the target.
+                                "../example.net/tom/Maildir");
+  EXPECT_EQ(out, "../../example.net/tom/Maildir");
   out = RebaseRelativeLink(Source(), t, kDomainDir + "/bob/x", t.user_dirs["bob"] + "/x",
                            "../../../../../../../srv/shared");
-  EXPECT_EQ(out, "../../../../../../srv/shared");
+  EXPECT_EQ(out, "../../../../../../../../srv/shared");
+  // Unchanged text when the link's place did not move.
+  out = RebaseRelativeLink(Source(), Source(), kDomainDir + "/link", kDomainDir + "/link", "../example.net");
+  EXPECT_EQ(out, "../example.net");
 }
 
 TEST(PathRewriteTest, RelativeLinkThatCannotBeRewrittenIsNamed) {
