@@ -283,7 +283,7 @@ Status DomainImport::Accept(const EntryHeader& h, const MemberName& name, FileRe
                                "': a symlink in place of a domain, home or Maildir directory");
       if (!dry) VM_RETURN_IF_ERROR(EnsureDir(DirName(*disk)));
       links_seen_.insert(*disk);
-      links_.push_back({*disk, h.link_target, mtime, RelInDomain(h.path)});
+      links_.push_back({*disk, h.link_target, mtime, name.rel_in_domain});
       return Status::OK();
     default:
       return Status::OK();
