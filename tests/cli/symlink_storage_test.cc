@@ -131,6 +131,8 @@ TEST_F(SymlinkStorageTest, AbsoluteDomainDirLinkIsTakenUnderTheRoot) {
 }
 
 TEST_F(SymlinkStorageTest, DomainDirLinkThatLeavesTheRootIsRefusedWithOneLine) {
+  const std::string good = work_ / "good.vma";
+  ASSERT_EQ(Export(src_.path(), "example.com", good).exit_code, 0);
   // Five levels up from domains/ is the root; the sixth leaves it.
   MoveBehindLink(src_.path(), SrcDomainRel(), "data2/mail/example.com",
                  "../../../../../../data2/mail/example.com");
@@ -143,6 +145,7 @@ TEST_F(SymlinkStorageTest, DomainDirLinkThatLeavesTheRootIsRefusedWithOneLine) {
       << e.err;
   EXPECT_FALSE(fs::exists(archive_));
   // verify refuses the same link the same way.
+  archive_ = good;
   CommandResult v = VerifySource();
   EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
   EXPECT_NE(v.err.find("leads outside --root"), std::string::npos) << v.err;
