@@ -17,6 +17,7 @@
 #include "core/host_paths.h"
 #include "core/progress.h"
 #include "core/rate_limit.h"
+#include "core/resolve_path.h"
 #include "core/status.h"
 #include "model/manifest.h"
 #include "vpopmail/names.h"
@@ -115,6 +116,7 @@ struct ImportReport {
   /// Accounts of the archive vpopmail cannot reach (an upper-case name, ...):
   /// imported as they are, and also listed in `warnings`.
   std::vector<vpopmail::UnreachableUser> unreachable_users;
+  std::vector<SymlinkHop> followed_links;  // a symlinked domains/ (or vpopmail home) placed into
 };
 
 /// Imports what `options` select. For several domains (--all), each domain
