@@ -68,6 +68,7 @@ void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
     }
     j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
     j.Key("entries").Number(report.entries).Key("output").String(f.output);
+    AddOutsideRefsJson(&j, ManifestRefs(m, /*with_archive_domains=*/false));
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::fprintf(out, "%s\n", j.str().c_str());
     return;
@@ -127,6 +128,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
       j.Key("messages").Number(s.ok() ? m.total_messages() : 0);
       j.Key("bytes").Number(s.ok() ? m.total_bytes() : 0);
       j.Key("seconds").Double(seconds).Key("output").String(s.ok() ? opt.output : "");
+      if (s.ok()) AddOutsideRefsJson(&j, ManifestRefs(m, /*with_archive_domains=*/false));
       if (s.ok()) j.Key("error").Null();
       else j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s)));
       j.EndObject();

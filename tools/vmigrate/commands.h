@@ -14,7 +14,10 @@
 #include "core/host_paths.h"
 #include "core/progress.h"
 #include "core/rate_limit.h"
+#include "core/json.h"
 #include "core/status.h"
+#include "model/manifest.h"
+#include "model/outside_refs.h"
 
 namespace vmigrate::cli {
 
@@ -55,6 +58,14 @@ void PrintBatchSummary(bool json, size_t ok, size_t failed, int exit_code, const
 
 /// Names from a list file: one per line, blank lines and '#' comments skipped.
 Result<std::vector<std::string>> ReadListFile(const std::string& path);
+
+/// The references of every domain of `m`; those into another domain of the
+/// same archive (rewritten, not leaving) only when `with_archive_domains`.
+std::vector<ReportedRef> ManifestRefs(const Manifest& m, bool with_archive_domains);
+
+/// Appends "outside_refs": [{"domain","file","line","path","reason","other_domain","note"}]
+/// to an open JSON object; "other_domain" and "note" only when set.
+void AddOutsideRefsJson(JsonWriter* j, const std::vector<ReportedRef>& refs);
 
 Handler AddExport(CLI::App* app);
 Handler AddImport(CLI::App* app);

@@ -1,0 +1,155 @@
+// Issue 12, kind 4: references that leave the domain. real-small's
+// example.com gets aliases, list config and symlinks whose host paths lead
+// into example.net (another domain on the same host), into a user that is
+// not in the archive, and outside vpopmail's home. Export, import and
+// verify must carry them unchanged and report each one (file, line or
+// link, path, reason); a path into a domain of the same server backup is
+// rewritten for the new host instead.
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli/cli_fixture.h"
+#include "support/test_support.h"
+
+namespace vmigrate::testing::cli {
+namespace {
+
+const std::string kHome = kFixtureVpopmailHome;
+const std::string kNet = kHome + "/domains/example.net";
+const std::string kCom = kHome + "/domains/example.com";
+
+// One report line as export, import and verify print it (after their prefix).
+std::string Line(const std::string& where, const std::string& path, const std::string& what) {
+  return "example.com: " + where + ": '" + path + "' " + what;
+}
+const std::string kOtherNet = "leads into domain example.net, which is not in the archive; carried unchanged";
+const std::string kNotIn = "leads to a mailbox or directory that is not in the archive; carried unchanged";
+const std::string kOutside = "is outside vpopmail's home; carried unchanged, it must exist on the new host";
+
+// The variants, added to the source's example.com as an admin would have.
+void AddReferences(const std::string& root) {
+  const std::string com = root + kCom;
+  auto write = [&](const std::string& rel, const std::string& text) {
+    WriteFile(com + "/" + rel, text);
+    chmod((com + "/" + rel).c_str(), 0600);
+  };
+  write(".qmail-support", kNet + "/tom/Maildir/\n");                      // another domain
+  write(".qmail-ghost", kCom + "/ghost/Maildir/\n");                      // a user not in the archive
+  write(".qmail-oldbox", "&tom@example.net\n/var/mail/tom\n");           // outside vpopmail's home
+  write(".qmail-help", "|/usr/bin/autorespond 10000 5 " + kNet + "/HELP/message " + kNet + "/HELP\n");
+  // Programs and their own files are not references: never reported.
+  write(".qmail-filter", "|preline /usr/bin/maildrop /etc/mailfilter\n| " + kHome +
+                             "/bin/vdelivermail '' bounce-no-mailbox\n");
+  // An ezmlm list whose posting program works on another domain's list dir.
+  ASSERT_EQ(mkdir((com + "/team").c_str(), 0700), 0);
+  write("team/editor", "|/usr/bin/ezmlm-send '" + kNet + "/team'\n");
+  ASSERT_EQ(symlink((kCom + "/team/editor").c_str(), (com + "/.qmail-team").c_str()), 0);  // inside
+  ASSERT_EQ(symlink((kNet + "/.qmail-help").c_str(), (com + "/.qmail-nethelp").c_str()), 0);
+  ASSERT_EQ(symlink("/srv/public", (com + "/alice/Maildir/.Public").c_str()), 0);
+}
+
+// The lines every run reports for the tree above, in any order.
+std::vector<std::string> ExpectedLines() {
+  return {
+      Line(".qmail-support line 1", kNet + "/tom/Maildir/", kOtherNet),
+      Line(".qmail-ghost line 1", kCom + "/ghost/Maildir/", kNotIn),
+      Line(".qmail-oldbox line 2", "/var/mail/tom", kOutside),
+      Line(".qmail-help line 1", kNet + "/HELP/message", kOtherNet),
+      Line(".qmail-help line 1", kNet + "/HELP", kOtherNet),
+      Line("team/editor line 1", kNet + "/team", kOtherNet),
+      Line(".qmail-nethelp (symlink)", kNet + "/.qmail-help", kOtherNet),
+      Line("user alice: Maildir/.Public (symlink)", "/srv/public", kOutside),
+  };
+}
+
+void ExpectReported(const std::string& output, const std::string& prefix) {
+  for (const std::string& line : ExpectedLines())
+    EXPECT_TRUE(HasLine(output, prefix + line)) << prefix + line << "\nnot in:\n" << output;
+  EXPECT_EQ(output.find(".qmail-filter"), std::string::npos) << output;
+  EXPECT_EQ(output.find(".qmail-team"), std::string::npos) << output;
+  EXPECT_EQ(output.find(".qmail-default"), std::string::npos) << output;
+}
+
+class OutsideRefsCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    UnpackFixture("real-small", src_.path());
+    AddReferences(src_.path());
+    MakeEmptyTarget(dst_.path());
+    archive_ = work_ / "com.tar.zst";
+  }
+
+  std::string DstDomain() const { return TargetHomeDisk(dst_.path()) + "/domains/example.com"; }
+
+  TempDir src_, dst_, work_;
+  std::string archive_;
+};
+
+TEST_F(OutsideRefsCliTest, ExportReportsEachReferenceOnceAndExitsZero) {
+  CommandResult e = Export(src_.path(), "example.com", archive_);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  ExpectReported(e.err, "vmigrate: export: warning: ");
+}
+
+TEST_F(OutsideRefsCliTest, ExportJsonListsTheReferences) {
+  CommandResult e = Export(src_.path(), "example.com", archive_, {"--json"});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("{\"domain\":\"example.com\",\"file\":\"files/.qmail-support\",\"line\":1,\"path\":\"" +
+                       kNet + "/tom/Maildir/\",\"reason\":\"other_domain\",\"other_domain\":\"example.net\"}"),
+            std::string::npos)
+      << e.out;
+  EXPECT_NE(e.out.find("{\"domain\":\"example.com\",\"file\":\"users/alice/Maildir/.Public\",\"line\":0,"
+                       "\"path\":\"/srv/public\",\"reason\":\"outside_home\"}"),
+            std::string::npos)
+      << e.out;
+}
+
+TEST_F(OutsideRefsCliTest, ImportCarriesReferencesUnchangedAndRewritesTheRest) {
+  ASSERT_EQ(Export(src_.path(), "example.com", archive_).exit_code, 0);
+  CommandResult i = Import(dst_.path(), archive_);
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const std::string d = DstDomain();
+  EXPECT_EQ(ReadFile(d + "/.qmail-support"), kNet + "/tom/Maildir/\n");
+  EXPECT_EQ(ReadFile(d + "/.qmail-help"),
+            "|/usr/bin/autorespond 10000 5 " + kNet + "/HELP/message " + kNet + "/HELP\n");
+  EXPECT_EQ(ReadFile(d + "/team/editor"), "|/usr/bin/ezmlm-send '" + kNet + "/team'\n");
+  EXPECT_EQ(fs::read_symlink(d + "/.qmail-nethelp").string(), kNet + "/.qmail-help");
+  EXPECT_EQ(fs::read_symlink(d + "/alice/Maildir/.Public").string(), "/srv/public");
+  // Inside the domain: rewritten for the new host as before.
+  EXPECT_EQ(fs::read_symlink(d + "/.qmail-team").string(), std::string(kTargetHome) + "/domains/example.com/team/editor");
+  EXPECT_EQ(ReadFile(d + "/.qmail-ghost"), std::string(kTargetHome) + "/domains/example.com/ghost/Maildir/\n");
+  EXPECT_EQ(ReadFile(d + "/.qmail-filter"), "|preline /usr/bin/maildrop /etc/mailfilter\n| " +
+                                                std::string(kTargetHome) + "/bin/vdelivermail '' bounce-no-mailbox\n");
+}
+
+// A server backup carries example.net too: the alias into it is rewritten
+// for the new host, where example.net lands, and is not reported as leaving.
+TEST_F(OutsideRefsCliTest, ServerBackupRewritesReferencesIntoItsOwnDomains) {
+  CommandResult e = RunVmigrate(Concat({"export", "--all", "-o", archive_}, SourceFlags(src_.path())));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(e.err.find("example.net, which is not in the archive"), std::string::npos) << e.err;
+  EXPECT_TRUE(HasLine(e.err, "vmigrate: export: warning: " + Line(".qmail-oldbox line 2", "/var/mail/tom", kOutside)))
+      << e.err;
+  CommandResult i = Import(dst_.path(), archive_, {"--all"});
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const std::string support = ReadFile(DstDomain() + "/.qmail-support");
+  EXPECT_EQ(support, std::string(kTargetHome) + "/domains/example.net/tom/Maildir/\n");
+  EXPECT_TRUE(fs::is_directory(dst_.path() + support.substr(0, support.size() - 1))) << support;
+  EXPECT_EQ(fs::read_symlink(DstDomain() + "/.qmail-nethelp").string(),
+            std::string(kTargetHome) + "/domains/example.net/.qmail-help");
+}
+
+// Left out with --exclude, example.net is not in the archive any more.
+TEST_F(OutsideRefsCliTest, ServerBackupReportsReferencesIntoExcludedDomains) {
+  CommandResult e = RunVmigrate(
+      Concat({"export", "--all", "--exclude", "example.net", "-o", archive_}, SourceFlags(src_.path())));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  ExpectReported(e.err, "vmigrate: export: warning: ");
+}
+
+}  // namespace
+}  // namespace vmigrate::testing::cli
