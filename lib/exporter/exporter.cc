@@ -373,6 +373,12 @@ class Exporter {
     for (const FoundPath& f : found) {
       OutsideRef ref;
       if (!ClassifyPath(w_->refs, f, file_dir, &ref)) continue;
+      // Carried unchanged, also where a placeholder would apply (a missing
+      // path inside the domain dir): the file must name what the old host's did.
+      if (ref.reason != kRefArchiveDomain && StartsWith(f.path, "/")) {
+        std::string exact = LexicalPath("/", f.path);
+        w_->path_set.overrides.emplace(exact, exact);
+      }
       ref.file = member;
       ref.line = f.line;
       w_->outside.push_back(std::move(ref));

@@ -19,6 +19,7 @@
 #include "core/rate_limit.h"
 #include "core/status.h"
 #include "model/manifest.h"
+#include "model/outside_refs.h"
 
 namespace vmigrate {
 
@@ -93,6 +94,8 @@ struct ImportReport {
   std::uint64_t entries = 0;
   std::uint64_t file_bytes = 0;
   std::vector<std::string> warnings;
+  /// Paths of the restored domains that lead out of them (importer/outside_refs_check.h).
+  std::vector<ReportedRef> outside_refs;
 };
 
 /// Imports what `options` select. For several domains (--all), each domain

@@ -119,11 +119,63 @@ TEST_F(OutsideRefsCliTest, ImportCarriesReferencesUnchangedAndRewritesTheRest) {
   EXPECT_EQ(ReadFile(d + "/team/editor"), "|/usr/bin/ezmlm-send '" + kNet + "/team'\n");
   EXPECT_EQ(fs::read_symlink(d + "/.qmail-nethelp").string(), kNet + "/.qmail-help");
   EXPECT_EQ(fs::read_symlink(d + "/alice/Maildir/.Public").string(), "/srv/public");
-  // Inside the domain: rewritten for the new host as before.
+  // Inside the domain, and programs: rewritten for the new host as before.
   EXPECT_EQ(fs::read_symlink(d + "/.qmail-team").string(), std::string(kTargetHome) + "/domains/example.com/team/editor");
-  EXPECT_EQ(ReadFile(d + "/.qmail-ghost"), std::string(kTargetHome) + "/domains/example.com/ghost/Maildir/\n");
+  EXPECT_EQ(ReadFile(d + "/.qmail-ghost"), kCom + "/ghost/Maildir/\n");  // reported, so verbatim too
   EXPECT_EQ(ReadFile(d + "/.qmail-filter"), "|preline /usr/bin/maildrop /etc/mailfilter\n| " +
                                                 std::string(kTargetHome) + "/bin/vdelivermail '' bounce-no-mailbox\n");
+}
+
+TEST_F(OutsideRefsCliTest, ImportPlanAndSummaryListTheReferencesAndWhetherTheyExistHere) {
+  ASSERT_EQ(Export(src_.path(), "example.com", archive_).exit_code, 0);
+  // The admin already made the old mbox path on the new host.
+  fs::create_directories(dst_.path() + "/var/mail");
+  WriteFile(dst_.path() + "/var/mail/tom", "");
+  const std::string missing = "; it does not exist on this host";
+  auto expect_listed = [&](const std::string& out) {
+    EXPECT_TRUE(HasLine(out, "references that leave the domain (carried unchanged; fix them before cutover):")) << out;
+    for (const std::string& line : ExpectedLines()) {
+      bool here = line.find("/var/mail/tom") != std::string::npos;
+      std::string want = "  " + line + (here ? "; it exists on this host" : missing);
+      EXPECT_TRUE(HasLine(out, want)) << want << "\nnot in:\n" << out;
+    }
+    EXPECT_EQ(out.find(".qmail-filter"), std::string::npos) << out;
+  };
+  CommandResult plan = Import(dst_.path(), archive_, {"--dry-run"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  expect_listed(plan.out);
+  CommandResult i = Import(dst_.path(), archive_);
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  expect_listed(i.out);
+}
+
+TEST_F(OutsideRefsCliTest, ImportJsonListsTheReferencesWithTheirNote) {
+  ASSERT_EQ(Export(src_.path(), "example.com", archive_).exit_code, 0);
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--dry-run", "--json"},
+                                                std::vector<std::string>{"--json"}}) {
+    CommandResult i = Import(dst_.path(), archive_, extra);
+    ASSERT_EQ(i.exit_code, 0) << i.err;
+    EXPECT_NE(i.out.find("{\"domain\":\"example.com\",\"file\":\"files/.qmail-support\",\"line\":1,\"path\":\"" +
+                         kNet + "/tom/Maildir/\",\"reason\":\"other_domain\",\"other_domain\":\"example.net\","
+                         "\"note\":\"it does not exist on this host\"}"),
+              std::string::npos)
+        << i.out;
+  }
+}
+
+// One domain restored from a server backup: the paths into example.net
+// were rewritten for the new host, but this run does not bring example.net.
+TEST_F(OutsideRefsCliTest, RestoringOneDomainOfAServerBackupReportsPathsIntoTheOthers) {
+  CommandResult e = RunVmigrate(Concat({"export", "--all", "-o", archive_}, SourceFlags(src_.path())));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  CommandResult i = Import(dst_.path(), archive_, {"--domain", "example.com"});
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const std::string now = std::string(kTargetHome) + "/domains/example.net/tom/Maildir/";
+  std::string want = "  example.com: .qmail-support line 1: '" + kNet + "/tom/Maildir/' leads into domain example.net "
+                     "(also in this archive); rewritten for the new host; this run does not restore example.net; "
+                     "rewritten to '" + now + "', which does not exist on this host";
+  EXPECT_TRUE(HasLine(i.out, want)) << want << "\nnot in:\n" << i.out;
+  EXPECT_EQ(ReadFile(DstDomain() + "/.qmail-support"), now + "\n");
 }
 
 // A server backup carries example.net too: the alias into it is rewritten
@@ -141,6 +193,8 @@ TEST_F(OutsideRefsCliTest, ServerBackupRewritesReferencesIntoItsOwnDomains) {
   EXPECT_TRUE(fs::is_directory(dst_.path() + support.substr(0, support.size() - 1))) << support;
   EXPECT_EQ(fs::read_symlink(DstDomain() + "/.qmail-nethelp").string(),
             std::string(kTargetHome) + "/domains/example.net/.qmail-help");
+  // Nothing about example.net in the summary: it came along.
+  EXPECT_EQ(i.out.find("example.net/tom"), std::string::npos) << i.out;
 }
 
 // Left out with --exclude, example.net is not in the archive any more.

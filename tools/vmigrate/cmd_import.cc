@@ -43,6 +43,14 @@ void UserDirsJson(JsonWriter* j, const char* key, const std::map<std::string, st
   j->EndArray();
 }
 
+// Paths that lead out of the restored domains, one line each, for the plan
+// and the summary: the admin fixes them before cutover.
+void PrintOutsideRefs(const ImportReport& report) {
+  if (report.outside_refs.empty()) return;
+  std::printf("references that leave the domain (carried unchanged; fix them before cutover):\n");
+  for (const auto& r : report.outside_refs) std::printf("  %s\n", DescribeReportedRef(r).c_str());
+}
+
 // One domain archive, one domain: the plan of a dry run.
 void PrintPlan(const ImportReport& report, bool json) {
   const DomainOutcome& d = report.domains[0];
@@ -56,6 +64,7 @@ void PrintPlan(const ImportReport& report, bool json) {
     UserDirsJson(&j, "users", d.user_dirs);
     EditsJson(&j, report.control_edits);
     j.Key("domains_dir_control").String(report.domains_dir_control);
+    AddOutsideRefsJson(&j, report.outside_refs);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -76,6 +85,7 @@ void PrintPlan(const ImportReport& report, bool json) {
   for (char& c : dc)
     if (c == '\n') c = ' ';
   std::printf("  domains/.dir-control becomes: %s\n", dc.c_str());
+  PrintOutsideRefs(report);
 }
 
 // --all, or a server archive: every domain's outcome and the server files.
@@ -108,6 +118,7 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
     for (const auto& f : report.server_files)
       j.BeginObject().Key("path").String(f.path).Key("action").String(f.action).EndObject();
     j.EndArray().Key("domains_dir_control").String(report.domains_dir_control);
+    AddOutsideRefsJson(&j, report.outside_refs);
     j.Key("warnings").StringArray(report.warnings).Key("exit").Number(code).EndObject();
     std::printf("%s\n", j.str().c_str());
     return code;
@@ -131,6 +142,7 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
   for (const auto& e : report.control_edits) std::printf("  %c %s: %s\n", e.op, e.file.c_str(), e.line.c_str());
   if (!report.server_files.empty()) std::printf("server files:\n");
   for (const auto& f : report.server_files) std::printf("  %-16s %s\n", f.action.c_str(), f.path.c_str());
+  PrintOutsideRefs(report);
   std::printf("%zu %s, %zu skipped (already on the target), %zu failed\n", imported,
               dry_run ? "planned" : "imported", skipped, failed);
   return code;
@@ -178,6 +190,7 @@ void PrintImported(const ImportReport& report, bool json) {
     j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
     j.Key("owner").String(OwnerText(report.owner));
     j.Key("qmail_send_signalled").Number(static_cast<std::uint64_t>(report.qmail_send_signalled));
+    AddOutsideRefsJson(&j, report.outside_refs);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -186,6 +199,7 @@ void PrintImported(const ImportReport& report, bool json) {
               d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
               static_cast<unsigned long long>(d.messages), static_cast<unsigned long long>(d.bytes),
               d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
+  PrintOutsideRefs(report);
 }
 
 struct Flags {
@@ -220,6 +234,9 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     if (*meter) (*meter)->Finish();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
+    // A batch prints one line per domain: the references go with the warnings.
+    for (const auto& r : report.outside_refs)
+      std::fprintf(stderr, "vmigrate: import: warning: %s\n", DescribeReportedRef(r).c_str());
     std::vector<DomainOutcome> outcomes = report.domains;
     if (!s.ok()) {
       DomainOutcome out;
