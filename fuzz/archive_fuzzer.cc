@@ -14,7 +14,7 @@
 #include "archive/archive_reader.h"
 #include "archive/checksums.h"
 #include "fuzz_util.h"
-#include "importer/importer.h"
+#include "archive/layout.h"
 #include "model/manifest.h"
 #include "model/manifest_yaml.h"
 

@@ -43,8 +43,9 @@ struct MemberName {
 Status CheckMemberPath(const std::string& path);
 
 /// Parses a member name (CheckMemberPath first). kCorrupt for a name that
-/// fits no part ("... is outside the domain the manifest names"). Does not
-/// check that the domain or user is one the manifest lists.
+/// fits no part ("archive entry 'x' is outside the domain the manifest
+/// names"). Does not check that the domain, user or server file is one the
+/// manifest lists: the caller knows which of them it accepts.
 Result<MemberName> ParseMemberName(const std::string& path);
 
 /// The header checks every reader makes on a member after the manifest:
@@ -74,9 +75,14 @@ struct OpenedArchive {
 /// kind) and checks every name in it with vpopmail's rules (domains, alias
 /// domains, users; no name listed twice; rewritten_files paths). Errors:
 /// kNotFound (no such file), kCorrupt ("<path>: empty archive (no
-/// manifest.yaml)", "first entry is 'x', not manifest.yaml: not a vmigrate
-/// archive", size, YAML and name errors prefixed "archive: "), kIoError.
-Result<OpenedArchive> OpenArchive(const std::string& path);
+/// manifest.yaml)", "<path>: first entry is 'x', not manifest.yaml: not a
+/// vmigrate archive", "manifest.yaml claims N bytes (limit L)",
+/// "manifest.yaml: size differs from its header", ManifestFromYaml's own
+/// errors, name errors prefixed "archive: "), kIoError.
+/// `parsed`, when given, receives the manifest as soon as it parses, before
+/// its names are checked: the importer labels a name error with the
+/// archive's (escaped) domain, as it always has.
+Result<OpenedArchive> OpenArchive(const std::string& path, Manifest* parsed = nullptr);
 
 }  // namespace vmigrate
 

@@ -168,40 +168,22 @@ Status DomainImport::MakeStaging() {
 }
 
 // Maps an archive member to its place under the staging dir.
-Result<std::string> DomainImport::StagingPath(const std::string& member, bool* rewritten) const {
-  const std::string files = ArchiveFilesPrefix(domain().name);
-  const std::string users = ArchiveDomainPrefix(domain().name) + "users/";
-  std::string rel_in_domain;  // relative to domains/<name>/
-  std::string out;
-  if (member + "/" == files) {
-    *rewritten = false;
-    return staging_;
-  }
-  if (StartsWith(member, files)) {
-    std::string rel = member.substr(files.size());
-    for (const auto& [name, home] : user_rel_) {
-      if (rel == home || StartsWith(rel, home + "/"))
-        return Status::Corrupt("archive entry '" + EscapeC(member) +
-                               "' would land in the home of user " + name);
+Result<std::string> DomainImport::StagingPath(const EntryHeader& h, const MemberName& name) const {
+  if (name.domain != domain().name ||
+      (name.part != MemberPart::kDomainFiles && name.part != MemberPart::kUserHome))
+    return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is outside the domain the manifest names");
+  if (name.part == MemberPart::kDomainFiles) {
+    if (name.rel.empty()) return staging_;
+    for (const auto& [user, home] : user_rel_) {
+      if (name.rel == home || StartsWith(name.rel, home + "/"))
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' would land in the home of user " + user);
     }
-    rel_in_domain = "files/" + rel;
-    out = staging_ + "/" + rel;
-  } else if (StartsWith(member, users)) {
-    std::string rest = member.substr(users.size());
-    size_t slash = rest.find('/');
-    std::string user = rest.substr(0, slash);
-    auto it = user_rel_.find(user);
-    if (it == user_rel_.end())
-      return Status::Corrupt("archive entry '" + EscapeC(member) +
-                             "' belongs to a user the manifest does not list");
-    rel_in_domain = "users/" + rest;
-    out = staging_ + "/" + it->second + (slash == std::string::npos ? "" : rest.substr(slash));
-  } else {
-    return Status::Corrupt("archive entry '" + EscapeC(member) +
-                           "' is outside the domain the manifest names");
+    return staging_ + "/" + name.rel;
   }
-  *rewritten = rewritten_members_.count(rel_in_domain) > 0;
-  return out;
+  auto it = user_rel_.find(name.user);
+  if (it == user_rel_.end())
+    return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' belongs to a user the manifest does not list");
+  return staging_ + "/" + it->second + (name.rel.empty() ? "" : "/" + name.rel);
 }
 
 // Any second member at a path already used (by a file, a directory or a
@@ -243,20 +225,21 @@ Status DomainImport::EnsureDir(const std::string& dir) {
   return Status::OK();
 }
 
-Status DomainImport::Accept(const EntryHeader& h, FileRecord* rec) {
-  bool rewritten = false;
-  auto disk = StagingPath(h.path, &rewritten);
+Status DomainImport::Accept(const EntryHeader& h, const MemberName& name, FileRecord* rec) {
+  auto disk = StagingPath(h, name);
   if (!disk.ok()) return disk.status();
+  // The domain dir itself is never a rewritten file, whatever the manifest says.
+  const bool rewritten = *disk != staging_ && rewritten_members_.count(name.rel_in_domain) > 0;
   struct timespec mtime = {static_cast<time_t>(h.mtime_sec), h.mtime_nsec};
   VM_RETURN_IF_ERROR(CheckFirstUse(h, *disk));
-  if (rewritten) rewritten_seen_.insert(RelInDomain(h.path));
+  if (rewritten) rewritten_seen_.insert(name.rel_in_domain);
   const bool dry = opt().dry_run;
   switch (h.type) {
     case EntryType::kDirectory:
       if (*disk != staging_ && !dry) VM_RETURN_IF_ERROR(EnsureDir(*disk));
       dir_paths_.insert(*disk);
       dirs_.push_back({*disk, rec->mode, mtime});
-      NoteHome(h.path);
+      if (name.part == MemberPart::kUserHome && name.rel.empty()) homes_seen_.insert(name.user);
       return Status::OK();
     case EntryType::kFile:
       if (*disk == staging_)
@@ -292,17 +275,6 @@ Status DomainImport::EndOfEntries() {
       return Status::Corrupt("archive: rewritten file '" + EscapeC(f) +
                              "' is listed in the manifest but missing from the stream");
   return ValidatePlaceholders();
-}
-
-// "files/x" or "users/u/x" for a member under domains/<name>/.
-std::string DomainImport::RelInDomain(const std::string& member) const {
-  return member.substr(ArchiveDomainPrefix(domain().name).size());
-}
-
-void DomainImport::NoteHome(const std::string& member) {
-  const std::string users = ArchiveDomainPrefix(domain().name) + "users/";
-  if (StartsWith(member, users) && member.find('/', users.size()) == std::string::npos)
-    homes_seen_.insert(member.substr(users.size()));
 }
 
 // Every placeholder must be one we can resolve, checked before any lock is

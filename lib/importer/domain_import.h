@@ -39,8 +39,9 @@ class DomainImport : public EntrySink {
   /// Places users in buckets (fresh hashing, in the source's bucket order)
   /// and creates the staging dir (a dry run only names one).
   Status Begin();
-  /// `rec` comes with everything but a file's size and hash filled in.
-  Status Accept(const EntryHeader& h, FileRecord* rec) override;
+  /// A member of this domain (name.part kDomainFiles or kUserHome). `rec`
+  /// comes with everything but a file's size and hash filled in.
+  Status Accept(const EntryHeader& h, const MemberName& name, FileRecord* rec) override;
   /// After the last entry: what the manifest promised must have come.
   Status EndOfEntries();
 
@@ -67,11 +68,9 @@ class DomainImport : public EntrySink {
   const ImportOptions& opt() const { return *ctx_->options; }
   Status PlanUsers();
   Status MakeStaging();
-  Result<std::string> StagingPath(const std::string& member, bool* rewritten) const;
+  Result<std::string> StagingPath(const EntryHeader& h, const MemberName& name) const;
   Status CheckFirstUse(const EntryHeader& h, const std::string& disk);
   Status EnsureDir(const std::string& dir);  // MakeDirs, remembering the last one
-  std::string RelInDomain(const std::string& member) const;
-  void NoteHome(const std::string& member);
   Status ValidatePlaceholders();
   std::vector<qmail::DomainAssign> AssignEntries(const std::string& host_dir) const;
   Status FinishStaging(const HostPathSet& target);

@@ -2,7 +2,8 @@
 // archive being read, who owns the files we write, and the copy helpers.
 // ImportArchive (importer.cc) reads the archive once and hands each entry
 // to the EntrySink that owns its path: a DomainImport (one domain), a
-// MailboxRestore (one user's mail), or nobody (hashed and checked only).
+// MailboxRestore (one user's mail), the ServerRestore (server/ members), or
+// nobody (hashed and checked only).
 #ifndef VMIGRATE_IMPORTER_IMPORT_CONTEXT_H_
 #define VMIGRATE_IMPORTER_IMPORT_CONTEXT_H_
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "archive/archive_reader.h"
+#include "archive/layout.h"
 #include "archive/checksums.h"
 #include "core/atomic_file.h"
 #include "core/status.h"
@@ -49,14 +51,15 @@ struct ImportContext {
   std::vector<char> buffer_ = std::vector<char>(kCopyBuffer);
 };
 
-/// Receives the archive entries under one path prefix.
+/// Receives the archive entries of one part of the archive.
 class EntrySink {
  public:
   virtual ~EntrySink() = default;
-  /// Handles one entry, reading its data if it is a file. `rec` comes with
+  /// Handles one entry, reading its data if it is a file. `h` passed
+  /// CheckEntryHeader and `name` is its ParseMemberName. `rec` comes with
   /// type, mode, mtime, path, the rewritten flag and a symlink's size and
   /// hash filled in; the sink adds a file's size and sha256.
-  virtual Status Accept(const EntryHeader& h, FileRecord* rec) = 0;
+  virtual Status Accept(const EntryHeader& h, const MemberName& name, FileRecord* rec) = 0;
 };
 
 /// mkdir -p with `mode` and `owner` for every directory it creates, each

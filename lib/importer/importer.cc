@@ -1,6 +1,5 @@
 #include "importer/importer.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,36 +10,34 @@
 #include <set>
 #include <tuple>
 
-#include "archive/archive_reader.h"
 #include "archive/checksums.h"
+#include "archive/layout.h"
 #include "core/crash_point.h"
 #include "core/errno_status.h"
-#include "core/sha256.h"
 #include "core/strings.h"
 #include "core/writeback.h"
 #include "importer/domain_import.h"
 #include "importer/import_context.h"
 #include "importer/mailbox_restore.h"
 #include "importer/outside_refs_check.h"
-#include "model/manifest_yaml.h"
-#include "model/path_rewrite.h"
+#include "importer/server_restore.h"
 #include "qmail/assign.h"
 #include "qmail/control_update.h"
 #include "vpopmail/dir_control.h"
-#include "vpopmail/names.h"
 
 namespace vmigrate {
 namespace {
 
-constexpr size_t kMaxManifestBytes = 64u << 20;
-constexpr size_t kMaxServerFileBytes = 16u << 20;
-
-struct ServerFileData {
-  std::string path;  // relative to "server/"
-  std::string data;
-  mode_t mode;
-  struct timespec mtime;
-};
+// A message file: directly in a Maildir++ folder's cur/ or new/ (any
+// depth of the home, as the progress meter has always counted them).
+bool IsMessagePath(const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  if (slash == std::string::npos) return false;
+  size_t start = rel.rfind('/', slash - 1);
+  start = start == std::string::npos ? 0 : start + 1;
+  std::string_view dir(rel.data() + start, slash - start);
+  return dir == "cur" || dir == "new";
+}
 
 // Reads the archive once, routing each entry to the part of the target it
 // belongs to, then commits domain by domain.
@@ -69,13 +66,9 @@ class Importer {
       report_->warnings.push_back("not running as root: files keep the current user, not " +
                                   std::to_string(opt_.owner->uid) + ":" + std::to_string(opt_.owner->gid));
     }
-    auto reader = ArchiveReader::Open(opt_.archive);
-    if (!reader.ok()) return reader.status();
-    reader_ = std::move(*reader);
-    ctx_.reader = reader_.get();
-    VM_RETURN_IF_ERROR(ReadManifest());
-    VM_RETURN_IF_ERROR(CheckManifest());
+    VM_RETURN_IF_ERROR(OpenManifest());
     VM_RETURN_IF_ERROR(Select());
+    server_ = std::make_unique<ServerRestore>(&ctx_, &manifest(), want_server_);
     VM_RETURN_IF_ERROR(Stream());
     if (mailbox_) {
       MailboxOutcome out;
@@ -91,7 +84,7 @@ class Importer {
     VM_RETURN_IF_ERROR(CommitAll());
     report_->outside_refs = CheckOutsideRefs(manifest(), report_->domains, opt_.paths, false);
     size_t imported = 0;
-    for (const auto& d : report_->domains) imported += d.status == "imported";
+    for (const auto& d : report_->domains) imported += d.status == DomainStatus::kImported;
     if (opt_.reload && opt_.paths.root == "/" && (imported > 0 || !report_->server_files.empty())) {
       auto n = qmail::SignalQmailSend();
       if (n.ok()) report_->qmail_send_signalled = *n;
@@ -118,68 +111,16 @@ class Importer {
 
   const Manifest& manifest() const { return report_->manifest; }
 
-  Status ReadManifest() {
-    EntryHeader h;
-    auto more = reader_->Next(&h);
-    if (!more.ok()) return more.status();
-    if (!*more) return Status::Corrupt(opt_.archive + ": empty archive (no manifest.yaml)");
-    if (h.path != kManifestEntry || h.type != EntryType::kFile)
-      return Status::Corrupt(opt_.archive + ": first entry is '" + EscapeC(h.path) +
-                             "', not manifest.yaml: not a vmigrate archive");
-    if (h.size < 0 || static_cast<size_t>(h.size) > kMaxManifestBytes)
-      return Status::Corrupt("manifest.yaml claims " + std::to_string(h.size) + " bytes (limit " +
-                             std::to_string(kMaxManifestBytes) + ")");
-    auto text = reader_->ReadAll(kMaxManifestBytes);
-    if (!text.ok()) return text.status();
-    if (static_cast<std::int64_t>(text->size()) != h.size)
-      return Status::Corrupt("manifest.yaml: size differs from its header");
-    auto m = ManifestFromYaml(*text);
-    if (!m.ok()) return m.status();
-    report_->manifest = *m;
+  // OpenArchive checked every name; this keeps what routing needs.
+  Status OpenManifest() {
+    auto opened = OpenArchive(opt_.archive, &report_->manifest);
+    if (!opened.ok()) return opened.status();
+    reader_ = std::move(opened->reader);
+    ctx_.reader = reader_.get();
+    for (const ManifestDomain& d : manifest().domains)
+      rewritten_[d.name].insert(d.rewritten_files.begin(), d.rewritten_files.end());
     VM_RETURN_IF_ERROR(spool_.Init());
-    FileRecord r;
-    r.type = 'f';
-    r.mode = h.mode;
-    r.mtime_sec = h.mtime_sec;
-    r.mtime_nsec = h.mtime_nsec;
-    r.size = h.size;
-    r.sha256 = Sha256::Of(*text);
-    r.path = h.path;
-    return spool_.Add(r);
-  }
-
-  // The manifest is untrusted input: every name is checked with vpopmail's
-  // rules before it can reach a path or a control file.
-  Status CheckManifest() {
-    std::set<std::string> names;  // every domain and alias, across domains
-    for (const ManifestDomain& d : manifest().domains) {
-      Status s = vpopmail::ValidateDomainName(d.name);
-      if (!s.ok()) return Status::Corrupt("archive: domain: " + s.message());
-      if (!names.insert(ToLower(d.name)).second)
-        return Status::Corrupt("archive: domain '" + EscapeC(d.name) + "' is listed twice");
-      for (const auto& a : d.aliases) {
-        s = vpopmail::ValidateDomainName(a);
-        if (!s.ok()) return Status::Corrupt("archive: alias domain: " + s.message());
-        if (!names.insert(ToLower(a)).second)
-          return Status::Corrupt("archive: alias domain '" + EscapeC(a) + "' is listed twice");
-      }
-      std::set<std::string> users;
-      for (const auto& u : d.users) {
-        s = vpopmail::ValidateEntry(u.entry);
-        if (!s.ok()) return Status::Corrupt("archive: " + s.message());
-        if (!users.insert(u.entry.name).second)
-          return Status::Corrupt("archive: user '" + EscapeC(u.entry.name) + "' is listed twice");
-      }
-      ArchiveDomain& known = archive_domains_[d.name];
-      known.domain = &d;
-      for (const auto& f : d.rewritten_files) {
-        s = CheckMemberPath(f);
-        if (!s.ok()) return s.WithContext("archive");
-        known.rewritten.insert(f);
-      }
-    }
-    archive_names_ = names;
-    return Status::OK();
+    return spool_.Add(opened->manifest_record);
   }
 
   const ManifestDomain* FindDomain(const std::string& name) const {
@@ -207,7 +148,7 @@ class Importer {
       if (!u) return Status::NotFound("the archive has no user " + opt_.user + " in " + d->name);
       mailbox_ = std::make_unique<MailboxRestore>(&ctx_, d, u);
       mailbox_domain_ = d->name;
-      mailbox_prefix_ = ArchiveUserPrefix(d->name, u->entry.name);
+      mailbox_user_ = u->entry.name;
       return mailbox_->Begin();
     }
     std::vector<const ManifestDomain*> chosen;
@@ -252,7 +193,7 @@ class Importer {
       Status s = job->CheckAbsent();
       if (!s.ok()) {
         if (opt_.merge && s.code() == Status::Code::kConflict) {
-          out.status = "skipped";
+          out.status = DomainStatus::kSkipped;
           out.error = s.message();
           report_->domains.push_back(out);
           continue;
@@ -284,7 +225,7 @@ class Importer {
     if (!opt_.progress) return;
     ProgressTotals totals;
     for (const auto& d : report_->domains) {
-      if (d.status == "skipped") continue;
+      if (d.status == DomainStatus::kSkipped) continue;
       totals.users += d.users;
       totals.messages += d.messages;
       totals.bytes += d.bytes;
@@ -293,23 +234,16 @@ class Importer {
     opt_.progress->SetTotals(totals);
   }
 
-  void NoteProgress(const EntryHeader& h, const FileRecord& rec) {
+  void NoteProgress(const EntryHeader& h, const MemberName& name, const FileRecord& rec) {
     if (!opt_.progress && !opt_.rate_limit) return;
-    const size_t users = h.path.find("/users/");
     if (opt_.progress) {
-      if (StartsWith(h.path, "domains/")) {
-        std::string name = h.path.substr(8, h.path.find('/', 8) - 8);
-        if (name != progress_domain_) opt_.progress->SetDomain(progress_domain_ = name);
-      }
-      if (users != std::string::npos && h.type == EntryType::kDirectory &&
-          h.path.find('/', users + 7) == std::string::npos)
-        opt_.progress->UserDone();
+      if (!name.domain.empty() && name.domain != progress_domain_)
+        opt_.progress->SetDomain(progress_domain_ = name.domain);
+      const bool user = name.part == MemberPart::kUserHome;
+      if (user && h.type == EntryType::kDirectory && name.rel.empty()) opt_.progress->UserDone();
       if (rec.type == 'f') {
         opt_.progress->AddBytes(static_cast<std::uint64_t>(rec.size));
-        std::vector<std::string> parts = Split(h.path, '/');
-        if (users != std::string::npos && parts.size() >= 2 &&
-            (parts[parts.size() - 2] == "cur" || parts[parts.size() - 2] == "new"))
-          opt_.progress->MessageDone();
+        if (user && IsMessagePath(name.rel)) opt_.progress->MessageDone();
       }
     }
     if (opt_.rate_limit && rec.type == 'f') opt_.rate_limit->Consume(static_cast<std::uint64_t>(rec.size));
@@ -329,22 +263,12 @@ class Importer {
       if (!*more) return Status::Corrupt(opt_.archive + ": truncated: checksums.txt is missing");
       if (h.path == kChecksumsEntry) break;
       if (++report_->entries % 5 == 0) CrashPoint("unpacking");
-      VM_RETURN_IF_ERROR(CheckMemberPath(h.path));
-      if (h.mtime_nsec < 0 || h.mtime_nsec > 999999999)
-        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': bad mtime");
-      if (h.type == EntryType::kHardlink)
-        return Status::Corrupt("archive entry '" + EscapeC(h.path) +
-                               "' is a hard link; vmigrate archives never contain one");
-      if (h.type == EntryType::kOther)
-        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is a device, FIFO or socket; refused");
-      FileRecord rec;
-      rec.mode = h.mode & 07777;
-      rec.mtime_sec = h.mtime_sec;
-      rec.mtime_nsec = h.mtime_nsec;
-      rec.path = h.path;
-      rec.type = h.type == EntryType::kDirectory ? 'd' : h.type == EntryType::kSymlink ? 'l' : 'f';
-      VM_RETURN_IF_ERROR(Route(h, &rec));
-      NoteProgress(h, rec);
+      VM_RETURN_IF_ERROR(CheckEntryHeader(h));
+      auto name = ParseMemberName(h.path);
+      if (!name.ok()) return name.status();
+      FileRecord rec = RecordFromHeader(h);
+      VM_RETURN_IF_ERROR(Route(h, *name, &rec));
+      NoteProgress(h, *name, rec);
       if (rec.type == 'f') report_->file_bytes += static_cast<std::uint64_t>(rec.size);
       VM_RETURN_IF_ERROR(spool_.Add(rec));
     }
@@ -356,53 +280,21 @@ class Importer {
     return Status::OK();
   }
 
-  Status Route(const EntryHeader& h, FileRecord* rec) {
-    if (StartsWith(h.path, kServerPrefix)) return ServerEntry(h, rec);
-    const ArchiveDomain* known = nullptr;
-    size_t slash = h.path.find('/', 8);
-    if (StartsWith(h.path, "domains/") && slash != std::string::npos) {
-      auto it = archive_domains_.find(h.path.substr(8, slash - 8));
-      if (it != archive_domains_.end()) known = &it->second;
-    }
-    if (!known)
+  Status Route(const EntryHeader& h, const MemberName& name, FileRecord* rec) {
+    if (name.part == MemberPart::kServerFile) return server_->Accept(h, name, rec);
+    auto known = rewritten_.end();
+    if (name.part == MemberPart::kDomainFiles || name.part == MemberPart::kUserHome)
+      known = rewritten_.find(name.domain);
+    if (known == rewritten_.end())
       return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is outside the domain the manifest names");
-    const ManifestDomain* d = known->domain;
-    rec->rewritten = known->rewritten.count(h.path.substr(slash + 1)) > 0;
-    if (h.type == EntryType::kSymlink) {
-      rec->rewritten = HasPlaceholderMarker(h.link_target);
-      rec->size = static_cast<std::int64_t>(h.link_target.size());
-      rec->sha256 = Sha256::Of(h.link_target);
-    }
-    auto sink = sinks_.find(d->name);
-    if (sink != sinks_.end()) return sink->second->Accept(h, rec);
-    if (mailbox_ && d->name == mailbox_domain_ && StartsWith(h.path + "/", mailbox_prefix_))
-      return mailbox_->Accept(h, rec);
+    if (rec->type != 'l') rec->rewritten = known->second.count(name.rel_in_domain) > 0;
+    auto sink = sinks_.find(name.domain);
+    if (sink != sinks_.end()) return sink->second->Accept(h, name, rec);
+    if (mailbox_ && name.part == MemberPart::kUserHome && name.domain == mailbox_domain_ &&
+        name.user == mailbox_user_)
+      return mailbox_->Accept(h, name, rec);
     // A domain this run does not restore: checked against the index only.
     if (h.type == EntryType::kFile) return ctx_.HashEntry(h, rec);
-    return Status::OK();
-  }
-
-  Status ServerEntry(const EntryHeader& h, FileRecord* rec) {
-    std::string path = h.path.substr(std::string(kServerPrefix).size());
-    const auto& listed = manifest().server_files;
-    if (!FindServerFile(path) || std::find(listed.begin(), listed.end(), path) == listed.end())
-      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is not a server file the manifest lists");
-    if (h.type != EntryType::kFile)
-      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' must be a regular file");
-    if (!server_seen_.insert(path).second)
-      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
-    if (!want_server_) return ctx_.HashEntry(h, rec);
-    if (h.size < 0 || static_cast<size_t>(h.size) > kMaxServerFileBytes)
-      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is larger than " +
-                             std::to_string(kMaxServerFileBytes) + " bytes");
-    auto data = reader_->ReadAll(kMaxServerFileBytes);
-    if (!data.ok()) return data.status();
-    if (static_cast<std::int64_t>(data->size()) != h.size)
-      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "': size differs from its header");
-    rec->size = h.size;
-    rec->sha256 = Sha256::Of(*data);
-    server_data_.push_back({path, *data, static_cast<mode_t>(h.mode & 07777),
-                            {static_cast<time_t>(h.mtime_sec), h.mtime_nsec}});
     return Status::OK();
   }
 
@@ -419,7 +311,7 @@ class Importer {
     std::optional<std::string> dir_control;
     if (dc.ok()) dir_control = *dc;
     qmail::ControlTransaction tx(opt_.paths, {});
-    qmail::ExtraLines extras = want_server_ ? Extras() : qmail::ExtraLines{};
+    qmail::ExtraLines extras = want_server_ ? server_->Extras() : qmail::ExtraLines{};
     // Edits in the order the real run makes them: the server's own lines,
     // then domain by domain (each plan is cumulative, so the rcpthosts /
     // morercpthosts split is the real one).
@@ -440,12 +332,12 @@ class Importer {
       auto edits = tx.Plan(entries, extras);
       if (!edits.ok()) return edits.status();
       note(*edits);
-      out.status = "planned";
+      out.status = DomainStatus::kPlanned;
       NoteFirst(out);
     }
     if (!jobs_.empty()) report_->domains_dir_control = dir_control.value_or("");
     if (!want_server_) return Status::OK();
-    return ReplaceServerFiles(/*dry_run=*/true, *server_edits);
+    return server_->ReplaceServerFiles(/*dry_run=*/true, *server_edits);
   }
 
   Status CommitAll() {
@@ -459,7 +351,7 @@ class Importer {
       copt.owner = ctx_.chown;
       qmail::ControlTransaction tx(opt_.paths, copt);
       VM_RETURN_IF_ERROR(tx.Lock());
-      qmail::ExtraLines extras = Extras();
+      qmail::ExtraLines extras = server_->Extras();
       auto edits = tx.Plan({}, extras);
       if (!edits.ok()) return edits.status();
       Status s = tx.Apply({}, extras);
@@ -477,93 +369,15 @@ class Importer {
       if (!s.ok()) {
         // One domain of several is all or nothing; the others go on.
         if (jobs_.size() == 1 || s.code() == Status::Code::kInterrupted) return s;
-        out.status = "failed";
+        out.status = DomainStatus::kFailed;
         out.error = s.message();
         continue;
       }
-      out.status = "imported";
+      out.status = DomainStatus::kImported;
       NoteFirst(out);
     }
     if (!want_server_) return Status::OK();
-    return ReplaceServerFiles(/*dry_run=*/false, server_edits);
-  }
-
-  bool NamesArchiveDomain(const std::string& name) const {
-    return archive_names_.count(ToLower(Trim(name))) > 0;
-  }
-
-  // Lines of the carried control files that are not about the archive's
-  // domains (those are registered by each domain's commit).
-  qmail::ExtraLines Extras() const {
-    qmail::ExtraLines extras;
-    for (const ServerFileData& f : server_data_) {
-      std::vector<std::string> lines = SplitLines(f.data);
-      if (f.path == "qmail/users/assign") {
-        std::set<std::string> domain_lines;
-        for (const auto& e : qmail::ParseDomainAssigns(f.data))
-          if (NamesArchiveDomain(e.domain)) domain_lines.insert(ToLower(e.domain));
-        for (const auto& line : lines) {
-          if (line == ".") break;
-          if (line.empty()) continue;
-          std::string key = line.substr(0, line.find(':'));
-          if (line[0] == '+' && key.size() > 2 && key.back() == '-' &&
-              domain_lines.count(ToLower(key.substr(1, key.size() - 2))))
-            continue;
-          extras.assign.push_back(line);
-        }
-        continue;
-      }
-      std::vector<std::string>* out = nullptr;
-      bool by_key = false;
-      if (f.path == "qmail/control/rcpthosts") out = &extras.rcpthosts;
-      else if (f.path == "qmail/control/morercpthosts") out = &extras.morercpthosts;
-      else if (f.path == "qmail/control/virtualdomains") out = &extras.virtualdomains, by_key = true;
-      else if (f.path == "qmail/control/locals") out = &extras.locals;
-      if (!out) continue;
-      for (const auto& line : lines) {
-        if (line.empty()) continue;
-        if (NamesArchiveDomain(by_key ? line.substr(0, line.find(':')) : line)) continue;
-        out->push_back(line);
-      }
-    }
-    return extras;
-  }
-
-  // me, defaultdomain, smtproutes and vpopmail's etc/ files: written when
-  // absent; replaced when different, except with --merge, which keeps the
-  // target's and reports it.
-  Status ReplaceServerFiles(bool dry_run, const std::vector<qmail::ControlEdit>& edits) {
-    for (const ServerFileData& f : server_data_) {
-      const ServerFileSpec* spec = FindServerFile(f.path);
-      std::string host = ServerFileHostPath(f.path, opt_.paths.vpopmail_home, opt_.paths.qmail_dir);
-      if (spec->merge == ServerFileMerge::kLines) {
-        bool changed = std::any_of(edits.begin(), edits.end(),
-                                   [&](const qmail::ControlEdit& e) { return e.file == host; });
-        report_->server_files.push_back({host, changed ? "add lines" : "unchanged"});
-        continue;
-      }
-      if (spec->merge != ServerFileMerge::kReplace) continue;
-      std::string disk = opt_.paths.OnDisk(host);
-      auto current = ReadSmallFile(disk, kMaxServerFileBytes);
-      std::string action;
-      if (!current.ok() && current.status().code() == Status::Code::kNotFound) action = "create";
-      else if (!current.ok()) return current.status();
-      else if (*current == f.data) action = "unchanged";
-      else action = opt_.merge ? "keep (differs)" : "replace";
-      report_->server_files.push_back({host, action});
-      if (dry_run || (action != "create" && action != "replace")) continue;
-      std::optional<FileOwner> owner;
-      struct stat st;
-      if (geteuid() == 0) {
-        if (stat(disk.c_str(), &st) == 0 || stat(DirName(disk).c_str(), &st) == 0)
-          owner = FileOwner{st.st_uid, st.st_gid};
-      }
-      VM_RETURN_IF_ERROR(MakeDirs(DirName(disk), 0755, owner, nullptr));
-      VM_RETURN_IF_ERROR(WriteFileAtomic(disk, f.data, f.mode, owner));
-      struct timespec times[2] = {f.mtime, f.mtime};
-      utimensat(AT_FDCWD, disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
-    }
-    return Status::OK();
+    return server_->ReplaceServerFiles(/*dry_run=*/false, server_edits);
   }
 
   struct Job {
@@ -578,37 +392,26 @@ class Importer {
   RecordSpool spool_;
   std::vector<Job> jobs_;                         // in commit order
   std::map<std::string, EntrySink*> sinks_;       // domain name -> its DomainImport
-  struct ArchiveDomain {
-    const ManifestDomain* domain = nullptr;
-    std::set<std::string> rewritten;  // members holding placeholders, relative to domains/<name>/
-  };
-  std::map<std::string, ArchiveDomain> archive_domains_;  // by exact name, for routing entries
-  std::set<std::string> archive_names_;           // every domain and alias, lower case
+  // Every domain of the archive by its exact name (for routing entries), with
+  // its members holding placeholders, relative to domains/<name>/.
+  std::map<std::string, std::set<std::string>> rewritten_;
   std::unique_ptr<MailboxRestore> mailbox_;
-  std::string mailbox_domain_, mailbox_prefix_;
+  std::string mailbox_domain_, mailbox_user_;
+  std::unique_ptr<ServerRestore> server_;         // server/ members (restored with --all)
   std::string progress_domain_;
   bool want_server_ = false;                      // restore the server files (--all)
-  std::vector<ServerFileData> server_data_;
-  std::set<std::string> server_seen_;
 };
 
 }  // namespace
 
-Status CheckMemberPath(const std::string& path) {
-  auto bad = [&](const std::string& why) {
-    return Status::Corrupt("archive entry '" + EscapeC(path.substr(0, 300)) + "': " + why);
-  };
-  if (path.empty()) return bad("empty path");
-  if (path.size() > 4096) return bad("path longer than 4096 bytes");
-  if (path[0] == '/') return bad("absolute path");
-  if (path.find('\0') != std::string::npos) return bad("NUL byte in path");
-  if (path.find('\\') != std::string::npos) return bad("backslash in path");
-  for (const auto& part : Split(path, '/')) {
-    if (part.empty()) return bad("empty path component");
-    if (part == "..") return bad("'..' component escapes the domain");
-    if (part == ".") return bad("'.' component");
+const char* DomainStatusName(DomainStatus status) {
+  switch (status) {
+    case DomainStatus::kImported: return "imported";
+    case DomainStatus::kPlanned: return "planned";
+    case DomainStatus::kSkipped: return "skipped";
+    case DomainStatus::kFailed: return "failed";
   }
-  return Status::OK();
+  return "failed";
 }
 
 Result<FileOwner> ResolveTargetOwner(const HostPaths& paths, std::optional<FileOwner> override) {

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+// CheckMemberPath moved to archive/layout.h; lib/verify still reaches it
+// through this header until it is rewired (issue 11, item 3).
+#include "archive/layout.h"
 #include "core/atomic_file.h"
 #include "core/host_paths.h"
 #include "core/progress.h"
@@ -51,11 +54,23 @@ struct ControlLineEdit {
   std::string line;
 };
 
+/// What became of one domain of the archive.
+enum class DomainStatus {
+  kImported,  // committed on the target
+  kPlanned,   // selected: a dry run ends here, a real run goes on to kImported or kFailed
+  kSkipped,   // --merge: the domain is on the target already
+  kFailed,    // did not commit (one domain of several; the others went on)
+};
+
+/// The word the CLI prints for `status` (text and JSON): "imported",
+/// "planned", "skipped", "failed".
+const char* DomainStatusName(DomainStatus status);
+
 /// What happened (or, in a dry run, would happen) to one domain.
 struct DomainOutcome {
   std::string name;
   std::vector<std::string> aliases;
-  std::string status;       // "imported", "planned", "skipped" (--merge: exists), "failed"
+  DomainStatus status = DomainStatus::kPlanned;
   std::string error;        // why skipped or failed
   std::string domain_dir;   // where it landed / would land (host path)
   std::map<std::string, std::string> user_dirs;  // user -> home (host path)
@@ -103,10 +118,6 @@ struct ImportReport {
 /// report->domains and the others go on (the returned Status is then
 /// kConflict/kIoError naming how many failed).
 Status ImportArchive(const ImportOptions& options, ImportReport* report);
-
-/// Checks an archive member path: relative, '/'-separated, no empty, "." or
-/// ".." components, no NUL or backslash, at most 4096 bytes.
-Status CheckMemberPath(const std::string& path);
 
 /// Resolves the owner for imported files and the users/assign line:
 /// `override`, else the target's vpopmail user (<root>/etc/passwd), else the

@@ -169,14 +169,12 @@ void MailboxRestore::PlanDirs(const std::string& target_rel) {
   }
 }
 
-Status MailboxRestore::Accept(const EntryHeader& h, FileRecord* rec) {
-  const std::string prefix = ArchiveUserPrefix(domain_->name, user_->entry.name);
+Status MailboxRestore::Accept(const EntryHeader& h, const MemberName& name, FileRecord* rec) {
   auto ignore = [&]() -> Status {
     return h.type == EntryType::kFile ? ctx_->HashEntry(h, rec) : Status::OK();
   };
-  if (h.path + "/" == prefix) return ignore();
-  std::string rel = h.path.substr(prefix.size());
-  std::string target = TargetRel(rel);
+  if (name.rel.empty()) return ignore();  // the home directory itself
+  std::string target = TargetRel(name.rel);
   if (target.empty()) return ignore();
   if (h.type == EntryType::kDirectory) {
     archive_dirs_[target] = {static_cast<mode_t>(h.mode & 07777)};

@@ -26,7 +26,8 @@ class MailboxRestore : public EntrySink {
 
   /// Finds the account on the target and prepares the staging dir.
   Status Begin();
-  Status Accept(const EntryHeader& h, FileRecord* rec) override;
+  /// A member under the user's home (name.part kUserHome, its user).
+  Status Accept(const EntryHeader& h, const MemberName& name, FileRecord* rec) override;
   /// After the archive checked out: moves the staged files in (a dry run
   /// only reports). Fills `out`.
   Status Finish(MailboxOutcome* out);

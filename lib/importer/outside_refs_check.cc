@@ -14,7 +14,9 @@ bool ExistsOn(const HostPaths& target, const std::string& host_path) {
   return stat(target.OnDisk(LexicalPath("/", host_path)).c_str(), &st) == 0;
 }
 
-bool Restored(const DomainOutcome& d) { return d.status == "imported" || d.status == "planned"; }
+bool Restored(const DomainOutcome& d) {
+  return d.status == DomainStatus::kImported || d.status == DomainStatus::kPlanned;
+}
 
 }  // namespace
 

@@ -92,8 +92,8 @@ void PrintPlan(const ImportReport& report, bool json) {
 int PrintServer(const ImportReport& report, bool json, bool dry_run) {
   size_t imported = 0, skipped = 0, failed = 0;
   for (const auto& d : report.domains) {
-    if (d.status == "failed") ++failed;
-    else if (d.status == "skipped") ++skipped;
+    if (d.status == DomainStatus::kFailed) ++failed;
+    else if (d.status == DomainStatus::kSkipped) ++skipped;
     else ++imported;
   }
   int code = failed == 0 ? 0 : imported > 0 ? static_cast<int>(Exit::kPartial) : static_cast<int>(Exit::kFailed);
@@ -104,7 +104,7 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
     j.Key("entries_checked").Number(report.entries);
     j.Key("domains").BeginArray();
     for (const auto& d : report.domains) {
-      j.BeginObject().Key("name").String(d.name).Key("status").String(d.status);
+      j.BeginObject().Key("name").String(d.name).Key("status").String(DomainStatusName(d.status));
       j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(d.domain_dir);
       j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
       UserDirsJson(&j, "user_dirs", d.user_dirs);
@@ -127,13 +127,13 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
     std::printf("dry run: the archive checked out (%llu entries, checksums match); nothing was changed\n",
                 static_cast<unsigned long long>(report.entries));
   for (const auto& d : report.domains) {
-    if (d.status == "skipped" || d.status == "failed") {
-      std::printf("%-8s %s: %s\n", d.status.c_str(), d.name.c_str(), d.error.c_str());
+    if (d.status == DomainStatus::kSkipped || d.status == DomainStatus::kFailed) {
+      std::printf("%-8s %s: %s\n", DomainStatusName(d.status), d.name.c_str(), d.error.c_str());
       continue;
     }
-    std::printf("%-8s %s -> %s (%llu users, %llu messages, %llu bytes, aliases: %s)\n", d.status.c_str(),
-                d.name.c_str(), d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
-                static_cast<unsigned long long>(d.messages), static_cast<unsigned long long>(d.bytes),
+    std::printf("%-8s %s -> %s (%llu users, %llu messages, %llu bytes, aliases: %s)\n",
+                DomainStatusName(d.status), d.name.c_str(), d.domain_dir.c_str(),
+                static_cast<unsigned long long>(d.users), static_cast<unsigned long long>(d.messages), static_cast<unsigned long long>(d.bytes),
                 d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
     if (dry_run)
       for (const auto& [name, dir] : d.user_dirs) std::printf("           %-24s %s\n", name.c_str(), dir.c_str());
@@ -241,18 +241,20 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     if (!s.ok()) {
       DomainOutcome out;
       out.name = Label(report, archive);
-      out.status = "failed";
+      out.status = DomainStatus::kFailed;
       out.error = s.message();
       outcomes = {out};
       std::fprintf(stderr, "vmigrate: import: %s: %s\n", archive.c_str(), s.message().c_str());
     }
     for (const auto& d : outcomes) {
-      bool good = d.status != "failed";
+      bool good = d.status != DomainStatus::kFailed;
       good ? ++ok : ++failed;
       if (f.json) {
         JsonWriter j;
         j.BeginObject().Key("archive").String(archive).Key("domain").String(d.name);
-        j.Key("status").String(good ? (f.dry_run ? "dry-run" : d.status == "skipped" ? "skipped" : "ok") : "error");
+        const char* status = !good ? "error" : f.dry_run ? "dry-run"
+                             : d.status == DomainStatus::kSkipped ? "skipped" : "ok";
+        j.Key("status").String(status);
         j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
         j.Key("seconds").Double(seconds).Key("domain_dir").String(d.domain_dir);
         if (d.error.empty()) j.Key("error").Null();
@@ -261,8 +263,8 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
         j.EndObject();
         std::printf("%s\n", j.str().c_str());
       } else if (good) {
-        std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n", d.status.c_str(), d.name.c_str(),
-                    d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
+        std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n", DomainStatusName(d.status),
+                    d.name.c_str(), d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
                     static_cast<unsigned long long>(d.messages), archive.c_str());
       } else {
         std::printf("FAILED   %s (%s): %s\n", d.name.c_str(), archive.c_str(), d.error.c_str());

@@ -1,9 +1,9 @@
 #include <cstdio>
 #include <memory>
 
+#include "archive/layout.h"
 #include "core/json.h"
 #include "core/strings.h"
-#include "importer/inspect.h"
 #include "vpopmail/password.h"
 #include "tools/vmigrate/commands.h"
 
@@ -69,8 +69,9 @@ Handler AddInspect(CLI::App* app) {
   app->add_option("ARCHIVE", f->archive, "archive to describe, '-' for stdin")->required();
   app->add_flag("--json", f->json, "print one JSON object");
   return [f]() -> int {
-    auto m = ReadArchiveManifest(f->archive);
-    if (!m.ok()) return Fail("inspect", m.status());
+    auto archive = OpenArchive(f->archive);
+    if (!archive.ok()) return Fail("inspect", archive.status());
+    const Manifest* m = &archive->manifest;
     if (m->kind == kKindServer) return InspectServer(f->archive, *m, f->json);
     const ManifestDomain& d = m->domains[0];
     std::vector<std::string> weak;

@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <memory>
 
+#include "archive/layout.h"
 #include "core/json.h"
 #include "core/strings.h"
-#include "importer/inspect.h"
 #include "tools/vmigrate/commands.h"
 #include "verify/verifier.h"
 
@@ -81,10 +81,10 @@ Handler AddVerify(CLI::App* app) {
     // A server backup is verified domain by domain, one pass each.
     std::vector<std::string> domains = {f->domain};
     if (f->domain.empty() && f->archive != "-") {
-      auto m = ReadArchiveManifest(f->archive);
-      if (m.ok() && m->kind == kKindServer) {
+      auto archive = OpenArchive(f->archive);
+      if (archive.ok() && archive->manifest.kind == kKindServer) {
         domains.clear();
-        for (const auto& d : m->domains) domains.push_back(d.name);
+        for (const auto& d : archive->manifest.domains) domains.push_back(d.name);
       }
     }
     int worst = 0;
