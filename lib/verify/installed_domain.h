@@ -1,0 +1,44 @@
+// What the checks of `vmigrate verify` share: the domain as the archive
+// describes it and as this host has it (located through users/assign, its
+// accounts read through the UserStore). Verify() builds it once before any
+// check runs; the checks only read it.
+#ifndef VMIGRATE_VERIFY_INSTALLED_DOMAIN_H_
+#define VMIGRATE_VERIFY_INSTALLED_DOMAIN_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/host_paths.h"
+#include "core/status.h"
+#include "model/manifest.h"
+#include "model/path_rewrite.h"
+#include "model/vpasswd_entry.h"
+#include "qmail/domains.h"
+#include "verify/verifier.h"
+
+namespace vmigrate::verify {
+
+struct InstalledDomain {
+  const HostPaths* paths = nullptr;          // --root, --vpopmail-home, --qmail-dir
+  const ManifestDomain* archived = nullptr;  // the manifest's entry for the domain
+  qmail::DomainLocation loc;                 // from users/assign
+  std::string disk;                          // loc.dir under --root
+  std::vector<VpasswdEntry> users;           // installed, in the store's order
+  std::map<std::string, VpasswdEntry> users_by_name;
+  HostPathSet target;  // this host's paths for the archive's placeholders (homes by user)
+};
+
+/// Appends one difference to report->differences.
+inline void AddDifference(VerifyReport* report, const std::string& user, const std::string& path,
+                          const std::string& what) {
+  report->differences.push_back({user, path, what});
+}
+
+/// The names in directory `dir` (on disk), sorted, without "." and "..".
+/// kNotFound when it does not exist; the errno as a Status otherwise.
+Result<std::vector<std::string>> ListNames(const std::string& dir);
+
+}  // namespace vmigrate::verify
+
+#endif  // VMIGRATE_VERIFY_INSTALLED_DOMAIN_H_
