@@ -1,39 +1,35 @@
 // The delivery side of "references that leave the domain" (issue 12, kind
-// 4) for `vmigrate verify`: whatever the archive says, mail for an alias
-// whose Maildir does not exist on this host is deferred until qmail gives
-// up, so verify checks the installed .qmail files themselves. Works for
+// 4; model/outside_refs.h) in `vmigrate verify`. Mail for an alias whose
+// Maildir does not exist on this host is deferred until qmail gives up, so
+// verify reads the installed .qmail files themselves: this works for
 // archives of any vmigrate version (no manifest field needed) and on both
-// hosts: on the old host right after export every target exists.
+// hosts (on the old host right after export every target exists). It also
+// reports the references the exporter recorded, so that the admin sees
+// them again on the new host.
 #ifndef VMIGRATE_VERIFY_DELIVERY_CHECK_H_
 #define VMIGRATE_VERIFY_DELIVERY_CHECK_H_
 
-#include <map>
-#include <string>
-#include <vector>
-
-#include "core/host_paths.h"
-#include "model/manifest.h"
+#include "verify/installed_domain.h"
 #include "verify/verifier.h"
 
-namespace vmigrate {
+namespace vmigrate::verify {
 
-/// Reads every ".qmail" / ".qmail-*" file (model/outside_refs.h,
-/// IsDotQmailName) at the top of the installed domain dir `domain_dir` and
-/// of each home in `homes` (user -> host path), and returns one Difference
-/// for every delivery target (DotQmailPaths: a '/' or '.' line, taken from
-/// the file's directory when relative, or vdelivermail's catch-all home)
-/// that does not exist on this host: a Maildir line's directory, an mbox
-/// line's parent directory (qmail-local creates the file), the catch-all
-/// home. Symlinked .qmail files (ezmlm lists) and unreadable files are left
-/// to the member comparison.
-std::vector<Difference> CheckDeliveryTargets(const HostPaths& paths, const std::string& domain_dir,
-                                             const std::map<std::string, std::string>& homes);
+/// Reads every regular ".qmail" / ".qmail-*" file (IsDotQmailName) at the
+/// top of the installed domain dir and of each installed home, and adds a
+/// difference (path: the file, relative to the domain dir or the home) for
+/// every delivery target (DotQmailPaths: a '/' or '.' line, taken from the
+/// file's directory when relative, or vdelivermail's catch-all home) that
+/// does not exist on this host: a Maildir line's directory, an mbox line's
+/// parent directory (qmail-local creates the file), the catch-all home.
+/// Symlinked .qmail files (ezmlm lists) and paths handed to programs are
+/// left alone; an unreadable file is left to the member comparison.
+void CheckDeliveryTargets(const InstalledDomain& domain, VerifyReport* report);
 
-/// One warning line per reference of `domain` that leaves it (the
-/// manifest's outside_refs, except paths into another domain of the same
-/// archive, which were rewritten), saying whether the path exists here.
-std::vector<std::string> OutsideRefWarnings(const HostPaths& paths, const ManifestDomain& domain);
+/// Adds to report->outside_refs each reference the manifest records for the
+/// domain, except paths into another domain of the same archive (those were
+/// rewritten), with a note saying whether the path exists on this host.
+void NoteOutsideRefs(const InstalledDomain& domain, VerifyReport* report);
 
-}  // namespace vmigrate
+}  // namespace vmigrate::verify
 
 #endif  // VMIGRATE_VERIFY_DELIVERY_CHECK_H_

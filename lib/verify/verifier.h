@@ -15,6 +15,7 @@
 
 #include "core/host_paths.h"
 #include "core/status.h"
+#include "model/outside_refs.h"
 
 namespace vmigrate {
 
@@ -54,6 +55,9 @@ struct VerifyReport {
   std::vector<Difference> differences;
   std::vector<std::string> warnings;
   std::vector<FolderUidl> uidl;    // with VerifyOptions::uidl
+  /// The archive's references that leave the domain, noted with whether
+  /// each path exists here (verify/delivery_check.h).
+  std::vector<ReportedRef> outside_refs;
 };
 
 /// Fills `report`. Differences are not an error: the Status is OK and

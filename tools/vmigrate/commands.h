@@ -63,6 +63,10 @@ Result<std::vector<std::string>> ReadListFile(const std::string& path);
 /// same archive (rewritten, not leaving) only when `with_archive_domains`.
 std::vector<ReportedRef> ManifestRefs(const Manifest& m, bool with_archive_domains);
 
+/// Writes the keys of one reference into an open JSON object: "domain",
+/// "file", "line", "path", "reason", then "other_domain" and "note" when set.
+void OutsideRefFields(JsonWriter* j, const ReportedRef& r);
+
 /// Appends "outside_refs": [{"domain","file","line","path","reason","other_domain","note"}]
 /// to an open JSON object; "other_domain" and "note" only when set.
 void AddOutsideRefsJson(JsonWriter* j, const std::vector<ReportedRef>& refs);

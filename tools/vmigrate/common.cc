@@ -89,13 +89,18 @@ std::vector<ReportedRef> ManifestRefs(const Manifest& m, bool with_archive_domai
   return out;
 }
 
+void OutsideRefFields(JsonWriter* j, const ReportedRef& r) {
+  j->Key("domain").String(r.domain).Key("file").String(r.ref.file);
+  j->Key("line").Number(r.ref.line).Key("path").String(r.ref.path).Key("reason").String(r.ref.reason);
+  if (!r.ref.domain.empty()) j->Key("other_domain").String(r.ref.domain);
+  if (!r.note.empty()) j->Key("note").String(r.note);
+}
+
 void AddOutsideRefsJson(JsonWriter* j, const std::vector<ReportedRef>& refs) {
   j->Key("outside_refs").BeginArray();
   for (const auto& r : refs) {
-    j->BeginObject().Key("domain").String(r.domain).Key("file").String(r.ref.file);
-    j->Key("line").Number(r.ref.line).Key("path").String(r.ref.path).Key("reason").String(r.ref.reason);
-    if (!r.ref.domain.empty()) j->Key("other_domain").String(r.ref.domain);
-    if (!r.note.empty()) j->Key("note").String(r.note);
+    j->BeginObject();
+    OutsideRefFields(j, r);
     j->EndObject();
   }
   j->EndArray();
