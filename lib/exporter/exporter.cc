@@ -227,7 +227,7 @@ class Exporter {
     scope.vpopmail_home = home;
     scope.qmail_dir = opt_.paths.qmail_dir;
     scope.domain_dir = w_->loc.dir;
-    for (const auto& [name, dir] : w_->path_set.user_dirs) scope.user_dirs.push_back(dir);
+    for (const auto& [name, dir] : w_->path_set.user_dirs) scope.user_dirs.insert(dir);
     scope.exists = [this](const std::string& host) {
       struct stat st;
       return lstat(opt_.paths.OnDisk(host).c_str(), &st) == 0;

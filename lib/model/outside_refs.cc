@@ -155,17 +155,15 @@ bool ClassifyPath(const RefScope& scope, const FoundPath& found, const std::stri
   // text); only dot-qmail lines and symlinks define a relative path's base.
   if (found.path[0] != '/' && !found.delivery) return false;
   const std::string p = LexicalPath(file_dir, found.path);
-  for (const std::string& home : scope.user_dirs)
-    if (IsUnder(p, home)) return false;
-
-  // The innermost domain dir holding the path: ours, or another one.
+  // The innermost of: an archived home, our domain dir, another domain's
+  // dir, found by walking up from the path (a set lookup per level, so a
+  // domain with many users costs no more per path than a small one).
   std::string best_dir, best_name;
-  if (IsUnder(p, scope.domain_dir)) best_dir = scope.domain_dir;
-  for (const auto& [dir, name] : scope.other_domains) {
-    if (dir.size() > best_dir.size() && IsUnder(p, dir)) {
-      best_dir = dir;
-      best_name = name;
-    }
+  for (std::string a = p; !a.empty() && best_dir.empty(); a.resize(a.rfind('/'))) {
+    if (scope.user_dirs.count(a)) return false;
+    if (a == scope.domain_dir) best_dir = a;
+    auto other = scope.other_domains.find(a);
+    if (other != scope.other_domains.end()) best_dir = a, best_name = other->second;
   }
   ref->path = found.path;
   ref->domain.clear();

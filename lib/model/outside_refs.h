@@ -66,7 +66,7 @@ struct RefScope {
   std::string vpopmail_home;
   std::string qmail_dir;
   std::string domain_dir;                     // the migrated domain
-  std::vector<std::string> user_dirs;         // homes of its users the archive carries
+  std::set<std::string> user_dirs;            // homes of its users the archive carries
   std::map<std::string, std::string> other_domains;  // dir -> name: every other real domain
   std::set<std::string> archive_domains;      // names of the other domains this archive carries
   /// Whether a host path exists on the source (under --root). Used for
