@@ -13,9 +13,6 @@
 #include <string>
 #include <vector>
 
-// CheckMemberPath moved to archive/layout.h; lib/verify still reaches it
-// through this header until it is rewired (issue 11, item 3).
-#include "archive/layout.h"
 #include "core/atomic_file.h"
 #include "core/host_paths.h"
 #include "core/progress.h"

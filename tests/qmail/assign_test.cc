@@ -1,9 +1,6 @@
 #include "qmail/assign.h"
 
-#include <cdb.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <initializer_list>
@@ -17,30 +14,13 @@
 namespace vmigrate::qmail {
 namespace {
 
+using vmigrate::testing::CdbLookup;
 using vmigrate::testing::ReadFile;
 using vmigrate::testing::TempDir;
 using vmigrate::testing::UnpackFixture;
 using vmigrate::testing::WriteFile;
 
 std::string FixtureQmail(const TempDir& tmp) { return tmp.path() + "/tmp/realvp/qmail"; }
-
-// The value stored under `key`, or nullopt when absent.
-std::optional<std::string> CdbLookup(const std::string& path, const std::string& key) {
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return std::nullopt;
-  struct cdb c;
-  std::optional<std::string> out;
-  if (cdb_init(&c, fd) == 0) {
-    if (cdb_find(&c, key.data(), static_cast<unsigned>(key.size())) > 0) {
-      std::string value(cdb_datalen(&c), '\0');
-      cdb_read(&c, value.data(), cdb_datalen(&c), cdb_datapos(&c));
-      out = value;
-    }
-    cdb_free(&c);
-  }
-  close(fd);
-  return out;
-}
 
 // Fields joined by NUL bytes, the users/cdb value layout.
 std::string NulJoined(std::initializer_list<std::string> fields) {

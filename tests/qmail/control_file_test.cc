@@ -18,6 +18,7 @@
 namespace vmigrate::qmail {
 namespace {
 
+using vmigrate::testing::CdbHas;
 using vmigrate::testing::ReadFile;
 using vmigrate::testing::TempDir;
 using vmigrate::testing::UnpackFixture;
@@ -43,19 +44,6 @@ std::multiset<std::string> CdbKeys(const std::string& path, bool* all_values_emp
   }
   close(fd);
   return keys;
-}
-
-bool CdbHas(const std::string& path, const std::string& key) {
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return false;
-  struct cdb c;
-  bool found = false;
-  if (cdb_init(&c, fd) == 0) {
-    found = cdb_find(&c, key.data(), static_cast<unsigned>(key.size())) > 0;
-    cdb_free(&c);
-  }
-  close(fd);
-  return found;
 }
 
 ControlFile LoadOrDie(const std::string& path, bool assign_format = false) {

@@ -1,9 +1,6 @@
 #include "qmail/control_update.h"
 
-#include <cdb.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -21,6 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using vmigrate::testing::kFixtureQmailDir;
 using vmigrate::testing::kFixtureVpopmailHome;
+using vmigrate::testing::CdbHas;
 using vmigrate::testing::ReadFile;
 using vmigrate::testing::TempDir;
 using vmigrate::testing::UnpackFixture;
@@ -68,19 +66,6 @@ std::map<std::string, std::string> FileState(const std::string& dir) {
         std::to_string(st.st_mode & 07777) + " " + ReadFile(e.path().string());
   }
   return out;
-}
-
-bool CdbHas(const std::string& path, const std::string& key) {
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return false;
-  struct cdb c;
-  bool found = false;
-  if (cdb_init(&c, fd) == 0) {
-    found = cdb_find(&c, key.data(), static_cast<unsigned>(key.size())) > 0;
-    cdb_free(&c);
-  }
-  close(fd);
-  return found;
 }
 
 std::string Lines(int n, const std::string& prefix) {

@@ -91,7 +91,7 @@ void ExpectRegistered(const std::string& root, const std::vector<std::string>& n
     for (const auto& l : lines)
       if (l.rfind("+" + n + "-:", 0) == 0) in_assign = true;
     EXPECT_TRUE(in_assign) << assign;
-    EXPECT_TRUE(CdbHasKey(qmail + "/users/cdb", "!" + n + "-"));
+    EXPECT_TRUE(CdbHas(qmail + "/users/cdb", "!" + n + "-"));
     EXPECT_TRUE(cli::HasLine(rcpt, n) || cli::HasLine(more, n)) << rcpt << more;
     EXPECT_TRUE(cli::HasLine(virt, n + ":" + n)) << virt;
   }

@@ -6,7 +6,6 @@
 #ifndef VMIGRATE_TESTS_SAFETY_SAFETY_SUPPORT_H_
 #define VMIGRATE_TESTS_SAFETY_SAFETY_SUPPORT_H_
 
-#include <cdb.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -225,20 +224,6 @@ inline ::testing::AssertionResult SameTree(const std::map<std::string, std::stri
 }
 #define EXPECT_SAME_TREE(expected, actual) EXPECT_TRUE(SameTree((expected), (actual)))
 
-/// Key lookup in a cdb file with tinycdb; false when missing or unreadable.
-inline bool CdbHasKey(const std::string& path, const std::string& key) {
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return false;
-  struct cdb c;
-  bool found = false;
-  if (cdb_init(&c, fd) == 0) {
-    found = cdb_find(&c, key.data(), static_cast<unsigned>(key.size())) > 0;
-    cdb_free(&c);
-  }
-  close(fd);
-  return found;
-}
-
 /// A mail server's view of one domain on the target.
 struct DomainState {
   bool in_assign = false;   // users/assign has "+DOMAIN-:"
@@ -256,7 +241,7 @@ inline DomainState StateOf(const std::string& root, const std::string& domain,
   const std::string qmail = root + kTargetQmail;
   for (const auto& line : cli::Lines(ReadFile(qmail + "/users/assign")))
     if (line.rfind("+" + domain + "-:", 0) == 0) s.in_assign = true;
-  s.in_cdb = CdbHasKey(qmail + "/users/cdb", "!" + domain + "-");
+  s.in_cdb = CdbHas(qmail + "/users/cdb", "!" + domain + "-");
   std::string rel = planned_rel.empty() ? "domains/" + domain : planned_rel;
   s.present = fs::is_directory(root + kTargetHome + "/" + rel);
   return s;

@@ -1,5 +1,6 @@
 #include "support/test_support.h"
 
+#include <cdb.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,6 +143,27 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
+}
+
+std::optional<std::string> CdbLookup(const std::string& path, const std::string& key) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return std::nullopt;
+  struct cdb c;
+  std::optional<std::string> out;
+  if (cdb_init(&c, fd) == 0) {
+    if (cdb_find(&c, key.data(), static_cast<unsigned>(key.size())) > 0) {
+      std::string value(cdb_datalen(&c), '\0');
+      cdb_read(&c, value.data(), cdb_datalen(&c), cdb_datapos(&c));
+      out = value;
+    }
+    cdb_free(&c);
+  }
+  close(fd);
+  return out;
+}
+
+bool CdbHas(const std::string& path, const std::string& key) {
+  return CdbLookup(path, key).has_value();
 }
 
 }  // namespace vmigrate::testing

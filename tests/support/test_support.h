@@ -4,6 +4,7 @@
 #define VMIGRATE_TESTS_SUPPORT_TEST_SUPPORT_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,13 @@ CommandResult RunVmigrate(const std::vector<std::string>& args, const std::strin
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& contents);
+
+/// The value stored under `key` in the cdb file at `path` (read with tinycdb,
+/// the library vmigrate writes its cdbs with); nullopt when the key is absent
+/// or the file is missing or unreadable.
+std::optional<std::string> CdbLookup(const std::string& path, const std::string& key);
+/// Whether the cdb file at `path` has `key`; false when missing or unreadable.
+bool CdbHas(const std::string& path, const std::string& key);
 
 }  // namespace vmigrate::testing
 

@@ -31,12 +31,10 @@ struct PathFlags {
   Result<HostPaths> Resolve() const;
 };
 
-/// --progress[=MODE] and --max-rate. main() turns "--progress=MODE" into
-/// "--progress-mode=MODE" so that a bare --progress never swallows the
-/// next argument.
+/// --progress[=MODE] and --max-rate. A bare --progress means "line" and never
+/// swallows the next argument; MODE is checked by ParseProgressMode.
 struct ProgressFlags {
-  bool progress = false;
-  std::string mode;
+  std::string mode;  ///< empty when --progress was not given ("auto")
   std::string max_rate;
   void Add(CLI::App* app);
   /// The meter writes to stderr; nullptr when no progress is wanted, so

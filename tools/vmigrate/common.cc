@@ -29,17 +29,18 @@ int Fail(const std::string& command, const Status& status) {
 }
 
 void ProgressFlags::Add(CLI::App* app) {
-  app->add_flag("--progress", progress,
+  // A flag, not an option, so that a bare --progress never takes the next
+  // argument as its value; "{line}" is the value a bare --progress stands for,
+  // and --progress=MODE overrides it.
+  app->add_flag("--progress{line}", mode,
                 "show progress on stderr even when it is not a terminal; --progress=json prints one "
                 "JSON object per line (default: a progress line on a terminal, nothing on a pipe)");
-  app->add_option("--progress-mode", mode, "")->group("");  // the value of --progress=MODE
   app->add_option("--max-rate", max_rate,
                   "limit the data rate to BYTES per second (e.g. 500k, 20M) so a live server is not starved");
 }
 
 Result<std::unique_ptr<ProgressMeter>> ProgressFlags::MakeMeter(const std::string& verb) const {
-  std::string wanted = !mode.empty() ? mode : progress ? "line" : "auto";
-  auto parsed = ParseProgressMode(wanted, STDERR_FILENO);
+  auto parsed = ParseProgressMode(mode.empty() ? "auto" : mode, STDERR_FILENO);
   if (!parsed.ok()) return parsed.status().WithContext("--progress");
   if (*parsed == ProgressMode::kOff) return std::unique_ptr<ProgressMeter>();
   return std::make_unique<ProgressMeter>(*parsed, stderr, verb);

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <map>
 #include <string>
-#include <vector>
 
 #include "tools/vmigrate/commands.h"
 
@@ -43,16 +42,8 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     handlers[sub] = c.add(sub);
   }
-  // "--progress=MODE" is a hidden option of its own, so that a bare
-  // "--progress" (a flag) never takes the next argument as its value.
-  std::vector<std::string> args;
-  for (int i = argc - 1; i > 0; --i) {  // CLI11 wants them in reverse
-    std::string arg = argv[i];
-    if (arg.rfind("--progress=", 0) == 0) arg = "--progress-mode=" + arg.substr(11);
-    args.push_back(arg);
-  }
   try {
-    app.parse(args);
+    app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(vmigrate::Exit::kUsage);
