@@ -16,6 +16,7 @@ set(VMIGRATE_LIB_SOURCES
   core/json.cc
   core/progress.cc
   core/rate_limit.cc
+  core/resolve_path.cc
   core/sha256.cc
   core/strings.cc
   core/writeback.cc

@@ -164,12 +164,15 @@ class Exporter {
       auto loc = qmail::LocateDomain(opt_.paths, names[i]);
       if (!loc.ok()) return loc.status();
       work_[i].loc = *loc;
-      work_[i].disk = opt_.paths.OnDisk(loc->dir);
+      auto dir = ResolveStorage(loc->dir);
+      if (!dir.ok()) return dir.status().WithContext(loc->domain + ": domain directory " + loc->dir);
+      work_[i].disk = dir->disk;
       struct stat st;
-      if (stat(work_[i].disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      if (!dir->exists || stat(work_[i].disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return Status::NotFound(loc->domain + ": domain directory " + loc->dir +
                                 " (from users/assign) does not exist under " + opt_.paths.root +
                                 (opt_.all ? " (leave it out with --exclude " + loc->domain + ")" : ""));
+      NoteFollowed(*dir);
     }
     VM_RETURN_IF_ERROR(ReadOtherDomains());
     VM_RETURN_IF_ERROR(BuildManifest());
@@ -322,7 +325,7 @@ class Exporter {
     SetUpReferences();
 
     // Domain-level files (everything that is not a home or a bucket).
-    Status s = Walk(w_->disk, "", [&](const std::string& rel, const std::string& disk,
+    Status s = WalkStorage(w_->disk, w_->loc.dir, /*domain_level=*/true, [&](const std::string& rel, const std::string& disk,
                                         const struct stat& st) -> Result<bool> {
       if (rel.find('/') == std::string::npos && vpopmail::IsRegeneratedDomainFile(rel)) return false;
       if (w_->user_homes.count(rel)) return false;
@@ -336,16 +339,22 @@ class Exporter {
 
     // Per-user counts and rewrite candidates.
     for (ManifestUser& u : d.users) {
-      std::string home = opt_.paths.OnDisk(NormalizePath(u.entry.dir));
+      // A home that is a symlink (or lies below one) is where vpopmail and
+      // the POP/IMAP servers find the mail: it is carried like any home.
+      auto home = ResolveStorage(NormalizePath(u.entry.dir));
+      if (!home.ok()) return home.status().WithContext(w_->loc.domain + ": home of " + u.entry.name);
       struct stat st;
-      if (lstat(home.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      if (!home->exists || lstat(home->disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         u.home_present = false;
+        std::string via = home->hops.empty() ? "" : " (symlink " + DescribeHop(home->hops.back()) + ")";
         report_->warnings.push_back(w_->loc.domain + ": home of " + u.entry.name + " (" + u.entry.dir +
-                                    ") does not exist; the account is carried without files");
+                                    ") does not exist" + via + "; the account is carried without files");
         continue;
       }
+      NoteFollowed(*home);
+      w_->home_disk[u.entry.name] = home->disk;
       const std::string prefix = "users/" + u.entry.name + "/";
-      s = Walk(home, "", [&](const std::string& rel, const std::string& disk,
+      s = WalkStorage(home->disk, NormalizePath(u.entry.dir), /*domain_level=*/false, [&](const std::string& rel, const std::string& disk,
                              const struct stat& est) -> Result<bool> {
         if (S_ISREG(est.st_mode)) {
           u.bytes += static_cast<std::uint64_t>(est.st_size);
@@ -438,11 +447,11 @@ class Exporter {
       w_ = &work_[i];
       const ManifestDomain& d = m.domains[i];
       if (opt_.progress) opt_.progress->SetDomain(d.name);
-      VM_RETURN_IF_ERROR(AddTree(w_->disk, ArchiveFilesPrefix(d.name), "files/", /*domain_level=*/true));
+      VM_RETURN_IF_ERROR(AddTree(w_->disk, d.dir, ArchiveFilesPrefix(d.name), "files/", /*domain_level=*/true));
       for (const ManifestUser& u : d.users) {
         if (u.home_present) {
-          std::string home = opt_.paths.OnDisk(NormalizePath(u.entry.dir));
-          VM_RETURN_IF_ERROR(AddTree(home, ArchiveUserPrefix(d.name, u.entry.name),
+          VM_RETURN_IF_ERROR(AddTree(w_->home_disk.at(u.entry.name), NormalizePath(u.entry.dir),
+                                     ArchiveUserPrefix(d.name, u.entry.name),
                                      "users/" + u.entry.name + "/", false)
                                  .WithContext(d.name + ": user " + u.entry.name));
         }
@@ -493,14 +502,16 @@ class Exporter {
   }
 
   // Writes the directory itself and everything below it. For the domain
-  // dir, homes, buckets and regenerated files are left out.
-  Status AddTree(const std::string& disk_root, const std::string& member_prefix,
-                 const std::string& rewrite_prefix, bool domain_level) {
+  // dir, homes, buckets and regenerated files are left out. `disk_root` is
+  // the resolved directory, `host_root` its host path (vpasswd, users/assign).
+  Status AddTree(const std::string& disk_root, const std::string& host_root,
+                 const std::string& member_prefix, const std::string& rewrite_prefix,
+                 bool domain_level) {
     struct stat st;
     if (lstat(disk_root.c_str(), &st) != 0) return FromErrno("cannot stat " + disk_root, errno);
     std::string root_member = member_prefix.substr(0, member_prefix.size() - 1);
     VM_RETURN_IF_ERROR(AddEntry(root_member, disk_root, st, false));
-    return Walk(disk_root, "", [&](const std::string& rel, const std::string& disk,
+    return WalkStorage(disk_root, host_root, domain_level, [&](const std::string& rel, const std::string& disk,
                                    const struct stat& est) -> Result<bool> {
       if (domain_level) {
         if (rel.find('/') == std::string::npos && vpopmail::IsRegeneratedDomainFile(rel)) return false;
@@ -513,6 +524,60 @@ class Exporter {
         opt_.progress->MessageDone();
       return true;
     }, /*prefetch=*/true);
+  }
+
+  // Storage symlinks -----------------------------------------------------
+
+  Result<ResolvedPath> ResolveStorage(const std::string& host_path) const {
+    return ResolveUnderRoot(opt_.paths.root, host_path);
+  }
+
+  // Lists the links `path` went through, once each. Links above the
+  // vpopmail home (a symlinked /home) are the host's business, not storage.
+  void NoteFollowed(const ResolvedPath& path) {
+    const std::string& home = opt_.paths.vpopmail_home;
+    for (const SymlinkHop& hop : path.hops) {
+      if (StartsWith(home, hop.link + "/") || hop.link == "/") continue;
+      if (!noted_links_.insert(hop.link).second) continue;
+      report_->followed_links.push_back(hop);
+    }
+  }
+
+  // A bucket dir of the domain dir or the Maildir of a home: storage that
+  // vpopmail, qmail-local and the POP/IMAP servers reach through a symlink.
+  bool IsStorageLink(const std::string& rel, bool domain_level) const {
+    return domain_level ? w_->buckets.count(rel) > 0 : rel == "Maildir";
+  }
+
+  // Walk(), but a storage symlink among the entries is followed as vpopmail
+  // follows it: `visit` sees the directory it leads to, under the link's
+  // name, and the walk goes on inside it. Any other symlink is carried as a
+  // link. A storage link that leads nowhere is reported and left out (the
+  // importer refuses a symlink in place of a Maildir).
+  Status WalkStorage(const std::string& disk_dir, const std::string& host_dir, bool domain_level,
+                     const Visitor& visit, bool prefetch = false) {
+    Visitor follow;
+    follow = [&](const std::string& rel, const std::string& disk,
+                 const struct stat& st) -> Result<bool> {
+      if (!S_ISLNK(st.st_mode) || !IsStorageLink(rel, domain_level)) return visit(rel, disk, st);
+      const std::string host = host_dir + "/" + rel;
+      auto dir = ResolveStorage(host);
+      if (!dir.ok()) return dir.status().WithContext(w_->loc.domain + ": " + host);
+      struct stat dst;
+      if (!dir->exists || stat(dir->disk.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode)) {
+        if (warned_links_.insert(host).second)
+          report_->warnings.push_back(w_->loc.domain + ": " + host + " is a symlink (" +
+                                      DescribeHop(dir->hops.back()) +
+                                      ") that leads to no directory; left out");
+        return false;
+      }
+      NoteFollowed(*dir);
+      auto descend = visit(rel, dir->disk, dst);
+      if (!descend.ok() || !*descend) return descend;
+      VM_RETURN_IF_ERROR(Walk(dir->disk, rel, follow, prefetch));
+      return false;
+    };
+    return Walk(disk_dir, "", follow, prefetch);
   }
 
   Status AddEntry(const std::string& member, const std::string& disk, const struct stat& st,
@@ -610,6 +675,7 @@ class Exporter {
     std::set<std::string> rewritten;    // "files/<rel>" or "users/<name>/<rel>"
     RefScope refs;                      // what counts as leaving the domain
     std::vector<OutsideRef> outside;    // found so far, in walk order
+    std::map<std::string, std::string> home_disk;  // user -> resolved home on disk
   };
   std::map<std::string, std::string> domain_dirs_;  // every real domain of users/assign: dir -> name
   std::set<std::string> archived_;      // the domains this archive carries
@@ -618,6 +684,8 @@ class Exporter {
   std::unique_ptr<ArchiveWriter> writer_;
   RecordSpool spool_;
   bool created_output_ = false;
+  std::set<std::string> noted_links_;   // host paths of links in followed_links
+  std::set<std::string> warned_links_;  // storage links reported as leading nowhere
   char buffer_[kCopyBuffer];
 };
 

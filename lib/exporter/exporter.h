@@ -11,6 +11,7 @@
 #include "core/host_paths.h"
 #include "core/progress.h"
 #include "core/rate_limit.h"
+#include "core/resolve_path.h"
 #include "core/status.h"
 #include "model/manifest.h"
 
@@ -35,6 +36,10 @@ struct ExportReport {
   std::uint64_t entries = 0;       // archive members written
   std::uint64_t file_bytes = 0;    // bytes of file data archived
   std::vector<std::string> warnings;
+  /// Storage symlinks followed (domains/, a domain dir, a bucket dir, a
+  /// home, a Maildir), each once, as vpopmail follows them; links above the
+  /// vpopmail home (e.g. /home -> /usr/home) are not listed.
+  std::vector<SymlinkHop> followed_links;
 };
 
 /// Writes the archive: one domain, or with `all` a server backup. On failure a partly written output file is removed.

@@ -12,6 +12,7 @@
 
 #include "core/crash_point.h"
 #include "core/errno_status.h"
+#include "core/resolve_path.h"
 #include "core/strings.h"
 #include "importer/journal.h"
 #include "templates.h"
@@ -61,7 +62,7 @@ Status DomainImport::RecoverInterrupted() {
   qmail::ControlUpdateOptions copt;
   copt.use_qmail_programs = opt().use_qmail_programs;
   copt.owner = ctx_->chown;
-  std::string domains = ctx_->vp_disk + "/domains";
+  std::string domains = ctx_->domains_disk;
   std::string journal = JournalDir(domains, domain().name);
   struct stat st;
   if (lstat(journal.c_str(), &st) == 0) {
@@ -74,7 +75,12 @@ Status DomainImport::RecoverInterrupted() {
   }
   const std::string prefix = ".vmigrate-staging." + domain().name + ".";
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(domains, ec)) {
+  auto parent = StagingParent();
+  if (!parent.ok()) return parent.status();
+  std::vector<std::filesystem::directory_entry> leftovers;
+  for (const std::string& dir : std::set<std::string>{domains, *parent})
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) leftovers.push_back(e);
+  for (const auto& e : leftovers) {
     std::string name = e.path().filename().string();
     if (!StartsWith(name, prefix)) continue;
     unsigned long long pid = 0;
@@ -92,15 +98,17 @@ Status DomainImport::RecoverInterrupted() {
 Status DomainImport::CheckAbsent() const {
   qmail::ControlTransaction tx(opt().paths, {});
   VM_RETURN_IF_ERROR(tx.CheckAbsent(AllNames()));
-  auto dc = ReadSmallFile(ctx_->vp_disk + "/domains/.dir-control", 4096);
+  auto dc = ReadSmallFile(ctx_->domains_disk + "/.dir-control", 4096);
   std::optional<std::string> existing;
   if (dc.ok()) existing = *dc;
   std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
   for (const std::string& b : {std::string(), bucket}) {
     std::string host = opt().paths.vpopmail_home + "/domains/" + (b.empty() ? "" : b + "/") +
                        domain().name;
+    auto place = ResolveParentUnderRoot(opt().paths.root, host);  // a symlinked bucket is followed
+    if (!place.ok()) return place.status().WithContext(domain().name);
     struct stat st;
-    if (lstat(opt().paths.OnDisk(host).c_str(), &st) == 0)
+    if (lstat(place->disk.c_str(), &st) == 0)
       return Status::Conflict(domain().name + ": " + host + " already exists on the target");
   }
   return Status::OK();
@@ -110,7 +118,7 @@ Status DomainImport::Begin() {
   VM_RETURN_IF_ERROR(PlanUsers());
   if (opt().dry_run) {
     // Same checks and the same placement code as a real run, no writes.
-    staging_ = ctx_->vp_disk + "/domains/.vmigrate-dry-run." + domain().name;
+    staging_ = ctx_->domains_disk + "/.vmigrate-dry-run." + domain().name;
   } else {
     VM_RETURN_IF_ERROR(MakeStaging());
   }
@@ -149,14 +157,32 @@ Status DomainImport::PlanUsers() {
   return Status::OK();
 }
 
-Status DomainImport::MakeStaging() {
-  std::string domains = ctx_->vp_disk + "/domains";
+// The staging dir goes where the domain will land (the bucket vadddomain
+// would pick now, symlinks followed), so that the final rename stays on one
+// filesystem; domains/ when that bucket does not exist yet.
+Result<std::string> DomainImport::StagingParent() const {
+  auto dc = ReadSmallFile(ctx_->domains_disk + "/.dir-control", 4096);
+  std::optional<std::string> existing;
+  if (dc.ok()) existing = *dc;
+  std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
+  if (bucket.empty()) return ctx_->domains_disk;
+  auto dir = ResolveUnderRoot(opt().paths.root, opt().paths.domains_dir() + "/" + bucket);
+  if (!dir.ok()) return dir.status().WithContext(domain().name);
   struct stat st;
-  touched_dir_ = lstat(domains.c_str(), &st) == 0 ? domains : ctx_->vp_disk;
+  if (dir->exists && stat(dir->disk.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return dir->disk;
+  return ctx_->domains_disk;
+}
+
+Status DomainImport::MakeStaging() {
+  std::string domains = ctx_->domains_disk;
+  struct stat st;
+  auto parent = StagingParent();
+  if (!parent.ok()) return parent.status();
+  touched_dir_ = lstat(parent->c_str(), &st) == 0 ? *parent : ctx_->vp_disk;
   if (lstat(touched_dir_.c_str(), &st) != 0) return FromErrno("cannot stat " + touched_dir_, errno);
   touched_mtime_ = st.st_mtim;
   VM_RETURN_IF_ERROR(MakeDirs(domains, 0700, ctx_->chown, &created_dirs_));
-  staging_ = domains + "/.vmigrate-staging." + domain().name + "." + std::to_string(getpid());
+  staging_ = *parent + "/.vmigrate-staging." + domain().name + "." + std::to_string(getpid());
   std::error_code ec;
   std::filesystem::remove_all(staging_, ec);  // a crashed run of ours with the same pid
   if (mkdir(staging_.c_str(), 0700) != 0)
@@ -257,7 +283,7 @@ Status DomainImport::Accept(const EntryHeader& h, const MemberName& name, FileRe
                                "': a symlink in place of a domain, home or Maildir directory");
       if (!dry) VM_RETURN_IF_ERROR(EnsureDir(DirName(*disk)));
       links_seen_.insert(*disk);
-      links_.push_back({*disk, h.link_target, mtime});
+      links_.push_back({*disk, h.link_target, mtime, name.rel_in_domain});
       return Status::OK();
     default:
       return Status::OK();
@@ -350,7 +376,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
   VM_RETURN_IF_ERROR(tx.CheckAbsent(AllNames()));
 
   // The domain's own bucket, as vadddomain allocates it.
-  std::string dc_path = ctx_->vp_disk + "/domains/.dir-control";
+  std::string dc_path = ctx_->domains_disk + "/.dir-control";
   auto dc_old = ReadSmallFile(dc_path, 4096);
   std::optional<std::string> existing;
   if (dc_old.ok()) existing = *dc_old;
@@ -359,7 +385,13 @@ Status DomainImport::Commit(DomainOutcome* out) {
   const std::string& bucket = domain_alloc.buckets[0];
   std::string host_dir = paths.vpopmail_home + "/domains/" + (bucket.empty() ? "" : bucket + "/") +
                          domain().name;
-  std::string final_disk = paths.OnDisk(host_dir);
+  // Into a symlinked bucket as vadddomain would (it chdir()s through it).
+  auto place = ResolveParentUnderRoot(paths.root, host_dir);
+  if (!place.ok()) return place.status().WithContext(domain().name);
+  std::string final_disk = place->disk;
+  if (!place->exists && !StartsWith(final_disk, ctx_->domains_disk + "/"))
+    return Status::NotFound(domain().name + ": " + DirName(host_dir) + " is a symlink to " +
+                            DirName(place->host) + ", which does not exist");
   struct stat st;
   if (lstat(final_disk.c_str(), &st) == 0)
     return Status::Conflict(domain().name + ": " + host_dir + " already exists on the target");
@@ -377,7 +409,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
 
   // Everything below changes the live target: journal it first.
   std::vector<std::string> bucket_dirs;
-  for (std::string d = DirName(final_disk); d.size() > ctx_->vp_disk.size() + 8; d = DirName(d)) {
+  for (std::string d = DirName(final_disk); StartsWith(d, ctx_->domains_disk + "/"); d = DirName(d)) {
     if (lstat(d.c_str(), &st) == 0) break;
     bucket_dirs.insert(bucket_dirs.begin(), d);
   }
@@ -394,7 +426,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
   plan.dir_control = dc_path;
   plan.dir_control_old = existing;
   plan.dir_control_new = domain_alloc.final_text;
-  std::string journal = JournalDir(ctx_->vp_disk + "/domains", domain().name);
+  std::string journal = JournalDir(ctx_->domains_disk, domain().name);
   VM_RETURN_IF_ERROR(WriteJournal(journal, plan));
   CrashPoint("journal written");
   // From here a failure rolls back through the journal, exactly as the
@@ -459,6 +491,7 @@ Status DomainImport::FinishStaging(const HostPathSet& target) {
     std::string t = link.target;
     Status s = FromPlaceholders(target, &t);
     if (!s.ok()) return s.WithContext(link.disk.substr(staging_.size() + 1));
+    t = RebaseLink(target, link, t);
     if (symlink(t.c_str(), link.disk.c_str()) != 0)
       return FromErrno("cannot create symlink " + link.disk, errno);
     if (chown && lchown(link.disk.c_str(), chown->uid, chown->gid) != 0)
@@ -505,6 +538,27 @@ Status DomainImport::FinishStaging(const HostPathSet& target) {
   }
   // One flush for the whole staging tree instead of an fsync per message.
   return SyncFilesystemOf(staging_);
+}
+
+// A relative link (a shared folder, "../../0/bob/Maildir/.Shared") must
+// still reach the place it reached on the source when fresh hashing moves
+// its home or the home it points into; absolute ones went through the
+// placeholders already.
+std::string DomainImport::RebaseLink(const HostPathSet& target, const PendingLink& link,
+                                     const std::string& text) {
+  HostPathSet source;
+  source.vpopmail_home = ctx_->report->manifest.source.vpopmail_home;
+  source.qmail_dir = ctx_->report->manifest.source.qmail_dir;
+  source.domain_dir = domain().dir;
+  for (const auto& u : domain().users) source.user_dirs[u.entry.name] = NormalizePath(u.entry.dir);
+  auto from = EntryHostPath(source, link.rel);
+  auto to = EntryHostPath(target, link.rel);
+  if (!from || !to) return text;
+  auto rebased = RebaseRelativeLink(source, target, *from, *to, text);
+  if (rebased) return *rebased;
+  ctx_->report->warnings.push_back(domain().name + ": symlink " + EscapeC(link.rel) + " -> " + EscapeC(text) +
+                                   ": cannot be rewritten to reach what it reached on the source; carried unchanged");
+  return text;
 }
 
 // A domain without .qmail-default (made by another tool) gets the one

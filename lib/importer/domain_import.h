@@ -63,10 +63,12 @@ class DomainImport : public EntrySink {
     std::string disk;
     std::string target;  // with placeholders
     struct timespec mtime;
+    std::string rel;     // "files/<rel>" or "users/<u>/<rel>"
   };
 
   const ImportOptions& opt() const { return *ctx_->options; }
   Status PlanUsers();
+  Result<std::string> StagingParent() const;
   Status MakeStaging();
   Result<std::string> StagingPath(const EntryHeader& h, const MemberName& name) const;
   Status CheckFirstUse(const EntryHeader& h, const std::string& disk);
@@ -74,6 +76,7 @@ class DomainImport : public EntrySink {
   Status ValidatePlaceholders();
   std::vector<qmail::DomainAssign> AssignEntries(const std::string& host_dir) const;
   Status FinishStaging(const HostPathSet& target);
+  std::string RebaseLink(const HostPathSet& target, const PendingLink& link, const std::string& text);
   Status WriteDefaultDelivery(const HostPathSet& target);
 
   ImportContext* ctx_;

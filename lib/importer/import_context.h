@@ -28,6 +28,7 @@ struct ImportContext {
   ArchiveReader* reader = nullptr;
   std::optional<FileOwner> chown;   // set when running as root
   std::string vp_disk;              // the target's vpopmail home on disk
+  std::string domains_disk;         // its domains/ on disk, symlinks followed (vpopmail chdir()s into it)
 
   Status CheckInterrupted() const;
   /// Reads the current entry to its end, hashing it into `rec` (size, sha256).

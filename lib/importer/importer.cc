@@ -96,9 +96,21 @@ class Importer {
  private:
   Status CheckTarget() {
     struct stat st;
-    ctx_.vp_disk = opt_.paths.OnDisk(opt_.paths.vpopmail_home);
-    if (stat(ctx_.vp_disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    // vpopmail chdir()s into its home and domains/: a symlinked one (a
+    // bigger disk) is where domains go. Never outside --root.
+    auto home = ResolveUnderRoot(opt_.paths.root, opt_.paths.vpopmail_home);
+    if (!home.ok()) return home.status().WithContext("target vpopmail home " + opt_.paths.vpopmail_home);
+    auto domains = ResolveUnderRoot(opt_.paths.root, opt_.paths.domains_dir());
+    if (!domains.ok()) return domains.status().WithContext("target " + opt_.paths.domains_dir());
+    ctx_.vp_disk = home->disk;
+    if (!home->exists || stat(ctx_.vp_disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return Status::NotFound("target vpopmail home " + ctx_.vp_disk + " does not exist");
+    ctx_.domains_disk = domains->exists ? domains->disk : ctx_.vp_disk + "/domains";
+    if (!domains->exists && lstat(ctx_.domains_disk.c_str(), &st) == 0)
+      return Status::NotFound("target " + opt_.paths.domains_dir() + " is a symlink to " +
+                              domains->host + ", which does not exist");
+    for (const SymlinkHop& hop : domains->hops)  // a symlinked /srv is not storage
+      if (!StartsWith(opt_.paths.vpopmail_home, hop.link + "/")) report_->followed_links.push_back(hop);
     for (const char* sub : {"", "/control", "/users"}) {
       std::string d = opt_.paths.OnDisk(opt_.paths.qmail_dir + sub);
       if (stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -307,7 +319,7 @@ class Importer {
   // The dry run's answer, from the target as it is now, placing domains
   // one after the other exactly as the commits would.
   Status PlanAll() {
-    auto dc = ReadSmallFile(ctx_.vp_disk + "/domains/.dir-control", 4096);
+    auto dc = ReadSmallFile(ctx_.domains_disk + "/.dir-control", 4096);
     std::optional<std::string> dir_control;
     if (dc.ok()) dir_control = *dc;
     qmail::ControlTransaction tx(opt_.paths, {});

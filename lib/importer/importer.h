@@ -17,6 +17,7 @@
 #include "core/host_paths.h"
 #include "core/progress.h"
 #include "core/rate_limit.h"
+#include "core/resolve_path.h"
 #include "core/status.h"
 #include "model/manifest.h"
 #include "model/outside_refs.h"
@@ -108,6 +109,7 @@ struct ImportReport {
   std::vector<std::string> warnings;
   /// Paths of the restored domains that lead out of them (importer/outside_refs_check.h).
   std::vector<ReportedRef> outside_refs;
+  std::vector<SymlinkHop> followed_links;  // a symlinked domains/ (or vpopmail home) placed into
 };
 
 /// Imports what `options` select. For several domains (--all), each domain

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "core/errno_status.h"
+#include "core/resolve_path.h"
 #include "core/strings.h"
 #include "qmail/domains.h"
 #include "vpopmail/names.h"
@@ -86,7 +87,9 @@ Status MailboxRestore::Begin() {
     return Status::NotFound(user_->entry.name + "@" + domain_->name +
                             " does not exist on the target; create it (vadduser) or restore the domain");
   home_host_ = NormalizePath(found->dir);
-  home_ = opt.paths.OnDisk(home_host_);
+  auto home = ResolveUnderRoot(opt.paths.root, home_host_);  // a symlinked home is followed
+  if (!home.ok()) return home.status().WithContext(user_->entry.name + "@" + domain_->name + ": home");
+  home_ = home->disk;
   struct stat st;
   if (lstat(home_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::NotFound(user_->entry.name + "@" + domain_->name + ": home " + home_host_ +

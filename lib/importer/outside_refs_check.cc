@@ -4,14 +4,17 @@
 
 #include <set>
 
+#include "core/resolve_path.h"
 #include "core/strings.h"
 
 namespace vmigrate {
 namespace {
 
+// Symlinks followed under --root, as the mail system on the host would.
 bool ExistsOn(const HostPaths& target, const std::string& host_path) {
+  auto r = ResolveUnderRoot(target.root, LexicalPath("/", host_path));
   struct stat st;
-  return stat(target.OnDisk(LexicalPath("/", host_path)).c_str(), &st) == 0;
+  return r.ok() && r->exists && stat(r->disk.c_str(), &st) == 0;
 }
 
 bool Restored(const DomainOutcome& d) {

@@ -27,7 +27,80 @@ std::vector<std::pair<std::string, std::string>> SourcePairs(const HostPathSet& 
   return pairs;
 }
 
+// "/a/b/../c/." -> "/a/c"; nullopt when ".." climbs above "/".
+std::optional<std::vector<std::string>> LexicalParts(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    std::string c = path.substr(start, slash - start);
+    start = slash + 1;
+    if (c.empty() || c == ".") continue;
+    if (c != "..") {
+      out.push_back(c);
+    } else if (out.empty()) {
+      return std::nullopt;
+    } else {
+      out.pop_back();
+    }
+  }
+  return out;
+}
+
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
+// "../../x" from directory `from` to `to` (both lexical, absolute).
+std::string RelativeFrom(const std::vector<std::string>& from, const std::vector<std::string>& to) {
+  size_t common = 0;
+  while (common < from.size() && common < to.size() && from[common] == to[common]) ++common;
+  std::string out;
+  for (size_t i = common; i < from.size(); ++i) out += out.empty() ? ".." : "/..";
+  for (size_t i = common; i < to.size(); ++i) out += (out.empty() ? "" : "/") + to[i];
+  return out.empty() ? "." : out;
+}
+
 }  // namespace
+
+std::optional<std::string> EntryHostPath(const HostPathSet& paths, const std::string& rel_in_domain) {
+  const std::string files = "files/", users = "users/";
+  if (rel_in_domain.compare(0, files.size(), files) == 0)
+    return paths.domain_dir + "/" + rel_in_domain.substr(files.size());
+  if (rel_in_domain.compare(0, users.size(), users) != 0) return std::nullopt;
+  std::string rest = rel_in_domain.substr(users.size());
+  size_t slash = rest.find('/');
+  auto it = paths.user_dirs.find(rest.substr(0, slash));
+  if (it == paths.user_dirs.end()) return std::nullopt;
+  return slash == std::string::npos ? it->second : it->second + rest.substr(slash);
+}
+
+std::optional<std::string> RebaseRelativeLink(const HostPathSet& source, const HostPathSet& target,
+                                              const std::string& from_link,
+                                              const std::string& to_link, const std::string& text) {
+  if (text.empty() || text[0] == '/') return text;
+  auto reached = LexicalParts(DirOf(from_link) + "/" + text);
+  if (!reached) return std::nullopt;
+  std::string place;
+  for (const auto& c : *reached) place += "/" + c;
+  if (place.empty()) place = "/";
+  // Only the migrated domain moves; any other place (another domain, the
+  // vpopmail home's etc/) is the same host path on the target.
+  HostPathSet moved;
+  moved.domain_dir = source.domain_dir;
+  moved.user_dirs = source.user_dirs;
+  if (ToPlaceholders(moved, &place) && !FromPlaceholders(target, &place).ok()) return std::nullopt;
+  auto wanted = LexicalParts(place);
+  auto now = LexicalParts(DirOf(to_link) + "/" + text);
+  if (now && *now == *wanted) return text;
+  auto from_dir = LexicalParts(DirOf(to_link));
+  if (!wanted || !from_dir) return std::nullopt;
+  std::string out = RelativeFrom(*from_dir, *wanted);
+  if (text.back() == '/' && out.back() != '/') out += "/";  // "dir/" names a directory
+  return out;
+}
 
 bool HasPlaceholderMarker(const std::string& text) {
   return text.find(kPlaceholderMarker) != std::string::npos;

@@ -5,6 +5,7 @@
 #define VMIGRATE_MODEL_PATH_REWRITE_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,26 @@ Status FromPlaceholders(const HostPathSet& target, std::string* text);
 
 /// True when `text` already holds our marker, so rewriting it would be ambiguous.
 bool HasPlaceholderMarker(const std::string& text);
+
+/// The host path of a domain entry named the way the manifest names
+/// members below "domains/<d>/": "files/<rel>" (in the domain dir) or
+/// "users/<u>/<rel>" (in u's home). nullopt for any other form or a user
+/// `paths` does not know.
+std::optional<std::string> EntryHostPath(const HostPathSet& paths, const std::string& rel_in_domain);
+
+/// A relative symlink target for a link that moves from host path
+/// `from_link` (source) to `to_link` (target): the place it reached on the
+/// source, taken lexically ("a/../b" is "b"), moved with the domain when it
+/// is inside the domain dir or a home of `source` (mapped as absolute paths
+/// are: ToPlaceholders, FromPlaceholders with `target`; any other place,
+/// e.g. another domain, stays the same host path), reached from the link's
+/// new place. Returns `text` unchanged when it
+/// already reaches that place (homes that keep their bucket), and nullopt
+/// when it cannot be rewritten: it climbs above "/", or names a user
+/// `target` does not have. Absolute `text` is returned as it is.
+std::optional<std::string> RebaseRelativeLink(const HostPathSet& source, const HostPathSet& target,
+                                              const std::string& from_link,
+                                              const std::string& to_link, const std::string& text);
 
 }  // namespace vmigrate
 

@@ -27,6 +27,15 @@ struct InstalledDomain {
   std::vector<VpasswdEntry> users;           // installed, in the store's order
   std::map<std::string, VpasswdEntry> users_by_name;
   HostPathSet target;  // this host's paths for the archive's placeholders (homes by user)
+  HostPathSet source;  // the source host's (manifest), for relative symlink targets
+
+  /// A storage dir (a home, its Maildir, a bucket dir) on disk, its symlinks
+  /// followed under --root as vpopmail and export follow them
+  /// (ResolveUnderRoot; cached). Errors: a link leading outside --root.
+  Result<std::string> StorageDisk(const std::string& host_path) const;
+
+ private:
+  mutable std::map<std::string, std::string> storage_disk_;
 };
 
 /// Appends one difference to report->differences.

@@ -114,7 +114,9 @@ Status MemberCheck::Map(const std::string& member, Mapped* m) const {
   m->shown = name->rel.empty() ? "." : name->rel;
   m->rel_in_domain = name->rel_in_domain;
   if (ours && name->part == MemberPart::kDomainFiles) {
-    m->disk = domain_.disk + below;
+    auto disk = StorageBase(domain_.loc.dir, name->rel, true);
+    if (!disk.ok()) return disk.status();
+    m->disk = *disk;
     return Status::OK();
   }
   if (ours && name->part == MemberPart::kUserHome) {
@@ -124,10 +126,36 @@ Status MemberCheck::Map(const std::string& member, Mapped* m) const {
       m->installed = false;
       return Status::OK();
     }
-    m->disk = domain_.paths->OnDisk(it->second) + below;
+    auto disk = StorageBase(it->second, name->rel, false);
+    if (!disk.ok()) return disk.status();
+    m->disk = *disk;
     return Status::OK();
   }
   return Status::Corrupt("archive entry '" + EscapeC(member) + "' is outside the domain the manifest names");
+}
+
+// The storage links export follows: a bucket dir of the domain dir, the
+// Maildir of a home (the domain dir and the homes themselves are resolved
+// whole). Other symlinks are members of their own and never walked through.
+bool MemberCheck::IsStorageLink(const std::string& rel, bool domain_level) const {
+  return domain_level ? bucket_rels_.count(rel) > 0 : rel == "Maildir";
+}
+
+// On-disk path of `rel` below the domain dir or home `host_dir`: through
+// the resolved storage dir that holds it, the rest taken as it is.
+Result<std::string> MemberCheck::StorageBase(const std::string& host_dir, const std::string& rel,
+                                             bool domain_level) const {
+  std::string storage;  // the longest storage link prefix of rel
+  for (size_t slash = rel.find('/'); ; slash = rel.find('/', slash + 1)) {
+    std::string prefix = rel.substr(0, slash);
+    if (IsStorageLink(prefix, domain_level)) storage = prefix;
+    if (slash == std::string::npos) break;
+  }
+  auto base = domain_.StorageDisk(storage.empty() ? host_dir : host_dir + "/" + storage);
+  if (!base.ok()) return base.status();
+  std::string rest = rel.substr(storage.size());
+  if (!storage.empty()) return *base + rest;
+  return rest.empty() ? *base : *base + "/" + rest;
 }
 
 bool MemberCheck::UnderMissingDir(const std::string& disk) const {
@@ -201,6 +229,13 @@ void MemberCheck::CompareMetadata(const EntryHeader& h, const Mapped& m, const s
 void MemberCheck::CompareSymlink(const EntryHeader& h, const Mapped& m) {
   std::string expected = h.link_target;
   Status s = FromPlaceholders(domain_.target, &expected);
+  // A relative target was rebased by import when fresh hashing moved homes.
+  auto from = EntryHostPath(domain_.source, m.rel_in_domain);
+  auto to = EntryHostPath(domain_.target, m.rel_in_domain);
+  if (s.ok() && from && to) {
+    auto rebased = RebaseRelativeLink(domain_.source, domain_.target, *from, *to, expected);
+    if (rebased) expected = *rebased;
+  }
   char buf[4096];
   ssize_t n = readlink(m.disk.c_str(), buf, sizeof buf - 1);
   std::string actual = n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
@@ -273,13 +308,25 @@ Status MemberCheck::WalkExtras(const std::string& disk_dir, const std::string& r
     if (domain_level) {
       if (rel_dir.empty() && vpopmail::IsRegeneratedDomainFile(name)) continue;
       if (home_rels_.count(rel)) continue;
-      if (bucket_rels_.count(rel)) {
+    }
+    struct stat st;
+    if (lstat(disk.c_str(), &st) != 0) continue;
+    if (IsStorageLink(rel, domain_level)) {
+      // Walked where it leads, as export walks it.
+      const std::string host = (domain_level ? domain_.loc.dir : domain_.target.user_dirs.at(user)) + "/" + rel;
+      auto real = domain_.StorageDisk(host);
+      if (!real.ok()) return real.status();
+      if (stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        report_->warnings.push_back(domain_.archived->name + ": " + host +
+                                    " is a symlink that leads to no directory (export leaves it out)");
+        continue;
+      }
+      disk = *real;
+      if (domain_level) {  // a bucket: no member of its own
         VM_RETURN_IF_ERROR(WalkExtras(disk, rel, user, true));
         continue;
       }
     }
-    struct stat st;
-    if (lstat(disk.c_str(), &st) != 0) continue;
     if (!Seen(disk)) {
       if (domain_level && rel == ".qmail-default") {
         report_->warnings.push_back(domain_.archived->name +
@@ -301,7 +348,9 @@ Status MemberCheck::FindExtras() {
   for (const ManifestUser& u : domain_.archived->users) {
     auto it = domain_.target.user_dirs.find(u.entry.name);
     if (it == domain_.target.user_dirs.end()) continue;
-    std::string home = domain_.paths->OnDisk(it->second);
+    auto home_disk = domain_.StorageDisk(it->second);  // a symlinked home is followed
+    if (!home_disk.ok()) return home_disk.status();
+    const std::string& home = *home_disk;
     if (missing_dirs_.count(home)) continue;
     struct stat st;
     if (lstat(home.c_str(), &st) != 0) continue;

@@ -55,6 +55,9 @@ class MemberCheck {
   };
 
   Status Map(const std::string& member, Mapped* m) const;
+  bool IsStorageLink(const std::string& rel, bool domain_level) const;
+  Result<std::string> StorageBase(const std::string& host_dir, const std::string& rel,
+                                  bool domain_level) const;
   bool UnderMissingDir(const std::string& disk) const;
   // lstat()s the installed counterpart; adds "missing" or a type mismatch.
   // *present: it exists with the member's type.

@@ -103,13 +103,19 @@ void UidlReport::Finish() {
   std::map<std::string, FolderState> folders;
   folders.swap(folders_);
   auto home_it = domain_.target.user_dirs.find(user);
-  std::string home = home_it == domain_.target.user_dirs.end() ? "" : domain_.paths->OnDisk(home_it->second);
+  // The Maildir as the POP/IMAP servers reach it: through a symlinked home or Maildir.
+  std::string maildir;
+  if (home_it != domain_.target.user_dirs.end()) {
+    auto disk = domain_.StorageDisk(home_it->second + "/Maildir");
+    if (disk.ok()) maildir = *disk;
+    else report_->warnings.push_back(disk.status().message());
+  }
   for (auto& [folder, state] : folders) {
     FolderUidl out;
     out.user = user;
     out.folder = folder;
     out.messages = state.messages.size();
-    std::string folder_disk = home.empty() ? "" : home + "/" + FolderDir(folder);
+    std::string folder_disk = maildir.empty() ? "" : maildir + FolderDir(folder).substr(7);  // after "Maildir"
     std::vector<MessageFile> installed =
         folder_disk.empty() ? std::vector<MessageFile>() : InstalledMessages(folder_disk);
     std::map<std::string, std::string> installed_by_uidl;

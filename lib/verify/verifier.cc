@@ -51,7 +51,10 @@ class Verifier {
     domain_.archived = &d;
     domain_.loc = *loc;
     report_->domain_dir = domain_.loc.dir;
-    domain_.disk = opt_.paths.OnDisk(domain_.loc.dir);
+    // A symlinked domain dir is followed, as vpopmail and export do.
+    auto dir = domain_.StorageDisk(domain_.loc.dir);
+    if (!dir.ok()) return dir.status();
+    domain_.disk = *dir;
     struct stat st;
     if (stat(domain_.disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return Status::NotFound(d.name + ": domain directory " + domain_.loc.dir +
@@ -66,6 +69,10 @@ class Verifier {
     domain_.target.qmail_dir = opt_.paths.qmail_dir;
     domain_.target.domain_dir = domain_.loc.dir;
     for (const auto& [name, e] : domain_.users_by_name) domain_.target.user_dirs[name] = NormalizePath(e.dir);
+    domain_.source.vpopmail_home = manifest_.source.vpopmail_home;
+    domain_.source.qmail_dir = manifest_.source.qmail_dir;
+    domain_.source.domain_dir = d.dir;
+    for (const auto& u : d.users) domain_.source.user_dirs[u.entry.name] = NormalizePath(u.entry.dir);
 
     verify::CheckUsers(domain_, report_);
     verify::CheckUserStore(domain_, store.get(), report_);

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "core/resolve_path.h"
 #include "vpopmail/vpasswd.h"
 
 namespace vmigrate::vpopmail {
@@ -17,7 +18,9 @@ class CdbUserStore : public UserStore {
   std::string Describe() const override { return "vpasswd (cdb backend)"; }
 
   Result<std::vector<VpasswdEntry>> ReadUsers(const qmail::DomainLocation& where) override {
-    auto users = ReadVpasswd(paths_.OnDisk(where.dir + "/vpasswd"));
+    auto dir = DomainDisk(where);
+    if (!dir.ok()) return dir.status();
+    auto users = ReadVpasswd(*dir + "/vpasswd");
     if (!users.ok()) return users.status().WithContext(where.domain);
     return users;
   }
@@ -30,7 +33,12 @@ class CdbUserStore : public UserStore {
   std::vector<StoreProblem> CheckConsistency(const qmail::DomainLocation& where,
                                              const std::vector<VpasswdEntry>& users) override {
     std::vector<StoreProblem> problems;
-    auto cdb = ReadCdbRecords(paths_.OnDisk(where.dir + "/vpasswd.cdb"));
+    auto dir = DomainDisk(where);
+    if (!dir.ok()) {
+      problems.push_back({"", "vpasswd.cdb", "cannot be read: " + dir.status().message()});
+      return problems;
+    }
+    auto cdb = ReadCdbRecords(*dir + "/vpasswd.cdb");
     if (!cdb.ok()) {
       problems.push_back({"", "vpasswd.cdb", "cannot be read: " + cdb.status().message()});
       return problems;
@@ -54,6 +62,13 @@ class CdbUserStore : public UserStore {
   }
 
  private:
+  // The domain dir on disk; vpopmail follows a symlinked one (never out of --root).
+  Result<std::string> DomainDisk(const qmail::DomainLocation& where) const {
+    auto dir = ResolveUnderRoot(paths_.root, where.dir);
+    if (!dir.ok()) return dir.status().WithContext(where.domain + ": domain directory " + where.dir);
+    return dir->disk;
+  }
+
   HostPaths paths_;
 };
 

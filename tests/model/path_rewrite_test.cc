@@ -230,5 +230,70 @@ TEST(PathRewriteTest, EmptyPathsInSetAreIgnored) {
   EXPECT_EQ(text, "/ @@VMIGRATE:VPOPMAIL_HOME@@/x");
 }
 
+// --- relative symlink targets (shared folders) across fresh hashing -----
+
+TEST(PathRewriteTest, EntryHostPathNamesDomainFilesAndHomes) {
+  EXPECT_EQ(EntryHostPath(Source(), "files/.qmail-info"), kDomainDir + "/.qmail-info");
+  EXPECT_EQ(EntryHostPath(Source(), "users/user150/Maildir/.Shared"),
+            kDomainDir + "/0/user150/Maildir/.Shared");
+  EXPECT_EQ(EntryHostPath(Source(), "users/bob"), kDomainDir + "/bob");
+  EXPECT_FALSE(EntryHostPath(Source(), "users/nobody/x").has_value());
+  EXPECT_FALSE(EntryHostPath(Source(), "other/x").has_value());
+}
+
+TEST(PathRewriteTest, RelativeLinkBetweenHomesThatKeepTheirPlaceIsKeptVerbatim) {
+  // bob and alice stay siblings: the text still reaches alice's folder.
+  HostPathSet t = Target();
+  auto out = RebaseRelativeLink(Source(), t, kDomainDir + "/bob/Maildir/.Shared",
+                                t.user_dirs["bob"] + "/Maildir/.Shared", "../../alice/Maildir/.Shared");
+  EXPECT_EQ(out, "../../alice/Maildir/.Shared");
+}
+
+TEST(PathRewriteTest, RelativeLinkFollowsAHomeThatMovesToAnotherBucket) {
+  // Source: user150 in bucket 0/, bob at the top. Target: user150 at the top.
+  HostPathSet t = Target();
+  t.user_dirs["user150"] = "/home/vpopmail/domains/1/example.com/user150";
+  auto out = RebaseRelativeLink(Source(), t, kDomainDir + "/bob/Maildir/.Shared",
+                                t.user_dirs["bob"] + "/Maildir/.Shared",
+                                "../../0/user150/Maildir/.Shared");
+  EXPECT_EQ(out, "../../user150/Maildir/.Shared");
+  // And from the moved home back to bob: one level less to climb.
+  out = RebaseRelativeLink(Source(), t, kDomainDir + "/0/user150/Maildir/.Bob",
+                           t.user_dirs["user150"] + "/Maildir/.Bob", "../../../bob/Maildir/.Shared/");
+  EXPECT_EQ(out, "../../bob/Maildir/.Shared/");
+}
+
+TEST(PathRewriteTest, RelativeLinkOutOfTheDomainReachesTheSameHostPath) {
+  // Another domain does not move with this one (as an absolute path into
+  // it is carried unchanged); the domain lands one bucket deeper.
+  HostPathSet t = Target();
+  t.vpopmail_home = kHome;
+  t.domain_dir = kHome + "/domains/1/example.com";
+  t.user_dirs["bob"] = t.domain_dir + "/bob";
+  auto out = RebaseRelativeLink(Source(), t, kDomainDir + "/link", t.domain_dir + "/link",
+                                "../example.net/tom/Maildir");
+  EXPECT_EQ(out, "../../example.net/tom/Maildir");
+  out = RebaseRelativeLink(Source(), t, kDomainDir + "/bob/x", t.user_dirs["bob"] + "/x",
+                           "../../../../../../../srv/shared");
+  EXPECT_EQ(out, "../../../../../../../../srv/shared");
+  // Unchanged text when the link's place did not move.
+  out = RebaseRelativeLink(Source(), Source(), kDomainDir + "/link", kDomainDir + "/link", "../example.net");
+  EXPECT_EQ(out, "../example.net");
+}
+
+TEST(PathRewriteTest, RelativeLinkThatCannotBeRewrittenIsNamed) {
+  HostPathSet t = Target();
+  EXPECT_FALSE(RebaseRelativeLink(Source(), t, kDomainDir + "/x", t.domain_dir + "/x",
+                                  "../../../../../../../../../../x")
+                   .has_value());  // climbs above "/"
+  HostPathSet no_bob = t;
+  no_bob.user_dirs.erase("bob");
+  EXPECT_FALSE(RebaseRelativeLink(Source(), no_bob, kDomainDir + "/alice/x", t.user_dirs["alice"] + "/x",
+                                  "../bob/Maildir")
+                   .has_value());  // bob's home has no place on the target
+  EXPECT_EQ(RebaseRelativeLink(Source(), t, kDomainDir + "/x", t.domain_dir + "/x", "/abs/path"),
+            "/abs/path");
+}
+
 }  // namespace
 }  // namespace vmigrate

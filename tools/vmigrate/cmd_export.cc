@@ -53,6 +53,21 @@ struct Flags {
   bool all = false, each = false, force = false, strip_cleartext = false, json = false;
 };
 
+// Storage reached through symlinks is carried; say which links were followed.
+void PrintFollowed(const ExportReport& report) {
+  for (const auto& hop : report.followed_links)
+    std::fprintf(stderr, "vmigrate: export: notice: followed storage symlink %s\n",
+                 EscapeC(DescribeHop(hop)).c_str());
+}
+
+void FollowedJson(const ExportReport& report, JsonWriter* j) {
+  j->Key("followed_symlinks").BeginArray();
+  for (const auto& hop : report.followed_links)
+    j->BeginObject().Key("link").String(hop.link).Key("target").String(hop.target)
+        .Key("resolved").String(hop.resolved).EndObject();
+  j->EndArray();
+}
+
 void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
   const Manifest& m = report.manifest;
   if (f.json) {
@@ -69,7 +84,9 @@ void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
     j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
     j.Key("entries").Number(report.entries).Key("output").String(f.output);
     AddOutsideRefsJson(&j, ManifestRefs(m, /*with_archive_domains=*/false));
-    j.Key("warnings").StringArray(report.warnings).EndObject();
+    j.Key("warnings").StringArray(report.warnings);
+    FollowedJson(report, &j);
+    j.EndObject();
     std::fprintf(out, "%s\n", j.str().c_str());
     return;
   }
@@ -119,6 +136,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& w : report.warnings)
       std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
+    PrintFollowed(report);
     s.ok() ? ++ok : ++failed;
     const Manifest& m = report.manifest;
     if (f.json) {
@@ -129,6 +147,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
       j.Key("bytes").Number(s.ok() ? m.total_bytes() : 0);
       j.Key("seconds").Double(seconds).Key("output").String(s.ok() ? opt.output : "");
       if (s.ok()) AddOutsideRefsJson(&j, ManifestRefs(m, /*with_archive_domains=*/false));
+      FollowedJson(report, &j);
       if (s.ok()) j.Key("error").Null();
       else j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s)));
       j.EndObject();
@@ -226,6 +245,7 @@ Handler AddExport(CLI::App* app) {
     if (*meter) (*meter)->Finish();
     g_output_path[0] = '\0';
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
+    PrintFollowed(report);
     if (!s.ok()) return Fail("export", f->all ? s : s.WithContext(f->domains[0]));
     // The archive may be on stdout; the summary then goes to stderr.
     PrintResult(*f, report, f->output == "-" ? stderr : stdout);

@@ -36,6 +36,21 @@ void EditsJson(JsonWriter* j, const std::vector<ImportReport::Edit>& edits) {
   j->EndArray();
 }
 
+// A symlinked domains/ on the target: the domain went where it leads.
+void FollowedJson(JsonWriter* j, const ImportReport& report) {
+  j->Key("followed_symlinks").BeginArray();
+  for (const auto& hop : report.followed_links)
+    j->BeginObject().Key("link").String(hop.link).Key("target").String(hop.target)
+        .Key("resolved").String(hop.resolved).EndObject();
+  j->EndArray();
+}
+
+void PrintNotices(const ImportReport& report) {
+  for (const auto& hop : report.followed_links)
+    std::fprintf(stderr, "vmigrate: import: notice: followed storage symlink %s\n",
+                 EscapeC(DescribeHop(hop)).c_str());
+}
+
 void UserDirsJson(JsonWriter* j, const char* key, const std::map<std::string, std::string>& dirs) {
   j->Key(key).BeginArray();
   for (const auto& [name, dir] : dirs)
@@ -65,6 +80,7 @@ void PrintPlan(const ImportReport& report, bool json) {
     EditsJson(&j, report.control_edits);
     j.Key("domains_dir_control").String(report.domains_dir_control);
     AddOutsideRefsJson(&j, report.outside_refs);
+    FollowedJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -191,6 +207,7 @@ void PrintImported(const ImportReport& report, bool json) {
     j.Key("owner").String(OwnerText(report.owner));
     j.Key("qmail_send_signalled").Number(static_cast<std::uint64_t>(report.qmail_send_signalled));
     AddOutsideRefsJson(&j, report.outside_refs);
+    FollowedJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -237,6 +254,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     // A batch prints one line per domain: the references go with the warnings.
     for (const auto& r : report.outside_refs)
       std::fprintf(stderr, "vmigrate: import: warning: %s\n", DescribeReportedRef(r).c_str());
+    PrintNotices(report);
     std::vector<DomainOutcome> outcomes = report.domains;
     if (!s.ok()) {
       DomainOutcome out;
@@ -360,6 +378,7 @@ Handler AddImport(CLI::App* app) {
     Status s = ImportArchive(opt, &report);
     if (*meter) (*meter)->Finish();
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
+    PrintNotices(report);
     std::string label = Label(report, opt.archive);
     if (!s.ok()) {
       if (f->json) {
