@@ -28,10 +28,12 @@ set(VMIGRATE_LIB_SOURCES
   importer/importer.cc
   importer/journal.cc
   importer/mailbox_restore.cc
+  importer/outside_refs_check.cc
   importer/server_restore.cc
   # model/
   model/manifest.cc
   model/manifest_yaml.cc
+  model/outside_refs.cc
   model/path_rewrite.cc
   # qmail/
   qmail/assign.cc
@@ -39,6 +41,7 @@ set(VMIGRATE_LIB_SOURCES
   qmail/control_update.cc
   qmail/domains.cc
   # verify/
+  verify/delivery_check.cc
   verify/installed_domain.cc
   verify/member_check.cc
   verify/qmail_check.cc

@@ -18,7 +18,9 @@
 #include "core/sha256.h"
 #include "core/strings.h"
 #include "model/manifest_yaml.h"
+#include "model/outside_refs.h"
 #include "model/path_rewrite.h"
+#include "qmail/assign.h"
 #include "qmail/domains.h"
 #include "vpopmail/names.h"
 #include "vpopmail/user_store.h"
@@ -172,6 +174,7 @@ class Exporter {
                                 (opt_.all ? " (leave it out with --exclude " + loc->domain + ")" : ""));
       NoteFollowed(*dir);
     }
+    VM_RETURN_IF_ERROR(ReadOtherDomains());
     VM_RETURN_IF_ERROR(BuildManifest());
     if (opt_.progress) {
       ProgressTotals totals;
@@ -207,6 +210,48 @@ class Exporter {
       out.push_back(name);  // LocateDomain names an alias or unknown domain
     }
     return out;
+  }
+
+  // Every real domain of users/assign, so that a path into another domain
+  // is recognised as leaving this one (model/outside_refs.h).
+  Status ReadOtherDomains() {
+    auto text = ReadSmallFile(opt_.paths.OnDisk(opt_.paths.assign_file()));
+    if (!text.ok()) return text.status().WithContext("cannot read users/assign");
+    for (const auto& e : qmail::ParseDomainAssigns(*text))
+      if (!e.is_alias()) domain_dirs_[NormalizePath(e.dir)] = e.domain;
+    for (const DomainWork& work : work_) archived_.insert(work.loc.domain);
+    return Status::OK();
+  }
+
+  // What stays verbatim and what counts as leaving, for the domain in w_.
+  void SetUpReferences() {
+    const std::string& home = opt_.paths.vpopmail_home;
+    RefScope& scope = w_->refs;
+    scope.vpopmail_home = home;
+    scope.qmail_dir = opt_.paths.qmail_dir;
+    scope.domain_dir = w_->loc.dir;
+    for (const auto& [name, dir] : w_->path_set.user_dirs) scope.user_dirs.insert(dir);
+    scope.exists = [this](const std::string& host) {
+      struct stat st;
+      return lstat(opt_.paths.OnDisk(host).c_str(), &st) == 0;
+    };
+    // Mail storage below the vpopmail home that is not this domain's keeps
+    // its old path: "@@VPOPMAIL_HOME@@/domains/example.net/..." would name a
+    // path that exists on neither host.
+    w_->path_set.overrides[home + "/domains"] = home + "/domains";
+    w_->path_set.overrides[home + "/users"] = home + "/users";
+    for (const auto& [dir, name] : domain_dirs_) {
+      if (dir == w_->loc.dir) continue;
+      scope.other_domains[dir] = name;
+      // A domain of the same server backup is restored by the same run:
+      // its path below the new vpopmail home is where it lands when the
+      // buckets repeat (verify checks that the path exists there).
+      bool archived = archived_.count(name) > 0;
+      if (archived) scope.archive_domains.insert(name);
+      w_->path_set.overrides[dir] = archived && StartsWith(dir, home + "/")
+                                        ? kPlaceholderVpopmailHome + dir.substr(home.size())
+                                        : dir;
+    }
   }
 
   Status BuildManifest() {
@@ -282,6 +327,7 @@ class Exporter {
       w_->path_set.user_dirs[e.name] = dir;
       d.users.push_back(std::move(u));
     }
+    SetUpReferences();
 
     // Domain-level files (everything that is not a home or a bucket).
     Status s = WalkStorage(w_->disk, w_->loc.dir, /*domain_level=*/true, [&](const std::string& rel, const std::string& disk,
@@ -291,7 +337,7 @@ class Exporter {
       if (w_->buckets.count(rel)) return true;
       if (rel.find('/') == std::string::npos || w_->buckets.count(rel.substr(0, rel.rfind('/'))))
         d.domain_files.push_back(rel);
-      VM_RETURN_IF_ERROR(NoteRewrite("files/" + rel, rel, disk, st));
+      VM_RETURN_IF_ERROR(NoteRewrite("files/" + rel, rel, disk, st, w_->loc.dir));
       return true;
     });
     VM_RETURN_IF_ERROR(s);
@@ -319,11 +365,14 @@ class Exporter {
           u.bytes += static_cast<std::uint64_t>(est.st_size);
           if (IsMessage(rel)) ++u.messages;
         }
-        VM_RETURN_IF_ERROR(NoteRewrite(prefix + rel, rel, disk, est));
+        VM_RETURN_IF_ERROR(NoteRewrite(prefix + rel, rel, disk, est, NormalizePath(u.entry.dir)));
         return true;
       });
       VM_RETURN_IF_ERROR(s.WithContext(w_->loc.domain + ": user " + u.entry.name));
     }
+    d.outside_refs = std::move(w_->outside);
+    for (const OutsideRef& ref : d.outside_refs)
+      if (ref.reason != kRefArchiveDomain) report_->warnings.push_back(DescribeOutsideRef(d.name, ref));
     m.domains.push_back(std::move(d));
     return Status::OK();
   }
@@ -359,14 +408,46 @@ class Exporter {
     return true;
   }
 
+  // Records the host paths of one carried file (or symlink) that lead out
+  // of the domain. `root_dir` is the host path the walk started from (the
+  // domain dir or the user's home).
+  void NoteReferences(const std::string& member, const std::string& rel, const std::string& root_dir,
+                      const std::vector<FoundPath>& found) {
+    std::string file_dir = rel.find('/') == std::string::npos ? root_dir
+                                                              : root_dir + "/" + rel.substr(0, rel.rfind('/'));
+    for (const FoundPath& f : found) {
+      OutsideRef ref;
+      if (!ClassifyPath(w_->refs, f, file_dir, &ref)) continue;
+      // Carried unchanged, also where a placeholder would apply (a missing
+      // path inside the domain dir): the file must name what the old host's did.
+      if (ref.reason != kRefArchiveDomain && StartsWith(f.path, "/")) {
+        std::string exact = LexicalPath("/", f.path);
+        w_->path_set.overrides.emplace(exact, exact);
+      }
+      ref.file = member;
+      ref.line = f.line;
+      w_->outside.push_back(std::move(ref));
+    }
+  }
+
   // Decides, before anything is streamed, which small text files carry host
   // paths; the manifest lists them so the importer knows before it writes.
+  // Also finds the paths that lead out of the domain (files and symlinks).
   Status NoteRewrite(const std::string& member, const std::string& rel, const std::string& disk,
-                     const struct stat& st) {
+                     const struct stat& st, const std::string& root_dir) {
+    if (S_ISLNK(st.st_mode)) {
+      char buf[4096];
+      ssize_t n = readlink(disk.c_str(), buf, sizeof buf - 1);
+      if (n < 0) return FromErrno("cannot read link " + disk, errno);
+      NoteReferences(member, rel, root_dir, {FoundPath{0, std::string(buf, static_cast<size_t>(n)), true}});
+      return Status::OK();
+    }
     if (!S_ISREG(st.st_mode) || st.st_size > kMaxRewriteSize || InMessageDir(rel)) return Status::OK();
     auto text = ReadSmallFile(disk, kMaxRewriteSize);
     if (!text.ok()) return text.status();
     if (text->find('\0') != std::string::npos) return Status::OK();
+    std::string base = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
+    NoteReferences(member, rel, root_dir, IsDotQmailName(base) ? DotQmailPaths(*text) : ConfigPaths(*text));
     if (HasPlaceholderMarker(*text)) {
       report_->warnings.push_back(disk + " already contains '" + kPlaceholderMarker +
                                   "'; carried verbatim, paths in it are not rewritten");
@@ -628,8 +709,12 @@ class Exporter {
     std::set<std::string> user_homes;   // relative to the domain dir
     std::set<std::string> buckets;
     std::set<std::string> rewritten;    // "files/<rel>" or "users/<name>/<rel>"
+    RefScope refs;                      // what counts as leaving the domain
+    std::vector<OutsideRef> outside;    // found so far, in walk order
     std::map<std::string, std::string> home_disk;  // user -> resolved home on disk
   };
+  std::map<std::string, std::string> domain_dirs_;  // every real domain of users/assign: dir -> name
+  std::set<std::string> archived_;      // the domains this archive carries
   std::vector<DomainWork> work_;        // parallel to the manifest's domains
   DomainWork* w_ = nullptr;             // the domain being scanned or streamed
   std::unique_ptr<ArchiveWriter> writer_;

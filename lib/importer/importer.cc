@@ -19,6 +19,7 @@
 #include "importer/domain_import.h"
 #include "importer/import_context.h"
 #include "importer/mailbox_restore.h"
+#include "importer/outside_refs_check.h"
 #include "importer/server_restore.h"
 #include "qmail/assign.h"
 #include "qmail/control_update.h"
@@ -75,8 +76,13 @@ class Importer {
       report_->mailbox = out;
       return Status::OK();
     }
-    if (opt_.dry_run) return PlanAll();
+    if (opt_.dry_run) {
+      VM_RETURN_IF_ERROR(PlanAll());
+      report_->outside_refs = CheckOutsideRefs(manifest(), report_->domains, opt_.paths, true);
+      return Status::OK();
+    }
     VM_RETURN_IF_ERROR(CommitAll());
+    report_->outside_refs = CheckOutsideRefs(manifest(), report_->domains, opt_.paths, false);
     size_t imported = 0;
     for (const auto& d : report_->domains) imported += d.status == DomainStatus::kImported;
     if (opt_.reload && opt_.paths.root == "/" && (imported > 0 || !report_->server_files.empty())) {

@@ -20,6 +20,7 @@
 #include "core/resolve_path.h"
 #include "core/status.h"
 #include "model/manifest.h"
+#include "model/outside_refs.h"
 #include "vpopmail/names.h"
 
 namespace vmigrate {
@@ -116,6 +117,8 @@ struct ImportReport {
   /// Accounts of the archive vpopmail cannot reach (an upper-case name, ...):
   /// imported as they are, and also listed in `warnings`.
   std::vector<vpopmail::UnreachableUser> unreachable_users;
+  /// Paths of the restored domains that lead out of them (importer/outside_refs_check.h).
+  std::vector<ReportedRef> outside_refs;
   std::vector<SymlinkHop> followed_links;  // a symlinked domains/ (or vpopmail home) placed into
 };
 

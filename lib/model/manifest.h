@@ -31,6 +31,23 @@ constexpr const char* kPlaceholderDomainDir = "@@VMIGRATE:DOMAIN_DIR@@";
 constexpr const char* kPlaceholderUserDirPrefix = "@@VMIGRATE:USER_DIR:";  // + name + "@@"
 constexpr const char* kPlaceholderMarker = "@@VMIGRATE:";
 
+/// A host path in a carried file (or a symlink target) that leads out of the
+/// domain; model/outside_refs.h says which paths count and why. Carried
+/// unchanged, except kind "archive_domain", which is rewritten for the new host.
+struct OutsideRef {
+  std::string file;    // member relative to domains/<name>/: "files/.qmail-x", "users/bob/.qmail"
+  unsigned line = 0;   // 1-based line of the file; 0: `file` is a symlink and `path` its target
+  std::string path;    // as the source file has it
+  std::string reason;  // one of the kRef* values below
+  std::string domain;  // the other domain, for kRefOtherDomain and kRefArchiveDomain
+};
+
+/// OutsideRef::reason values.
+constexpr const char* kRefOtherDomain = "other_domain";      // another domain, not in the archive
+constexpr const char* kRefArchiveDomain = "archive_domain";  // another domain of this server archive
+constexpr const char* kRefNotInArchive = "not_in_archive";   // vpopmail's tree, but no domain or user the archive holds
+constexpr const char* kRefOutsideHome = "outside_home";      // outside vpopmail's home and qmail's dir
+
 struct ManifestUser {
   VpasswdEntry entry;      // every vpasswd field verbatim; entry.dir is the SOURCE path
   std::string rel_dir;     // home relative to the domain dir ("alice", "0/user150"); empty if outside
@@ -48,6 +65,8 @@ struct ManifestDomain {
   std::vector<std::string> domain_files;  // names in the domain dir we carry ("0/x" inside a bucket)
   std::vector<std::string> rewritten_files;  // members (relative to domains/<name>/) holding path placeholders
   std::vector<ManifestUser> users;    // in vpasswd order
+  /// Optional (absent in archives of vmigrate 0.1.0): paths that lead out of the domain.
+  std::vector<OutsideRef> outside_refs;
   std::string dir_control;            // the source .dir-control text (informational)
 };
 

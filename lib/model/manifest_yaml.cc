@@ -171,6 +171,21 @@ std::string ManifestToYaml(const Manifest& m) {
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
+    // Optional: written only when there is something to say, so archives
+    // without such paths read the same as those of vmigrate 0.1.0.
+    if (!d.outside_refs.empty()) {
+      out << YAML::Key << "outside_refs" << YAML::Value << YAML::BeginSeq;
+      for (const auto& ref : d.outside_refs) {
+        out << YAML::BeginMap;
+        Str(out, "file", ref.file);
+        Num(out, "line", ref.line);
+        Str(out, "path", ref.path);
+        Str(out, "reason", ref.reason);
+        if (!ref.domain.empty()) Str(out, "domain", ref.domain);
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -327,6 +342,23 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
         d.users.push_back(std::move(u));
       }
       if (!r.status.ok()) return r.status;
+      if (dn["outside_refs"]) {
+        YAML::Node refs = r.Seq(dn, "outside_refs", where);
+        for (size_t j = 0; r.status.ok() && j < refs.size(); ++j) {
+          std::string rw = where + "outside_refs[" + std::to_string(j) + "].";
+          if (!refs[j].IsMap()) return Status::Corrupt("manifest: " + rw + " must be a mapping");
+          OutsideRef ref;
+          ref.file = r.String(refs[j], "file", rw);
+          unsigned long long line = r.Unsigned(refs[j], "line", rw);
+          if (line > 0xffffffffULL) r.Fail(rw + "line is out of range");
+          ref.line = static_cast<unsigned>(line);
+          ref.path = r.String(refs[j], "path", rw);
+          ref.reason = r.String(refs[j], "reason", rw);
+          ref.domain = r.String(refs[j], "domain", rw, false);
+          d.outside_refs.push_back(std::move(ref));
+        }
+        if (!r.status.ok()) return r.status;
+      }
       m.domains.push_back(std::move(d));
     }
     if (m.kind == kKindServer) {

@@ -19,6 +19,8 @@ std::vector<std::pair<std::string, std::string>> SourcePairs(const HostPathSet& 
   if (!s.domain_dir.empty()) pairs.emplace_back(s.domain_dir, kPlaceholderDomainDir);
   if (!s.vpopmail_home.empty()) pairs.emplace_back(s.vpopmail_home, kPlaceholderVpopmailHome);
   if (!s.qmail_dir.empty()) pairs.emplace_back(s.qmail_dir, kPlaceholderQmailDir);
+  for (const auto& [path, replacement] : s.overrides)
+    if (!path.empty()) pairs.emplace_back(path, replacement);
   // Longest first, so a user's dir wins over the domain dir that contains it.
   std::stable_sort(pairs.begin(), pairs.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
@@ -120,7 +122,8 @@ bool ToPlaceholders(const HostPathSet& source, std::string* text) {
         if (end < text->size() && IsNameChar((*text)[end])) continue;
         out += placeholder;
         i = end;
-        replaced = changed = true;
+        replaced = true;
+        if (placeholder != path) changed = true;
         break;
       }
     }

@@ -11,6 +11,7 @@
 #include "core/strings.h"
 #include "model/manifest.h"
 #include "qmail/domains.h"
+#include "verify/delivery_check.h"
 #include "verify/installed_domain.h"
 #include "verify/member_check.h"
 #include "verify/qmail_check.h"
@@ -76,6 +77,8 @@ class Verifier {
     verify::CheckUsers(domain_, report_);
     verify::CheckUserStore(domain_, store.get(), report_);
     verify::CheckQmailRegistration(domain_, report_);
+    verify::CheckDeliveryTargets(domain_, report_);
+    verify::NoteOutsideRefs(domain_, report_);
 
     std::unique_ptr<verify::UidlReport> uidl;
     if (opt_.uidl) uidl = std::make_unique<verify::UidlReport>(domain_, report_);

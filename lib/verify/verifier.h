@@ -15,6 +15,7 @@
 
 #include "core/host_paths.h"
 #include "core/status.h"
+#include "model/outside_refs.h"
 #include "vpopmail/names.h"
 
 namespace vmigrate {
@@ -57,6 +58,9 @@ struct VerifyReport {
   std::vector<FolderUidl> uidl;    // with VerifyOptions::uidl
   /// Accounts of the archive vpopmail cannot reach (also in `warnings`).
   std::vector<vpopmail::UnreachableUser> unreachable_users;
+  /// The archive's references that leave the domain, noted with whether
+  /// each path exists here (verify/delivery_check.h).
+  std::vector<ReportedRef> outside_refs;
 };
 
 /// Fills `report`. Differences are not an error: the Status is OK and

@@ -205,6 +205,47 @@ TEST(ManifestYamlTest, MinimalManifestParsesWithDefaults) {
   EXPECT_EQ(r->generator, "");
 }
 
+TEST(ManifestYamlTest, OutsideRefsRoundTripAndAreWrittenOnlyWhenThere) {
+  Manifest m = FullManifest();
+  EXPECT_EQ(ManifestToYaml(m).find("outside_refs"), std::string::npos);
+  m.domains[0].outside_refs = {
+      {"files/.qmail-support", 1, "/tmp/realvp/home/vpopmail/domains/example.net/tom/Maildir/",
+       kRefOtherDomain, "example.net"},
+      {"users/alice/Maildir/.Public", 0, "/srv/public", kRefOutsideHome, ""}};
+  std::string yaml = ManifestToYaml(m);
+  auto back = Parse(yaml);
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << yaml;
+  const auto& refs = back->domains[0].outside_refs;
+  ASSERT_EQ(refs.size(), 2u);
+  EXPECT_EQ(refs[0].file, "files/.qmail-support");
+  EXPECT_EQ(refs[0].line, 1u);
+  EXPECT_EQ(refs[0].path, "/tmp/realvp/home/vpopmail/domains/example.net/tom/Maildir/");
+  EXPECT_EQ(refs[0].reason, kRefOtherDomain);
+  EXPECT_EQ(refs[0].domain, "example.net");
+  EXPECT_EQ(refs[1].line, 0u);
+  EXPECT_EQ(refs[1].domain, "");
+  EXPECT_EQ(ManifestToYaml(*back), yaml);
+}
+
+TEST(ManifestYamlTest, ManifestWithoutOutsideRefsReadsAsNone) {
+  // Archives of vmigrate 0.1.0 have no such key.
+  auto r = Parse(MinimalYaml());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->domains[0].outside_refs.empty());
+}
+
+TEST(ManifestYamlTest, MalformedOutsideRefsAreCorruptNamingTheKey) {
+  auto r = Parse(MinimalYaml() + "    outside_refs: {file: x}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "manifest: domains[0].outside_refs must be a list");
+  r = Parse(MinimalYaml() + "    outside_refs:\n      - {file: x, line: one, path: /p, reason: outside_home}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "manifest: domains[0].outside_refs[0].line must be a non-negative integer");
+  r = Parse(MinimalYaml() + "    outside_refs:\n      - {file: x, line: 1, reason: outside_home}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "manifest: domains[0].outside_refs[0].path is missing");
+}
+
 TEST(ManifestYamlTest, NotYamlIsCorrupt) {
   auto r = Parse("format_version: [1\nkind: {{{\n");
   ASSERT_FALSE(r.ok());

@@ -86,6 +86,7 @@ void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
     j.Key("entries").Number(report.entries).Key("output").String(f.output);
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     UnreachableUsersJson(&j, "skipped_users", report.skipped_users);
+    AddOutsideRefsJson(&j, ManifestRefs(m, /*with_archive_domains=*/false));
     j.Key("warnings").StringArray(report.warnings);
     FollowedJson(report, &j);
     j.EndObject();
@@ -151,6 +152,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
       j.Key("seconds").Double(seconds).Key("output").String(s.ok() ? opt.output : "");
       UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
       UnreachableUsersJson(&j, "skipped_users", report.skipped_users);
+      if (s.ok()) AddOutsideRefsJson(&j, ManifestRefs(m, /*with_archive_domains=*/false));
       FollowedJson(report, &j);
       if (s.ok()) j.Key("error").Null();
       else j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s)));

@@ -58,6 +58,14 @@ void UserDirsJson(JsonWriter* j, const char* key, const std::map<std::string, st
   j->EndArray();
 }
 
+// Paths that lead out of the restored domains, one line each, for the plan
+// and the summary: the admin fixes them before cutover.
+void PrintOutsideRefs(const ImportReport& report) {
+  if (report.outside_refs.empty()) return;
+  std::printf("references that leave the domain (carried unchanged; fix them before cutover):\n");
+  for (const auto& r : report.outside_refs) std::printf("  %s\n", DescribeReportedRef(r).c_str());
+}
+
 // One domain archive, one domain: the plan of a dry run.
 void PrintPlan(const ImportReport& report, bool json) {
   const DomainOutcome& d = report.domains[0];
@@ -72,6 +80,7 @@ void PrintPlan(const ImportReport& report, bool json) {
     EditsJson(&j, report.control_edits);
     j.Key("domains_dir_control").String(report.domains_dir_control);
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
+    AddOutsideRefsJson(&j, report.outside_refs);
     FollowedJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
@@ -93,6 +102,7 @@ void PrintPlan(const ImportReport& report, bool json) {
   for (char& c : dc)
     if (c == '\n') c = ' ';
   std::printf("  domains/.dir-control becomes: %s\n", dc.c_str());
+  PrintOutsideRefs(report);
 }
 
 // --all, or a server archive: every domain's outcome and the server files.
@@ -126,6 +136,7 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
       j.BeginObject().Key("path").String(f.path).Key("action").String(f.action).EndObject();
     j.EndArray().Key("domains_dir_control").String(report.domains_dir_control);
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
+    AddOutsideRefsJson(&j, report.outside_refs);
     j.Key("warnings").StringArray(report.warnings).Key("exit").Number(code).EndObject();
     std::printf("%s\n", j.str().c_str());
     return code;
@@ -149,6 +160,7 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
   for (const auto& e : report.control_edits) std::printf("  %c %s: %s\n", e.op, e.file.c_str(), e.line.c_str());
   if (!report.server_files.empty()) std::printf("server files:\n");
   for (const auto& f : report.server_files) std::printf("  %-16s %s\n", f.action.c_str(), f.path.c_str());
+  PrintOutsideRefs(report);
   std::printf("%zu %s, %zu skipped (already on the target), %zu failed\n", imported,
               dry_run ? "planned" : "imported", skipped, failed);
   return code;
@@ -197,6 +209,7 @@ void PrintImported(const ImportReport& report, bool json) {
     j.Key("owner").String(OwnerText(report.owner));
     j.Key("qmail_send_signalled").Number(static_cast<std::uint64_t>(report.qmail_send_signalled));
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
+    AddOutsideRefsJson(&j, report.outside_refs);
     FollowedJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
@@ -206,6 +219,7 @@ void PrintImported(const ImportReport& report, bool json) {
               d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
               static_cast<unsigned long long>(d.messages), static_cast<unsigned long long>(d.bytes),
               d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
+  PrintOutsideRefs(report);
 }
 
 struct Flags {
@@ -241,6 +255,9 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     if (*meter) (*meter)->Finish();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
+    // A batch prints one line per domain: the references go with the warnings.
+    for (const auto& r : report.outside_refs)
+      std::fprintf(stderr, "vmigrate: import: warning: %s\n", DescribeReportedRef(r).c_str());
     PrintNotices(report);
     std::vector<DomainOutcome> outcomes = report.domains;
     if (!s.ok()) {

@@ -133,6 +133,12 @@ int VerifyOne(const VerifyFlags& flags, const HostPaths& paths, const std::strin
       j.Key("message").String(w).EndObject();
       std::printf("%s\n", j.str().c_str());
     }
+    for (const auto& r : report.outside_refs) {
+      JsonWriter j;
+      j.BeginObject().Key("type").String("outside_ref");
+      OutsideRefFields(&j, r);
+      std::printf("%s\n", j.EndObject().str().c_str());
+    }
     PrintUidlJson(report);
     JsonWriter j;
     j.BeginObject().Key("type").String("summary").Key("status").String(differ ? "differences" : "ok");
@@ -147,6 +153,8 @@ int VerifyOne(const VerifyFlags& flags, const HostPaths& paths, const std::strin
     return rc;
   }
   for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: verify: warning: %s\n", w.c_str());
+  for (const auto& r : report.outside_refs)
+    std::fprintf(stderr, "vmigrate: verify: warning: %s\n", DescribeReportedRef(r).c_str());
   for (const Difference& d : report.differences)
     std::printf("%s\n", DifferenceLine(report.domain, d).c_str());
   PrintUidlText(report);

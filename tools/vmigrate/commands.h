@@ -12,10 +12,12 @@
 
 #include "core/exit_code.h"
 #include "core/host_paths.h"
+#include "core/json.h"
 #include "core/progress.h"
 #include "core/rate_limit.h"
-#include "core/json.h"
 #include "core/status.h"
+#include "model/manifest.h"
+#include "model/outside_refs.h"
 #include "vpopmail/names.h"
 
 namespace vmigrate::cli {
@@ -60,6 +62,17 @@ Result<std::vector<std::string>> ReadListFile(const std::string& path);
 /// cannot reach (carried), or that export left out (--skip-invalid-users).
 void UnreachableUsersJson(JsonWriter* j, const char* key,
                           const std::vector<vpopmail::UnreachableUser>& users);
+/// The references of every domain of `m`; those into another domain of the
+/// same archive (rewritten, not leaving) only when `with_archive_domains`.
+std::vector<ReportedRef> ManifestRefs(const Manifest& m, bool with_archive_domains);
+
+/// Writes the keys of one reference into an open JSON object: "domain",
+/// "file", "line", "path", "reason", then "other_domain" and "note" when set.
+void OutsideRefFields(JsonWriter* j, const ReportedRef& r);
+
+/// Appends "outside_refs": [{"domain","file","line","path","reason","other_domain","note"}]
+/// to an open JSON object; "other_domain" and "note" only when set.
+void AddOutsideRefsJson(JsonWriter* j, const std::vector<ReportedRef>& refs);
 
 Handler AddExport(CLI::App* app);
 Handler AddImport(CLI::App* app);

@@ -91,4 +91,29 @@ Result<std::vector<std::string>> ReadListFile(const std::string& path) {
   return out;
 }
 
+std::vector<ReportedRef> ManifestRefs(const Manifest& m, bool with_archive_domains) {
+  std::vector<ReportedRef> out;
+  for (const auto& d : m.domains)
+    for (const auto& ref : d.outside_refs)
+      if (with_archive_domains || ref.reason != kRefArchiveDomain) out.push_back({d.name, ref, ""});
+  return out;
+}
+
+void OutsideRefFields(JsonWriter* j, const ReportedRef& r) {
+  j->Key("domain").String(r.domain).Key("file").String(r.ref.file);
+  j->Key("line").Number(r.ref.line).Key("path").String(r.ref.path).Key("reason").String(r.ref.reason);
+  if (!r.ref.domain.empty()) j->Key("other_domain").String(r.ref.domain);
+  if (!r.note.empty()) j->Key("note").String(r.note);
+}
+
+void AddOutsideRefsJson(JsonWriter* j, const std::vector<ReportedRef>& refs) {
+  j->Key("outside_refs").BeginArray();
+  for (const auto& r : refs) {
+    j->BeginObject();
+    OutsideRefFields(j, r);
+    j->EndObject();
+  }
+  j->EndArray();
+}
+
 }  // namespace vmigrate::cli
