@@ -22,6 +22,7 @@ set(VMIGRATE_LIB_SOURCES
   core/writeback.cc
   # exporter/
   exporter/exporter.cc
+  exporter/source_tree.cc
   # importer/
   importer/domain_import.cc
   importer/import_context.cc
