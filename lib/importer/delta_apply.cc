@@ -309,8 +309,11 @@ Result<DeltaApply::BaseCheck> DeltaApply::CheckBase() {
   auto marker = ReadSmallFile(AppliedMarker(), 4096);
   if (marker.ok() && HasLine(*marker, "delta\t" + d.result) && HasLine(*marker, "state\t" + *now))
     return BaseCheck::kAlreadyApplied;
-  return Status::Conflict(loc_.domain + ": the delta's base state does not match what is installed here (it was "
-                          "made against state " + d.base.substr(0, 16) + ", this host has " + now->substr(0, 16) +
+  // The CLI names the domain of a one-domain delta already.
+  std::string who = ctx_->report->manifest.domains.size() > 1 ? loc_.domain + ": " : "";
+  return Status::Conflict(who + "the delta's base state does not match what is installed here (it was "
+                          "made against state " + ShownDigest(loc_.domain, d.base).substr(0, 16) + ", this host has " +
+                          ShownDigest(loc_.domain, *now).substr(0, 16) +
                           "): the domain changed here or an earlier delta is missing; nothing was changed. "
                           "Take a fresh `vmigrate state " + loc_.domain + "` on this host and export again");
 }
@@ -713,8 +716,10 @@ Status DeltaApply::WriteAppliedMarker(const std::string& result) {
   auto now = InstalledDigest();
   if (!now.ok()) return now.status();
   if (*now != result)
-    ctx_->report->warnings.push_back(loc_.domain + ": after the delta the installed domain (state " + now->substr(0, 16) +
-                                     ") differs from the source's state when the delta was made (" + result.substr(0, 16) +
+    ctx_->report->warnings.push_back(loc_.domain + ": after the delta the installed domain (state " +
+                                     ShownDigest(loc_.domain, *now).substr(0, 16) +
+                                     ") differs from the source's state when the delta was made (" +
+                                     ShownDigest(loc_.domain, result).substr(0, 16) +
                                      "); compare `vmigrate state` of both hosts");
   return WriteFileAtomic(AppliedMarker(), "delta\t" + result + "\nstate\t" + *now + "\n", 0600, ctx_->chown);
 }
