@@ -278,7 +278,10 @@ Status DeltaApply::RecoverInterrupted() {
       return Status::Conflict(loc_.domain + ": an interrupted delta import must be completed first (run the import without --dry-run)");
     VM_RETURN_IF_ERROR(RunDeltaJournal(work, opt().paths, ctx_->chown));
     auto result = ReadSmallFile(work + "/result", 4096);
-    if (result.ok()) VM_RETURN_IF_ERROR(WriteAppliedMarker(Trim(*result)));
+    if (result.ok()) {
+      std::vector<std::string> lines = SplitLines(*result);
+      if (!lines.empty()) VM_RETURN_IF_ERROR(WriteAppliedMarker(lines[0]));
+    }
     ctx_->report->warnings.push_back(loc_.domain + ": completed an interrupted delta import");
   } else if (!opt().dry_run) {
     ctx_->report->warnings.push_back(loc_.domain + ": removed the staging of an interrupted delta import (nothing had changed)");
@@ -288,6 +291,7 @@ Status DeltaApply::RecoverInterrupted() {
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
   if (ec) return FromErrorCode("cannot remove " + work, ec);
+  unlink((work + ".lock").c_str());
   return SyncDirectory(ctx_->domains_disk);
 }
 
