@@ -686,12 +686,19 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
   // Alias domains added or removed on the source.
   std::set<std::string> now(loc_.aliases.begin(), loc_.aliases.end());
   std::set<std::string> want(domain_->aliases.begin(), domain_->aliases.end());
-  for (const std::string& a : want)
-    if (!now.count(a))
-      steps_.push_back({"alias-add", a, loc_.domain, std::to_string(loc_.uid), std::to_string(loc_.gid), loc_.dir});
-  for (const std::string& a : now)
-    if (!want.count(a)) steps_.push_back({"alias-remove", a});
-  for (const auto& a : want) out->aliases.push_back(a);
+  out->aliases.assign(want.begin(), want.end());
+  out->aliases_added.clear();
+  out->aliases_removed.clear();
+  for (const std::string& a : want) {
+    if (now.count(a)) continue;
+    steps_.push_back({"alias-add", a, loc_.domain, std::to_string(loc_.uid), std::to_string(loc_.gid), loc_.dir});
+    out->aliases_added.push_back(a);
+  }
+  for (const std::string& a : now) {
+    if (want.count(a)) continue;
+    steps_.push_back({"alias-remove", a});
+    out->aliases_removed.push_back(a);
+  }
 
   // Directory modes and mtimes last, deepest first: those the delta
   // carries, and those it only touched put back as they were.
