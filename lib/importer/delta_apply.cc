@@ -253,12 +253,20 @@ DeltaApply::DeltaApply(ImportContext* ctx, const ManifestDomain* domain, qmail::
     : ctx_(ctx), domain_(domain), loc_(std::move(installed)) {}
 
 DeltaApply::~DeltaApply() {
-  if (done_ || work_.empty() || opt().dry_run) return;
-  // Not committed: the target was never touched; drop what was staged.
+  if (work_.empty() || opt().dry_run) return;
   struct stat st;
-  if (lstat((work_ + "/committed").c_str(), &st) == 0) return;  // the next run completes it
-  std::error_code ec;
-  std::filesystem::remove_all(work_, ec);
+  if (!done_) {
+    // A journal marked committed is completed by the next run; anything
+    // else was never acted on: drop what was staged.
+    if (lstat((work_ + "/committed").c_str(), &st) == 0) return;
+    std::error_code ec;
+    std::filesystem::remove_all(work_, ec);
+  }
+  lock_.Release();
+  unlink((work_ + ".lock").c_str());
+  // Our journal, lock and marker live in domains/: put its mtime back.
+  struct timespec times[2] = {domains_mtime_, domains_mtime_};
+  utimensat(AT_FDCWD, ctx_->domains_disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
 }
 
 std::string DeltaApply::JournalDirPath() const { return ctx_->domains_disk + "/.vmigrate-delta." + loc_.domain; }
@@ -271,6 +279,8 @@ Status DeltaApply::RecoverInterrupted() {
   const std::string work = JournalDirPath();
   struct stat st;
   if (lstat(work.c_str(), &st) != 0) return Status::OK();
+  struct stat domains_st;
+  if (lstat(ctx_->domains_disk.c_str(), &domains_st) != 0) return FromErrno("cannot stat " + ctx_->domains_disk, errno);
   auto lock = FileLock::Acquire(work + ".lock", 2);
   if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
   if (lstat((work + "/committed").c_str(), &st) == 0) {
@@ -292,6 +302,8 @@ Status DeltaApply::RecoverInterrupted() {
   std::filesystem::remove_all(work, ec);
   if (ec) return FromErrorCode("cannot remove " + work, ec);
   unlink((work + ".lock").c_str());
+  struct timespec times[2] = {domains_st.st_mtim, domains_st.st_mtim};
+  utimensat(AT_FDCWD, ctx_->domains_disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
   return SyncDirectory(ctx_->domains_disk);
 }
 
@@ -341,12 +353,20 @@ Status DeltaApply::ReadTargetUsers() {
     home_host_[u.entry.name] = host;
     home_disk_[u.entry.name] = disk->disk;
   }
-  if (added.empty()) return Status::OK();
+  std::set<std::string> names;
+  for (const ManifestUser& u : domain_->users) names.insert(u.entry.name);
+  size_t removed = 0;
+  for (const auto& [name, e] : target_users_) removed += names.count(name) == 0;
+  if (added.empty() && removed == 0) return Status::OK();
   auto dc = ReadSmallFile(domain_disk_ + "/.dir-control", 4096);
   std::optional<std::string> existing;
   if (dc.ok()) existing = *dc;
+  // vadduser's allocation for the new users, then vdeluser's decrement
+  // for each removed one (the counter goes down, no bucket moves).
   vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(existing, added.size());
-  dir_control_text_ = alloc.final_text;
+  vpopmail::DirControl after = vpopmail::DirControl::Parse(alloc.final_text);
+  for (size_t k = 0; k < removed && after.cur_users > 0; ++k) --after.cur_users;
+  dir_control_text_ = after.Serialize();
   for (size_t k = 0; k < added.size(); ++k) {
     std::string rel = alloc.buckets[k].empty() ? added[k] : alloc.buckets[k] + "/" + added[k];
     home_host_[added[k]] = loc_.dir + "/" + rel;
@@ -360,6 +380,9 @@ Status DeltaApply::Begin() {
   VM_RETURN_IF_ERROR(ReadTargetUsers());
   for (const auto& f : domain_->rewritten_files) rewritten_.insert(f);
   if (opt().dry_run) return Status::OK();
+  struct stat st;
+  if (lstat(ctx_->domains_disk.c_str(), &st) != 0) return FromErrno("cannot stat " + ctx_->domains_disk, errno);
+  domains_mtime_ = st.st_mtim;
   work_ = JournalDirPath();
   auto lock = FileLock::Acquire(work_ + ".lock", 2);
   if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
@@ -610,6 +633,9 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
       return Status::Corrupt("delta: '" + EscapeC(rel) + "' would replace a directory this host has");
     ++counts.files;
     counts.bytes += static_cast<std::uint64_t>(m.size);
+    if (m.type == 'f' && StartsWith(rel, "users/") && rel.find('/', 6) != std::string::npos &&
+        IsStateMessage(rel.substr(rel.find('/', 6) + 1)))
+      ++counts.messages;
     touched.insert(DirName(*disk));
     if (dry_run) continue;
     if (m.type == 'l') {
@@ -663,7 +689,7 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
       VM_RETURN_IF_ERROR(vpopmail::OpenUserStore(opt().paths)->StageUsers(users, entries, ctx_->chown));
       steps_.push_back({"put", users + "/vpasswd", domain_disk_ + "/vpasswd"});
       steps_.push_back({"put", users + "/vpasswd.cdb", domain_disk_ + "/vpasswd.cdb"});
-      if (counts.users_added > 0) {
+      if (counts.users_added + counts.users_removed > 0) {
         VM_RETURN_IF_ERROR(WriteFileAtomic(users + "/.dir-control", dir_control_text_, 0600, ctx_->chown));
         steps_.push_back({"put", users + "/.dir-control", domain_disk_ + "/.dir-control"});
       }
@@ -740,6 +766,13 @@ Status DeltaApply::Commit(DomainOutcome* out) {
   auto vpasswd_lock = FileLock::Acquire(domain_disk_ + "/.vpasswd.lock");
   if (!vpasswd_lock.ok()) return vpasswd_lock.status().WithContext(loc_.domain);
   VM_RETURN_IF_ERROR(BuildSteps(/*dry_run=*/false, out));
+  if (steps_.empty()) {
+    // Nothing changed on the source: nothing is written here either.
+    std::error_code ec;
+    std::filesystem::remove_all(work_, ec);
+    done_ = true;
+    return Status::OK();
+  }
   std::string journal = std::string(kJournalMagic) + "\n";
   for (const auto& step : steps_) {
     std::vector<std::string> escaped;
@@ -763,7 +796,6 @@ Status DeltaApply::Commit(DomainOutcome* out) {
   std::filesystem::remove_all(work_, ec);
   if (ec) return FromErrorCode("cannot remove " + work_, ec);
   done_ = true;
-  unlink((work_ + ".lock").c_str());
   return SyncDirectory(ctx_->domains_disk);
 }
 

@@ -181,6 +181,7 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
       j.Key("delta").Bool(d.is_delta).Key("domain_dir").String(d.domain_dir);
       if (d.is_delta) {
         j.Key("files").Number(d.delta.files).Key("bytes").Number(d.delta.bytes);
+        j.Key("messages_added").Number(d.delta.messages);
         j.Key("renames").Number(d.delta.renames).Key("removals").Number(d.delta.removals);
         j.Key("users_added").Number(d.delta.users_added).Key("users_removed").Number(d.delta.users_removed);
         j.Key("users_changed").Number(d.delta.users_changed);
@@ -211,10 +212,11 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
                   static_cast<unsigned long long>(d.bytes));
       continue;
     }
-    std::printf("%s %s: %llu files and directories (%llu bytes), %llu renames, %llu removals; users: %llu added, "
-                "%llu removed, %llu changed\n",
+    std::printf("%s %s: %llu files and directories (%llu messages added, %llu bytes), %llu renames, %llu removals; "
+                "users: %llu added, %llu removed, %llu changed\n",
                 dry_run ? "would apply the delta to" : "applied the delta to", d.name.c_str(),
-                static_cast<unsigned long long>(d.delta.files), static_cast<unsigned long long>(d.delta.bytes),
+                static_cast<unsigned long long>(d.delta.files), static_cast<unsigned long long>(d.delta.messages),
+                static_cast<unsigned long long>(d.delta.bytes),
                 static_cast<unsigned long long>(d.delta.renames), static_cast<unsigned long long>(d.delta.removals),
                 static_cast<unsigned long long>(d.delta.users_added),
                 static_cast<unsigned long long>(d.delta.users_removed),

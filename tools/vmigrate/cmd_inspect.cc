@@ -97,7 +97,7 @@ int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
     for (const auto& d : m.domains) {
       j.BeginObject().Key("name").String(d.name).Key("aliases").StringArray(d.aliases);
       j.Key("users").Number(d.users.size()).Key("base").String(d.delta.base).Key("result").String(d.delta.result);
-      j.Key("files").Number(d.delta.files).Key("bytes").Number(d.delta.bytes);
+      j.Key("files").Number(d.delta.files).Key("messages").Number(d.delta.messages).Key("bytes").Number(d.delta.bytes);
       j.Key("renames").Number(d.delta.renames).Key("removals").Number(d.delta.removals);
       j.Key("users_added").Number(d.delta.users_added).Key("users_removed").Number(d.delta.users_removed);
       j.Key("users_changed").Number(d.delta.users_changed).EndObject();
@@ -122,10 +122,11 @@ int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
   std::printf("base state:     %s\n", m.delta_base.c_str());
   std::printf("result state:   %s\n", m.delta_result.c_str());
   for (const auto& d : m.domains) {
-    std::printf("domain %s%s: %llu files and directories (%llu bytes), %llu renames, %llu removals; users: "
-                "%llu added, %llu removed, %llu changed (%zu in all)\n",
+    std::printf("domain %s%s: %llu files and directories (%llu messages, %llu bytes), %llu renames, %llu removals; "
+                "users: %llu added, %llu removed, %llu changed (%zu in all)\n",
                 d.name.c_str(), d.delta.base.empty() ? " (new: carried whole)" : "",
-                static_cast<unsigned long long>(d.delta.files), static_cast<unsigned long long>(d.delta.bytes),
+                static_cast<unsigned long long>(d.delta.files), static_cast<unsigned long long>(d.delta.messages),
+                static_cast<unsigned long long>(d.delta.bytes),
                 static_cast<unsigned long long>(d.delta.renames), static_cast<unsigned long long>(d.delta.removals),
                 static_cast<unsigned long long>(d.delta.users_added),
                 static_cast<unsigned long long>(d.delta.users_removed),
