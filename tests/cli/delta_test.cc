@@ -383,7 +383,6 @@ TEST_F(DeltaCliTest, DryRunPrintsTheCountsAndChangesNothing) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (const char* word : {"added", "renamed", "removed"})
     EXPECT_NE(r.out.find(word), std::string::npos) << "no '" << word << "' in the plan:\n" << r.out;
-  EXPECT_NE(r.out.find("3"), std::string::npos) << "3 messages renamed, not in the plan:\n" << r.out;
   EXPECT_EQ(DigestDiff(before, TreeDigest(dst_.path())), "") << "--dry-run changed the target";
   EXPECT_EQ(DigestDiff(ctimes, InodeCtimes(dst_.path())), "") << "--dry-run touched files";
 
@@ -470,9 +469,8 @@ TEST_F(DeltaCliTest, JsonOutputsParse) {
   EXPECT_EQ(Jq(ex.out, ".", work_ / "b.json").exit_code, 0) << "export --since --json: " << ex.out;
   CommandResult ins = RunVmigrate({"inspect", d, "--json"});
   ASSERT_EQ(ins.exit_code, 0) << ins.err;
-  CommandResult base = Jq(ins.out, "..|.base? // empty", work_ / "c.json");
-  EXPECT_EQ(base.exit_code, 0) << "inspect --json: " << ins.out;
-  EXPECT_NE(base.out.find(StateDigest(ReadFile(s))), std::string::npos) << ins.out;
+  EXPECT_EQ(Jq(ins.out, ".", work_ / "c.json").exit_code, 0) << "inspect --json: " << ins.out;
+  EXPECT_NE(ins.out.find(StateDigest(ReadFile(s))), std::string::npos) << "no base digest in: " << ins.out;
   CommandResult im = Import(dst_.path(), d, {"--json"});
   ASSERT_EQ(im.exit_code, 0) << im.err;
   CommandResult status = Jq(im.out, ".status", work_ / "d.json");
@@ -491,6 +489,64 @@ TEST_F(DeltaCliTest, JsonOutputsParse) {
   CommandResult ex5 = Jq(refused.out, ".exit", work_ / "f.json");
   EXPECT_EQ(ex5.exit_code, 0) << "refused import --json: " << refused.out;
   EXPECT_EQ(ex5.out, "5\n") << refused.out;
+}
+
+// --- the state file --------------------------------------------------------
+
+TEST_F(DeltaCliTest, StateDescribesTheDomainInHostIndependentTerms) {
+  std::string out = work_ / "src.state";
+  CommandResult r = State(Src(), "example.com", out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string text = ReadFile(out);
+  auto lines = Lines(text);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front(), "vmigrate-state 1");
+  EXPECT_EQ(lines.back().rfind("digest\t", 0), 0u) << lines.back();
+  EXPECT_EQ(StateDigest(text).size(), 64u);
+  for (const std::string& l :
+       {std::string("domain\texample.com"), std::string("alias\texample.org"), std::string("section\tfiles"),
+        std::string("section\tuser\talice"),
+        std::string("user\talice\t$1$8iXIBzKs$UgI/PCw3e/q6Ih8gjdOai.\t1\t0\tAlice Example\t5000000S,1000C\tAlice#2023"),
+        // a message: no digest (its content is never read)
+        std::string("f\tMaildir/new/1795424452.28218.mail.example.com,S=462\t0600\t1795424452.000000000\t462\t-"),
+        // a small domain file without host paths: SHA-256 of its bytes
+        std::string("f\t.qmail-abuse\t0600\t1795424447.000000000\t23\t"
+                    "f11bfe67d6a6e43501201ecd8c095240ffc9a5da6db6d0c11c8725d64a708880")}) {
+    EXPECT_TRUE(HasLine(text, l)) << "no line '" << l << "' in\n" << text;
+  }
+  EXPECT_EQ(text.find("/tmp/realvp"), std::string::npos) << "a host path in the state";
+  EXPECT_EQ(text.find(".vmigrate-"), std::string::npos);
+  // user sections in vpasswd order, each opened by its user line.
+  for (size_t k = 0; k + 1 < lines.size(); ++k)
+    if (lines[k].rfind("section\tuser\t", 0) == 0) {
+      EXPECT_EQ(lines[k + 1].rfind("user\t" + lines[k].substr(13) + "\t", 0), 0u) << lines[k + 1];
+    }
+
+  // The same data on the target gives the same body and digest; the same
+  // tree twice gives the same body.
+  CommandResult t = State(Dst(), "example.com", work_ / "dst.state");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(TextDiff(StateBody(text), StateBody(ReadFile(work_ / "dst.state"))), "");
+  EXPECT_EQ(StateDigest(text), StateDigest(ReadFile(work_ / "dst.state")));
+  EXPECT_EQ(StateBodyOf(Src(), "example.com"), StateBody(text));
+}
+
+TEST_F(DeltaCliTest, StateRefusesAnUnknownDomainAndAnExistingFile) {
+  CommandResult none = State(Src(), "nosuch.example", work_ / "n.state");
+  EXPECT_EQ(none.exit_code, 7) << none.err;
+  EXPECT_EQ(Lines(none.err).size(), 1u) << none.err;
+  EXPECT_FALSE(fs::exists(work_ / "n.state"));
+  WriteFile(work_ / "old.state", "keep me\n");
+  CommandResult exists = State(Src(), "example.com", work_ / "old.state");
+  EXPECT_NE(exists.exit_code, 0);
+  EXPECT_EQ(ReadFile(work_ / "old.state"), "keep me\n");
+  CommandResult forced = State(Src(), "example.com", work_ / "old.state", {"--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_EQ(Lines(ReadFile(work_ / "old.state")).front(), "vmigrate-state 1");
+  // export --since a file that is no state: usage or bad input, nothing written.
+  CommandResult bad = ExportSince(src_.path(), "example.com", work_ / "old.state.missing", work_ / "x.vmd");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_FALSE(fs::exists(work_ / "x.vmd"));
 }
 
 // --- a whole server ------------------------------------------------------
