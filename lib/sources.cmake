@@ -23,6 +23,7 @@ set(VMIGRATE_LIB_SOURCES
   # exporter/
   exporter/exporter.cc
   exporter/source_tree.cc
+  exporter/state_collector.cc
   # importer/
   importer/domain_import.cc
   importer/import_context.cc
@@ -41,6 +42,9 @@ set(VMIGRATE_LIB_SOURCES
   qmail/control_file.cc
   qmail/control_update.cc
   qmail/domains.cc
+  # state/
+  state/state_diff.cc
+  state/state_file.cc
   # verify/
   verify/delivery_check.cc
   verify/installed_domain.cc

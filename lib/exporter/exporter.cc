@@ -16,11 +16,13 @@
 #include "core/sha256.h"
 #include "core/strings.h"
 #include "exporter/source_tree.h"
+#include "exporter/state_collector.h"
 #include "model/manifest_yaml.h"
 #include "model/outside_refs.h"
 #include "model/path_rewrite.h"
 #include "qmail/assign.h"
 #include "qmail/domains.h"
+#include "state/state_file.h"
 #include "vpopmail/names.h"
 #include "vpopmail/user_store.h"
 
@@ -30,10 +32,22 @@ namespace {
 constexpr size_t kCopyBuffer = 256 * 1024;
 constexpr std::int64_t kMaxRewriteSize = 1 << 20;
 
+// What a run produces: an archive, a state file (vmigrate state), or a
+// delta archive (export --since), all from the same scan.
+enum class Mode { kArchive, kState, kDelta };
+
+// Names of our own journals, staging dirs and markers: never part of a
+// domain's content.
+bool IsOwnWorkName(const std::string& rel) {
+  std::string base = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
+  return StartsWith(base, ".vmigrate-");
+}
+
 class Exporter {
  public:
-  Exporter(const ExportOptions& options, ExportReport* report)
-      : opt_(options), report_(report) {}
+  Exporter(const ExportOptions& options, ExportReport* report, Mode mode = Mode::kArchive,
+           StateWriter* state = nullptr)
+      : opt_(options), report_(report), mode_(mode), state_(state) {}
 
   Status Run() {
     std::vector<std::string> names;
@@ -61,12 +75,18 @@ class Exporter {
       NoteFollowed(*dir);
     }
     VM_RETURN_IF_ERROR(ReadOtherDomains());
+    VM_RETURN_IF_ERROR(OpenBase());
     VM_RETURN_IF_ERROR(BuildManifest());
+    if (mode_ == Mode::kState) return Status::OK();
     if (opt_.progress) {
       ProgressTotals totals;
       for (const auto& d : report_->manifest.domains) totals.users += d.users.size();
       totals.messages = report_->manifest.total_messages();
       totals.bytes = report_->manifest.total_bytes();
+      if (mode_ == Mode::kDelta) {
+        totals.users = totals.messages = totals.bytes = 0;
+        for (const auto& d : report_->manifest.domains) totals.bytes += d.delta.bytes;
+      }
       opt_.progress->SetTotals(totals);
     }
     VM_RETURN_IF_ERROR(WriteArchive());
@@ -82,6 +102,28 @@ class Exporter {
     for (const auto& e : qmail::ParseDomainAssigns(*text))
       if (!e.is_alias()) domain_dirs_[NormalizePath(e.dir)] = e.domain;
     for (const DomainWork& work : work_) archived_.insert(work.loc.domain);
+    return Status::OK();
+  }
+
+  // export --since: the state the delta is made against. A single domain
+  // must be in it; with --all a domain it lacks is carried whole.
+  Status OpenBase() {
+    if (mode_ == Mode::kArchive) return Status::OK();
+    if (mode_ == Mode::kDelta) {
+      auto base = StateFile::Open(opt_.since);
+      if (!base.ok()) return base.status();
+      base_ = std::move(*base);
+      if (!opt_.all && !base_->FindDomain(work_[0].loc.domain)) {
+        std::vector<std::string> names;
+        for (const auto& d : base_->domains()) names.push_back(d.name);
+        return Status::InvalidInput(opt_.since + ": the state has no domain " + work_[0].loc.domain +
+                                    " (it holds: " + (names.empty() ? "none" : Join(names, ", ")) +
+                                    "); take it on the target with: vmigrate state " + work_[0].loc.domain + " -o FILE");
+      }
+      own_state_ = std::make_unique<StateWriter>(nullptr);
+      state_ = own_state_.get();
+    }
+    collector_ = std::make_unique<StateCollector>(state_, base_.get());
     return Status::OK();
   }
 
@@ -118,7 +160,7 @@ class Exporter {
 
   Status BuildManifest() {
     Manifest& m = report_->manifest;
-    m.kind = opt_.all ? kKindServer : kKindDomain;
+    m.kind = mode_ == Mode::kDelta ? kKindDelta : opt_.all ? kKindServer : kKindDomain;
     m.generator = std::string("vmigrate ") + VMIGRATE_VERSION;
     m.created = NowUtc();
     m.source.hostname = SourceHostname(opt_.paths);
@@ -128,7 +170,19 @@ class Exporter {
       w_ = &work;
       VM_RETURN_IF_ERROR(BuildDomain());
     }
-    if (opt_.all) {
+    if (mode_ == Mode::kDelta) {
+      m.delta_base = base_->content_digest();
+      std::map<std::string, std::string> digests;
+      for (const auto& d : m.domains) digests[d.name] = d.delta.result;
+      m.delta_result = ContentDigest(digests);
+      std::set<std::string> here;
+      for (const auto& d : m.domains) here.insert(d.name);
+      for (const auto& d : base_->domains())
+        if (opt_.all && !here.count(d.name))
+          report_->warnings.push_back(d.name + ": in the base state but no longer on this host; "
+                                      "a delta never removes a domain from the target");
+    }
+    if (opt_.all && mode_ == Mode::kArchive) {
       for (const ServerFileSpec& spec : ServerFilePaths()) {
         struct stat st;
         if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode))
@@ -190,6 +244,12 @@ class Exporter {
       d.users.push_back(std::move(u));
     }
     SetUpReferences();
+    if (collector_) {
+      collector_->BeginDomain(d.name, d.aliases);
+      struct stat root;
+      if (stat(w_->disk.c_str(), &root) != 0) return FromErrno("cannot stat " + w_->disk, errno);
+      collector_->Add(".", w_->disk, root, {});
+    }
 
     // Domain-level files (everything that is not a home or a bucket).
     Status s = WalkStorage(w_->disk, w_->loc.dir, /*domain_level=*/true, [&](const std::string& rel, const std::string& disk,
@@ -199,10 +259,13 @@ class Exporter {
       if (w_->buckets.count(rel)) return true;
       if (rel.find('/') == std::string::npos || w_->buckets.count(rel.substr(0, rel.rfind('/'))))
         d.domain_files.push_back(rel);
-      VM_RETURN_IF_ERROR(NoteRewrite("files/" + rel, rel, disk, st, w_->loc.dir));
+      Digested digest;
+      VM_RETURN_IF_ERROR(NoteRewrite("files/" + rel, rel, disk, st, w_->loc.dir, &digest));
+      if (collector_) collector_->Add(rel, disk, st, digest);
       return true;
     });
     VM_RETURN_IF_ERROR(s);
+    if (collector_) VM_RETURN_IF_ERROR(collector_->EndSection(kFilesSection, "", "files"));
 
     // Per-user counts and rewrite candidates.
     for (ManifestUser& u : d.users) {
@@ -211,12 +274,20 @@ class Exporter {
       auto home = ResolveStorage(NormalizePath(u.entry.dir));
       if (!home.ok()) return home.status().WithContext(w_->loc.domain + ": home of " + u.entry.name);
       struct stat st;
+      const std::string key = kUserSectionPrefix + u.entry.name;
+      const std::string member_root = "users/" + u.entry.name;
       if (!home->exists || lstat(home->disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         u.home_present = false;
         std::string via = home->hops.empty() ? "" : " (symlink " + DescribeHop(home->hops.back()) + ")";
         report_->warnings.push_back(w_->loc.domain + ": home of " + u.entry.name + " (" + u.entry.dir +
                                     ") does not exist" + via + "; the account is carried without files");
+        if (collector_) VM_RETURN_IF_ERROR(collector_->EndSection(key, StateUserLine(u.entry), member_root));
         continue;
+      }
+      if (collector_) {
+        struct stat root;
+        if (stat(home->disk.c_str(), &root) != 0) return FromErrno("cannot stat " + home->disk, errno);
+        collector_->Add(".", home->disk, root, {});
       }
       NoteFollowed(*home);
       w_->home_disk[u.entry.name] = home->disk;
@@ -227,11 +298,15 @@ class Exporter {
           u.bytes += static_cast<std::uint64_t>(est.st_size);
           if (IsMessage(rel)) ++u.messages;
         }
-        VM_RETURN_IF_ERROR(NoteRewrite(prefix + rel, rel, disk, est, NormalizePath(u.entry.dir)));
+        Digested digest;
+        VM_RETURN_IF_ERROR(NoteRewrite(prefix + rel, rel, disk, est, NormalizePath(u.entry.dir), &digest));
+        if (collector_) collector_->Add(rel, disk, est, digest);
         return true;
       });
       VM_RETURN_IF_ERROR(s.WithContext(w_->loc.domain + ": user " + u.entry.name));
+      if (collector_) VM_RETURN_IF_ERROR(collector_->EndSection(key, StateUserLine(u.entry), member_root));
     }
+    if (collector_) collector_->EndDomain(&d.delta);
     d.outside_refs = std::move(w_->outside);
     for (const OutsideRef& ref : d.outside_refs)
       if (ref.reason != kRefArchiveDomain) report_->warnings.push_back(DescribeOutsideRef(d.name, ref));
@@ -295,28 +370,42 @@ class Exporter {
   // Decides, before anything is streamed, which small text files carry host
   // paths; the manifest lists them so the importer knows before it writes.
   // Also finds the paths that lead out of the domain (files and symlinks).
+  // `digest` receives the SHA-256 of what the archive would hold for a
+  // symlink or a small non-message file (the placeholder form), as a state
+  // records it; "" for anything else.
   Status NoteRewrite(const std::string& member, const std::string& rel, const std::string& disk,
-                     const struct stat& st, const std::string& root_dir) {
+                     const struct stat& st, const std::string& root_dir, Digested* digest) {
+    *digest = Digested{};
     if (S_ISLNK(st.st_mode)) {
       char buf[4096];
       ssize_t n = readlink(disk.c_str(), buf, sizeof buf - 1);
       if (n < 0) return FromErrno("cannot read link " + disk, errno);
-      NoteReferences(member, rel, root_dir, {FoundPath{0, std::string(buf, static_cast<size_t>(n)), true}});
+      std::string target(buf, static_cast<size_t>(n));
+      NoteReferences(member, rel, root_dir, {FoundPath{0, target, true}});
+      if (collector_) {
+        ToPlaceholders(w_->path_set, &target);
+        *digest = {Sha256::Of(target), static_cast<std::int64_t>(target.size())};
+      }
       return Status::OK();
     }
     if (!S_ISREG(st.st_mode) || st.st_size > kMaxRewriteSize || InMessageDir(rel)) return Status::OK();
     auto text = ReadSmallFile(disk, kMaxRewriteSize);
     if (!text.ok()) return text.status();
-    if (text->find('\0') != std::string::npos) return Status::OK();
+    if (text->find('\0') != std::string::npos) {
+      if (collector_) *digest = {Sha256::Of(*text), static_cast<std::int64_t>(text->size())};
+      return Status::OK();
+    }
     std::string base = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
     NoteReferences(member, rel, root_dir, IsDotQmailName(base) ? DotQmailPaths(*text) : ConfigPaths(*text));
     if (HasPlaceholderMarker(*text)) {
       report_->warnings.push_back(disk + " already contains '" + kPlaceholderMarker +
                                   "'; carried verbatim, paths in it are not rewritten");
+      if (collector_) *digest = {Sha256::Of(*text), static_cast<std::int64_t>(text->size())};
       return Status::OK();
     }
     std::string copy = *text;
     if (ToPlaceholders(w_->path_set, &copy)) w_->rewritten.insert(member);
+    if (collector_) *digest = {Sha256::Of(copy), static_cast<std::int64_t>(copy.size())};
     return Status::OK();
   }
 
@@ -340,6 +429,7 @@ class Exporter {
     mi.mtime_sec = std::time(nullptr);
     VM_RETURN_IF_ERROR(writer_->AddBytes(mi, manifest));
     VM_RETURN_IF_ERROR(spool_.Add(Record('f', mi, manifest.size(), Sha256::Of(manifest), false)));
+    if (mode_ == Mode::kDelta) return WriteDeltaMembers();
 
     for (size_t i = 0; i < work_.size(); ++i) {
       w_ = &work_[i];
@@ -366,6 +456,40 @@ class Exporter {
       VM_RETURN_IF_ERROR(AddEntry(kServerPrefix + path, disk, st, false));
     }
 
+    return FinishArchive();
+  }
+
+  // Kind "delta": delta.txt, then only what was sent (state_collector.h).
+  Status WriteDeltaMembers() {
+    std::string text = std::string(kDeltaMagic) + "\n" + collector_->delta_records();
+    EntryInfo di;
+    di.path = kDeltaEntry;
+    di.mode = 0600;
+    di.mtime_sec = std::time(nullptr);
+    VM_RETURN_IF_ERROR(writer_->AddBytes(di, text));
+    VM_RETURN_IF_ERROR(spool_.Add(Record('f', di, static_cast<std::int64_t>(text.size()), Sha256::Of(text), false)));
+    const Manifest& m = report_->manifest;
+    for (size_t i = 0; i < work_.size(); ++i) {
+      w_ = &work_[i];
+      const std::string& name = m.domains[i].name;
+      if (opt_.progress) opt_.progress->SetDomain(name);
+      for (const StateCollector::Send& send : collector_->sends(name)) {
+        struct stat st;
+        if (lstat(send.disk.c_str(), &st) != 0) {
+          if (errno != ENOENT) return FromErrno("cannot stat " + send.disk, errno);
+          // Moved or deleted since the scan: the next delta brings the change.
+          report_->warnings.push_back(name + ": " + send.disk + " vanished while the delta was written; left out");
+          continue;
+        }
+        VM_RETURN_IF_ERROR(AddEntry(ArchiveDomainPrefix(name) + send.rel_in_domain, send.disk, st,
+                                    w_->rewritten.count(send.rel_in_domain) > 0));
+        if (opt_.progress && S_ISREG(st.st_mode) && IsMessage(send.rel_in_domain)) opt_.progress->MessageDone();
+      }
+    }
+    return FinishArchive();
+  }
+
+  Status FinishArchive() {
     // The index goes last: its size is known only now.
     VM_RETURN_IF_ERROR(spool_.Rewind());
     std::string header = std::string(kChecksumsHeader) + "\n";
@@ -457,6 +581,7 @@ class Exporter {
     Visitor follow;
     follow = [&](const std::string& rel, const std::string& disk,
                  const struct stat& st) -> Result<bool> {
+      if (IsOwnWorkName(rel)) return false;
       if (!S_ISLNK(st.st_mode) || !IsStorageLink(rel, domain_level)) return visit(rel, disk, st);
       const std::string host = host_dir + "/" + rel;
       auto dir = ResolveStorage(host);
@@ -564,6 +689,11 @@ class Exporter {
  private:
   const ExportOptions& opt_;
   ExportReport* report_;
+  const Mode mode_;
+  StateWriter* state_;                  // kState: the caller's; kDelta: own_state_
+  std::unique_ptr<StateWriter> own_state_;
+  std::unique_ptr<StateFile> base_;     // kDelta: the --since state
+  std::unique_ptr<StateCollector> collector_;  // kState and kDelta
   struct DomainWork {
     qmail::DomainLocation loc;
     std::string disk;                   // the domain dir on disk
@@ -591,8 +721,53 @@ class Exporter {
 
 
 Status ExportDomain(const ExportOptions& options, ExportReport* report) {
-  auto exporter = std::make_unique<Exporter>(options, report);
+  auto exporter = std::make_unique<Exporter>(options, report,
+                                             options.since.empty() ? Mode::kArchive : Mode::kDelta);
   return exporter->Run();
+}
+
+Status WriteState(const StateOptions& options, StateReport* report) {
+  ExportOptions eo;
+  eo.paths = options.paths;
+  eo.domain = options.domain;
+  eo.all = options.all;
+  eo.only = options.only;
+  eo.exclude = options.exclude;
+  // The output is opened first, so that an existing one is refused before
+  // the scan, and written whole or not at all.
+  std::unique_ptr<AtomicFile> file;
+  FILE* out = nullptr;
+  if (options.output == "-") {
+    out = stdout;
+  } else if (!options.output.empty()) {
+    struct stat st;
+    if (!options.overwrite && lstat(options.output.c_str(), &st) == 0)
+      return Status::Conflict(options.output + " already exists (--force replaces it)");
+    file = std::make_unique<AtomicFile>(options.output, 0600);
+    VM_RETURN_IF_ERROR(file->Open());
+    int fd = dup(file->fd());
+    if (fd < 0 || !(out = fdopen(fd, "w"))) return FromErrno("cannot write " + options.output, errno);
+  }
+  StateWriter writer(out);
+  writer.Header(NowUtc(), SourceHostname(options.paths), options.paths.vpopmail_home,
+                options.paths.qmail_dir);
+  ExportReport scan;
+  auto exporter = std::make_unique<Exporter>(eo, &scan, Mode::kState, &writer);
+  Status s = exporter->Run();
+  if (s.ok()) s = writer.Finish();
+  if (file) {
+    if (std::fclose(out) != 0 && s.ok()) s = FromErrno("cannot write " + options.output, errno);
+    if (s.ok()) s = file->Commit();
+  }
+  if (!s.ok()) return s;
+  report->content_digest = writer.content_digest();
+  report->domain_digests = writer.domain_digests();
+  report->warnings = scan.warnings;
+  for (const auto& d : scan.manifest.domains) {
+    report->users += d.users.size();
+    for (const auto& u : d.users) report->messages += u.messages;
+  }
+  return Status::OK();
 }
 
 }  // namespace vmigrate

@@ -4,6 +4,7 @@
 #define VMIGRATE_EXPORTER_EXPORTER_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct ExportOptions {
   /// could not have created, instead of carrying the unreachable ones with a
   /// warning and refusing the export for one that cannot be carried.
   bool skip_invalid_users = false;
+  /// --since STATE: write a delta (kind "delta") holding only what changed
+  /// since the state file STATE ("-" = stdin) was taken.
+  std::string since;
   ProgressMeter* progress = nullptr;        // --progress; not owned
   RateLimiter* rate_limit = nullptr;        // --max-rate; not owned
 };
@@ -58,7 +62,37 @@ struct ExportReport {
 /// carried and reported; one that cannot be carried safely
 /// (vpopmail::ValidateEntry) fails the export with kDataRefused naming it and
 /// --skip-invalid-users, which leaves out and reports both kinds.
+/// With `since`, the archive is a delta (share/doc/archive-format.md):
+/// kNotFound / kCorrupt for the state file (state/state_file.h), kInvalidInput
+/// when a single domain is not in it. A file that vanishes between the scan
+/// and its copy is left out with a warning (a later delta brings it).
 Status ExportDomain(const ExportOptions& options, ExportReport* report);
+
+/// vmigrate state: what is installed for a domain (or every domain), in the
+/// state format (state/state_file.h, share/doc/state-format.md). Reads
+/// directories, stats files and reads small non-message files; never a
+/// message's content.
+struct StateOptions {
+  HostPaths paths;
+  std::string domain;                 // DOMAIN, or
+  bool all = false;                   // --all: every domain of users/assign
+  std::vector<std::string> only, exclude;  // --all --domains-from / --exclude
+  /// -o FILE ("-" = stdout), written whole or not at all; "" = no file,
+  /// digests only (import's base check).
+  std::string output;
+  bool overwrite = false;             // --force
+};
+
+struct StateReport {
+  std::string content_digest;
+  std::map<std::string, std::string> domain_digests;  // name -> digest
+  std::uint64_t users = 0, entries = 0, messages = 0;
+  std::vector<std::string> warnings;
+};
+
+/// Errors as ExportDomain's (a domain that is not here, an unreadable
+/// vpasswd), and kConflict for an existing output without `overwrite`.
+Status WriteState(const StateOptions& options, StateReport* report);
 
 }  // namespace vmigrate
 

@@ -17,11 +17,10 @@ namespace vmigrate {
 constexpr int kManifestFormat = 1;
 constexpr int kOldestReadableManifest = 1;
 
-/// What an archive holds. kDelta is reserved so that a reader can name what
-/// it was given.
+/// What an archive holds.
 constexpr const char* kKindDomain = "domain";  // one domain and its alias domains
 constexpr const char* kKindServer = "server";  // export --all: many domains + server config
-constexpr const char* kKindDelta = "delta";    // reserved: changes since an earlier export
+constexpr const char* kKindDelta = "delta";    // export --since: changes since a state (delta.txt)
 
 /// Placeholders for host paths found in text files (.qmail*, autoresponder
 /// and list config). The exporter writes them, the importer replaces them.
@@ -56,6 +55,15 @@ struct ManifestUser {
   bool home_present = true;    // false when the home directory did not exist at export
 };
 
+/// Kind "delta": what one domain's delta holds (share/doc/archive-format.md).
+struct DomainDelta {
+  std::string base;     // the domain's digest in the base state; "" = not in it (carried whole)
+  std::string result;   // the domain's digest on the source when the delta was made
+  std::uint64_t files = 0, bytes = 0;       // members sent (files, links, directories) and file bytes
+  std::uint64_t renames = 0, removals = 0;  // records of delta.txt
+  std::uint64_t users_added = 0, users_removed = 0, users_changed = 0;
+};
+
 struct ManifestDomain {
   std::string name;
   std::string dir;                    // source domain dir (host path)
@@ -68,6 +76,7 @@ struct ManifestDomain {
   /// Optional (absent in archives of vmigrate 0.1.0): paths that lead out of the domain.
   std::vector<OutsideRef> outside_refs;
   std::string dir_control;            // the source .dir-control text (informational)
+  DomainDelta delta;                  // kind "delta" only
 };
 
 struct SourceHost {
@@ -86,6 +95,9 @@ struct Manifest {
   /// Kind "server" only: the configuration files carried, as paths relative
   /// to the archive's "server/" folder (see ServerFilePaths()).
   std::vector<std::string> server_files;
+  /// Kind "delta" only: content digests of the base state and of the
+  /// source's state when the delta was made (state/state_file.h).
+  std::string delta_base, delta_result;
 
   std::uint64_t total_messages() const;
   std::uint64_t total_bytes() const;
@@ -98,6 +110,7 @@ std::string ArchiveUserPrefix(const std::string& domain, const std::string& user
 constexpr const char* kManifestEntry = "manifest.yaml";
 constexpr const char* kServerPrefix = "server/";  // + a ServerFilePaths() entry
 constexpr const char* kChecksumsEntry = "checksums.txt";
+constexpr const char* kDeltaEntry = "delta.txt";  // kind "delta": removals and renames, second member
 
 /// How a restore applies a server file to the target.
 enum class ServerFileMerge {

@@ -48,6 +48,10 @@ void StrList(YAML::Emitter& out, const char* key, const std::vector<std::string>
   out << YAML::EndSeq;
 }
 
+bool IsDigestText(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 // Readers: each names the key it failed on. Exceptions stay in this file.
 class Reader {
  public:
@@ -186,10 +190,30 @@ std::string ManifestToYaml(const Manifest& m) {
       }
       out << YAML::EndSeq;
     }
+    if (m.kind == kKindDelta) {
+      const DomainDelta& dd = d.delta;
+      out << YAML::Key << "delta" << YAML::Value << YAML::BeginMap;
+      Str(out, "base", dd.base);
+      Str(out, "result", dd.result);
+      Num(out, "files", dd.files);
+      Num(out, "bytes", dd.bytes);
+      Num(out, "renames", dd.renames);
+      Num(out, "removals", dd.removals);
+      Num(out, "users_added", dd.users_added);
+      Num(out, "users_removed", dd.users_removed);
+      Num(out, "users_changed", dd.users_changed);
+      out << YAML::EndMap;
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
   if (m.kind == kKindServer) StrList(out, "server_files", m.server_files);
+  if (m.kind == kKindDelta) {
+    out << YAML::Key << "delta" << YAML::Value << YAML::BeginMap;
+    Str(out, "base", m.delta_base);
+    Str(out, "result", m.delta_result);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   return std::string("# vmigrate archive manifest; see share/doc/archive-format.md\n") +
          out.c_str() + "\n";
@@ -285,10 +309,9 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
     m.format_version = static_cast<int>(version);
     m.kind = r.String(root, "kind", "");
     if (!r.status.ok()) return r.status;
-    if (m.kind != kKindDomain && m.kind != kKindServer) {
-      std::string what = m.kind == kKindDelta ? " (an incremental delta)" : "";
-      return Status::Unsupported("archive kind '" + m.kind + "'" + what +
-                                 " is not supported by this vmigrate (reads kinds 'domain' and 'server')");
+    if (m.kind != kKindDomain && m.kind != kKindServer && m.kind != kKindDelta) {
+      return Status::Unsupported("archive kind '" + EscapeC(m.kind) +
+                                 "' is not supported by this vmigrate (reads kinds 'domain', 'server' and 'delta')");
     }
     m.generator = r.String(root, "generator", "", false);
     m.created = r.String(root, "created", "", false);
@@ -359,7 +382,33 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
         }
         if (!r.status.ok()) return r.status;
       }
+      if (m.kind == kKindDelta) {
+        std::string dw = where + "delta.";
+        YAML::Node dd = r.Map(dn, "delta", where);
+        if (!r.status.ok()) return r.status;
+        d.delta.base = r.String(dd, "base", dw);
+        d.delta.result = r.String(dd, "result", dw);
+        d.delta.files = r.Unsigned(dd, "files", dw);
+        d.delta.bytes = r.Unsigned(dd, "bytes", dw);
+        d.delta.renames = r.Unsigned(dd, "renames", dw);
+        d.delta.removals = r.Unsigned(dd, "removals", dw);
+        d.delta.users_added = r.Unsigned(dd, "users_added", dw);
+        d.delta.users_removed = r.Unsigned(dd, "users_removed", dw);
+        d.delta.users_changed = r.Unsigned(dd, "users_changed", dw, false);
+        if (!r.status.ok()) return r.status;
+        if (!IsDigestText(d.delta.result) || (!d.delta.base.empty() && !IsDigestText(d.delta.base)))
+          return Status::Corrupt("manifest: " + dw + "base and result must be SHA-256 hex digests");
+      }
       m.domains.push_back(std::move(d));
+    }
+    if (m.kind == kKindDelta) {
+      YAML::Node dm = r.Map(root, "delta", "");
+      if (!r.status.ok()) return r.status;
+      m.delta_base = r.String(dm, "base", "delta.");
+      m.delta_result = r.String(dm, "result", "delta.");
+      if (!r.status.ok()) return r.status;
+      if (!IsDigestText(m.delta_base) || !IsDigestText(m.delta_result))
+        return Status::Corrupt("manifest: delta.base and delta.result must be SHA-256 hex digests");
     }
     if (m.kind == kKindServer) {
       m.server_files = r.Strings(root, "server_files", "");

@@ -674,8 +674,10 @@ TEST_F(HostileArchiveTest, MissingFormatVersionIsRejected) {
 }
 
 TEST_F(HostileArchiveTest, UnknownKindIsRejected) {
-  ExpectRejected(ForgeManifestEdit("kind: \"domain\"", "kind: \"delta\""),
-                 {"archive kind 'delta'", "not supported"});
+  ExpectRejected(ForgeManifestEdit("kind: \"domain\"", "kind: \"mailbox\""),
+                 {"archive kind 'mailbox'", "not supported"});
+  // A delta must say which state it is based on.
+  ExpectRejected(ForgeManifestEdit("kind: \"domain\"", "kind: \"delta\""), {"delta must be a mapping"});
 }
 
 TEST_F(HostileArchiveTest, ServerKindWithoutServerFilesIsRejected) {

@@ -329,11 +329,46 @@ TEST(ManifestYamlTest, DomainKindStillNeedsExactlyOneDomain) {
   EXPECT_EQ(r.status().code(), Status::Code::kCorrupt);
 }
 
-TEST(ManifestYamlTest, DeltaKindIsUnsupportedNamingTheKind) {
+TEST(ManifestYamlTest, DeltaKindNeedsItsDigests) {
   auto r = Parse(MinimalYaml("[]", "format_version: 1\nkind: delta\n"));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Status::Code::kUnsupported);
-  EXPECT_NE(r.status().message().find("'delta'"), std::string::npos) << r.status().message();
+  EXPECT_EQ(r.status().code(), Status::Code::kCorrupt);
+  EXPECT_NE(r.status().message().find("delta must be a mapping"), std::string::npos) << r.status().message();
+}
+
+TEST(ManifestYamlTest, DeltaRoundTrips) {
+  Manifest m;
+  m.kind = kKindDelta;
+  m.source = {"h", "/v", "/q"};
+  m.delta_base = std::string(64, 'a');
+  m.delta_result = std::string(64, 'b');
+  ManifestDomain d;
+  d.name = "example.com";
+  d.dir = "/v/domains/example.com";
+  d.delta.base = "";
+  d.delta.result = std::string(64, 'c');
+  d.delta.files = 3;
+  d.delta.bytes = 99;
+  d.delta.renames = 2;
+  d.delta.removals = 1;
+  d.delta.users_added = 1;
+  d.delta.users_removed = 4;
+  d.delta.users_changed = 5;
+  m.domains.push_back(d);
+  auto r = Parse(ManifestToYaml(m));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->delta_base, m.delta_base);
+  EXPECT_EQ(r->delta_result, m.delta_result);
+  const DomainDelta& got = r->domains[0].delta;
+  EXPECT_EQ(got.base, "");
+  EXPECT_EQ(got.result, d.delta.result);
+  EXPECT_EQ(got.files, 3u);
+  EXPECT_EQ(got.bytes, 99u);
+  EXPECT_EQ(got.renames, 2u);
+  EXPECT_EQ(got.removals, 1u);
+  EXPECT_EQ(got.users_added, 1u);
+  EXPECT_EQ(got.users_removed, 4u);
+  EXPECT_EQ(got.users_changed, 5u);
 }
 
 TEST(ManifestYamlTest, UnknownKindIsUnsupportedAndMissingKindCorrupt) {

@@ -49,7 +49,7 @@ struct Flags {
   PathFlags paths;
   ProgressFlags progress;
   std::vector<std::string> domains, exclude;
-  std::string output, compress = "zstd", domains_from;
+  std::string output, compress = "zstd", domains_from, since;
   bool all = false, each = false, force = false, strip_cleartext = false, json = false,
        skip_invalid_users = false;
 };
@@ -69,8 +69,53 @@ void FollowedJson(const ExportReport& report, JsonWriter* j) {
   j->EndArray();
 }
 
+// Totals of a delta over its domains.
+DomainDelta DeltaTotals(const Manifest& m) {
+  DomainDelta t;
+  for (const auto& d : m.domains) {
+    t.files += d.delta.files;
+    t.bytes += d.delta.bytes;
+    t.renames += d.delta.renames;
+    t.removals += d.delta.removals;
+    t.users_added += d.delta.users_added;
+    t.users_removed += d.delta.users_removed;
+    t.users_changed += d.delta.users_changed;
+  }
+  return t;
+}
+
+void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
+  const Manifest& m = report.manifest;
+  DomainDelta t = DeltaTotals(m);
+  std::vector<std::string> names;
+  for (const auto& d : m.domains) names.push_back(d.name);
+  if (f.json) {
+    JsonWriter j;
+    j.BeginObject().Key("status").String("ok").Key("kind").String(m.kind);
+    j.Key("domains").StringArray(names);
+    j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
+    j.Key("files").Number(t.files).Key("bytes").Number(t.bytes).Key("renames").Number(t.renames);
+    j.Key("removals").Number(t.removals).Key("users_added").Number(t.users_added);
+    j.Key("users_removed").Number(t.users_removed).Key("users_changed").Number(t.users_changed);
+    j.Key("entries").Number(report.entries).Key("output").String(f.output);
+    j.Key("warnings").StringArray(report.warnings);
+    j.EndObject();
+    std::fprintf(out, "%s\n", j.str().c_str());
+    return;
+  }
+  std::fprintf(out,
+               "exported a delta of %s: %llu files (%llu bytes), %llu renames, %llu removals, users: "
+               "%llu added, %llu removed, %llu changed, to %s\n",
+               Join(names, ", ").c_str(), static_cast<unsigned long long>(t.files),
+               static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.renames),
+               static_cast<unsigned long long>(t.removals), static_cast<unsigned long long>(t.users_added),
+               static_cast<unsigned long long>(t.users_removed),
+               static_cast<unsigned long long>(t.users_changed), f.output.c_str());
+}
+
 void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
   const Manifest& m = report.manifest;
+  if (m.kind == kKindDelta) return PrintDeltaResult(f, report, out);
   if (f.json) {
     JsonWriter j;
     j.BeginObject().Key("status").String("ok").Key("kind").String(m.kind);
@@ -194,6 +239,10 @@ Handler AddExport(CLI::App* app) {
                   "only these; with --each, export these");
   app->add_option("--compress", f->compress, "zstd (default), gzip or none")
       ->check(CLI::IsMember({"zstd", "gzip", "none"}));
+  app->add_option("--since", f->since,
+                  "write a delta: only what changed since STATE, a file written by `vmigrate state` "
+                  "on the target ('-' reads it from stdin)")
+      ->type_name("STATE");
   app->add_flag("--force", f->force, "overwrite an existing output file");
   app->add_flag("--strip-cleartext", f->strip_cleartext,
                 "leave the cleartext password field empty in the archive");
@@ -228,6 +277,7 @@ Handler AddExport(CLI::App* app) {
 
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("export", paths.status());
+    if (f->each && !f->since.empty()) return usage("--since works with one DOMAIN or --all, not --each");
     if (f->each) return RunEach(*f, *paths);
 
     ExportOptions opt;
@@ -244,6 +294,7 @@ Handler AddExport(CLI::App* app) {
     opt.overwrite = f->force;
     opt.strip_cleartext = f->strip_cleartext;
     opt.skip_invalid_users = f->skip_invalid_users;
+    opt.since = f->since;
     auto meter = f->progress.MakeMeter("export");
     auto limiter = f->progress.MakeLimiter();
     if (!meter.ok()) return Fail("export", meter.status());

@@ -24,6 +24,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddInspect},
     {"verify", "compare a domain installed on this host with its archive (exit 3 on differences)",
      vmigrate::cli::AddVerify},
+    {"state", "describe what is installed for a domain here, for export --since (incremental sync)",
+     vmigrate::cli::AddState},
 };
 
 }  // namespace

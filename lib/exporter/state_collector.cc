@@ -1,0 +1,112 @@
+#include "exporter/state_collector.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "core/strings.h"
+
+namespace vmigrate {
+namespace {
+
+std::string Member(const std::string& root, const std::string& path) {
+  return path == "." ? root : root + "/" + path;
+}
+
+}  // namespace
+
+std::string DeltaRemoveLine(const std::string& domain, const std::string& rel_in_domain) {
+  return "remove\t" + EscapeC(domain) + "\t" + EscapeC(rel_in_domain) + "\n";
+}
+
+std::string DeltaRenameLine(const std::string& domain, const std::string& from, const std::string& to,
+                            const StateEntry& after) {
+  char meta[64];
+  std::snprintf(meta, sizeof meta, "%04o\t%" PRId64 ".%09ld", static_cast<unsigned>(after.mode & 07777),
+                after.mtime_sec, after.mtime_nsec);
+  return "rename\t" + EscapeC(domain) + "\t" + EscapeC(from) + "\t" + EscapeC(to) + "\t" + meta + "\n";
+}
+
+void StateCollector::BeginDomain(const std::string& name, const std::vector<std::string>& aliases) {
+  domain_ = name;
+  delta_ = DomainDelta{};
+  seen_sections_.clear();
+  items_.clear();
+  base_domain_ = base_ ? base_->FindDomain(name) : nullptr;
+  writer_->BeginDomain(name, aliases);
+}
+
+void StateCollector::Add(const std::string& rel, const std::string& disk, const struct stat& st,
+                         const Digested& digest) {
+  Item item;
+  StateEntry& e = item.entry;
+  e.type = S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f';
+  e.path = rel;
+  e.mode = st.st_mode & 07777;
+  e.mtime_sec = st.st_mtim.tv_sec;
+  e.mtime_nsec = st.st_mtim.tv_nsec;
+  e.size = e.type == 'd' ? 0 : digest.size >= 0 ? digest.size : static_cast<std::int64_t>(st.st_size);
+  e.sha256 = digest.sha256;
+  item.disk = disk;
+  items_.push_back(std::move(item));
+}
+
+Status StateCollector::EndSection(const std::string& key, const std::string& user_line,
+                                  const std::string& member_root) {
+  std::sort(items_.begin(), items_.end(),
+            [](const Item& a, const Item& b) { return a.entry.path < b.entry.path; });
+  std::vector<StateEntry> entries;
+  entries.reserve(items_.size());
+  for (const Item& item : items_) entries.push_back(item.entry);
+  writer_->Section(key, user_line, &entries);
+  seen_sections_.insert(key);
+  if (base_) {
+    StateSection base;
+    const bool user = StartsWith(key, kUserSectionPrefix);
+    if (base_domain_ && base_domain_->sections.count(key)) {
+      auto loaded = base_->Load(domain_, key);
+      if (!loaded.ok()) return loaded.status();
+      base = std::move(*loaded);
+      if (user && base.user_line != user_line) ++delta_.users_changed;
+    } else if (user) {
+      ++delta_.users_added;
+    }
+    NoteDelta(member_root, DiffSection(base, entries, user_line), items_);
+  }
+  items_.clear();
+  return Status::OK();
+}
+
+void StateCollector::NoteDelta(const std::string& member_root, const SectionChanges& changes,
+                               const std::vector<Item>& items) {
+  std::vector<Send>& out = sends_[domain_];
+  for (const StateEntry& e : changes.send) {
+    auto it = std::lower_bound(items.begin(), items.end(), e.path,
+                               [](const Item& item, const std::string& path) { return item.entry.path < path; });
+    out.push_back({Member(member_root, e.path), it->disk, e.type == 'f'});
+    ++delta_.files;
+    if (e.type == 'f') delta_.bytes += static_cast<std::uint64_t>(e.size);
+  }
+  for (const StateRename& r : changes.renames) {
+    delta_text_ += DeltaRenameLine(domain_, Member(member_root, r.from), Member(member_root, r.to), r.after);
+    ++delta_.renames;
+  }
+  for (const std::string& path : changes.remove) {
+    delta_text_ += DeltaRemoveLine(domain_, Member(member_root, path));
+    ++delta_.removals;
+  }
+}
+
+void StateCollector::EndDomain(DomainDelta* delta) {
+  std::string digest = writer_->EndDomain();
+  if (base_domain_) {
+    for (const auto& [key, pos] : base_domain_->sections)
+      if (StartsWith(key, kUserSectionPrefix) && !seen_sections_.count(key)) ++delta_.users_removed;
+    delta_.base = base_domain_->digest;
+  }
+  delta_.result = digest;
+  *delta = delta_;
+}
+
+}  // namespace vmigrate
