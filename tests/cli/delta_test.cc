@@ -540,7 +540,8 @@ TEST_F(DeltaCliTest, StateDescribesTheDomainInHostIndependentTerms) {
                     "f11bfe67d6a6e43501201ecd8c095240ffc9a5da6db6d0c11c8725d64a708880")}) {
     EXPECT_TRUE(HasLine(text, l)) << "no line '" << l << "' in\n" << text;
   }
-  EXPECT_EQ(text.find("/tmp/realvp"), std::string::npos) << "a host path in the state";
+  EXPECT_EQ(StateBody(text).find("/tmp/realvp"), std::string::npos) << "a host path in the state's body";
+  EXPECT_TRUE(HasLine(text, std::string("vpopmail_home\t") + kFixtureVpopmailHome)) << text;
   EXPECT_EQ(text.find(".vmigrate-"), std::string::npos);
   // user sections in vpasswd order, each opened by its user line.
   for (size_t k = 0; k + 1 < lines.size(); ++k)
