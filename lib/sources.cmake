@@ -25,6 +25,7 @@ set(VMIGRATE_LIB_SOURCES
   exporter/source_tree.cc
   exporter/state_collector.cc
   # importer/
+  importer/delta_apply.cc
   importer/domain_import.cc
   importer/import_context.cc
   importer/importer.cc

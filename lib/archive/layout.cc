@@ -81,6 +81,10 @@ Result<MemberName> ParseMemberName(const std::string& path) {
     m.part = MemberPart::kManifest;
     return m;
   }
+  if (path == kDeltaEntry) {
+    m.part = MemberPart::kDelta;
+    return m;
+  }
   if (path == kChecksumsEntry) {
     m.part = MemberPart::kChecksums;
     return m;

@@ -20,6 +20,7 @@ namespace vmigrate {
 enum class MemberPart {
   kManifest,     // "manifest.yaml"
   kChecksums,    // "checksums.txt"
+  kDelta,        // "delta.txt" (kind delta: removals and renames)
   kServerFile,   // "server/<path>" (kind server); `rel` = <path>
   kDomainFiles,  // "domains/<d>/files" or "domains/<d>/files/<rel>"
   kUserHome,     // "domains/<d>/users/<u>" or "domains/<d>/users/<u>/<rel>"

@@ -14,8 +14,10 @@
 #include "archive/layout.h"
 #include "core/crash_point.h"
 #include "core/errno_status.h"
+#include "core/sha256.h"
 #include "core/strings.h"
 #include "core/writeback.h"
+#include "importer/delta_apply.h"
 #include "importer/domain_import.h"
 #include "importer/import_context.h"
 #include "importer/mailbox_restore.h"
@@ -23,10 +25,13 @@
 #include "importer/server_restore.h"
 #include "qmail/assign.h"
 #include "qmail/control_update.h"
+#include "qmail/domains.h"
 #include "vpopmail/dir_control.h"
 
 namespace vmigrate {
 namespace {
+
+constexpr size_t kMaxDeltaBytes = 1u << 30;
 
 // A message file: directly in a Maildir++ folder's cur/ or new/ (any
 // depth of the home, as the progress meter has always counted them).
@@ -150,6 +155,7 @@ class Importer {
   // What this run restores: one mailbox, one domain, or every domain (plus
   // the server files of a server archive).
   Status Select() {
+    if (manifest().kind == kKindDelta) return SelectDelta();
     const bool server = manifest().kind == kKindServer;
     if (!opt_.user.empty()) {
       const ManifestDomain* d = FindDomain(opt_.domain);
@@ -198,31 +204,82 @@ class Importer {
     };
     std::stable_sort(chosen.begin(), chosen.end(),
                      [&](const ManifestDomain* a, const ManifestDomain* b) { return rank(a) < rank(b); });
+    for (const ManifestDomain* d : chosen) VM_RETURN_IF_ERROR(AddDomainJob(d));
+    return Status::OK();
+  }
+
+  // A delta: each domain is checked against what is installed here (its
+  // base state, or its result: already applied); one that does not match
+  // refuses the whole run before anything is written. A domain new on the
+  // source is carried whole and imported as from a full archive.
+  Status SelectDelta() {
+    if (!opt_.user.empty()) return Status::InvalidInput("--user restores from a full archive, not from a delta");
+    std::vector<const ManifestDomain*> chosen;
+    if (!opt_.domain.empty()) {
+      const ManifestDomain* d = FindDomain(opt_.domain);
+      if (!d) return NoSuchDomain(opt_.domain);
+      chosen.push_back(d);
+    } else {
+      for (const auto& d : manifest().domains) chosen.push_back(&d);
+    }
     for (const ManifestDomain* d : chosen) {
-      auto job = std::make_unique<DomainImport>(&ctx_, d);
-      if (!opt_.dry_run) VM_RETURN_IF_ERROR(job->RecoverInterrupted());
-      DomainOutcome out = Outcome(*d);
-      Status s = job->CheckAbsent();
-      if (!s.ok()) {
-        if (opt_.merge && s.code() == Status::Code::kConflict) {
-          out.status = DomainStatus::kSkipped;
-          out.error = s.message();
-          report_->domains.push_back(out);
-          continue;
-        }
-        return s;
+      auto loc = qmail::LocateDomain(opt_.paths, d->name);
+      if (!loc.ok()) {
+        if (loc.status().code() != Status::Code::kNotFound) return loc.status();
+        if (!d->delta.base.empty())
+          return Status::Conflict(d->name + ": is not installed on this host, but the delta was made against a state "
+                                  "that has it; import the full archive (and the deltas before this one) first");
+        VM_RETURN_IF_ERROR(AddDomainJob(d));
+        continue;
       }
-      // Accounts vpopmail cannot reach were already dead on the old host:
-      // they come along as they are, reported (issue 12, README).
-      for (auto& u : vpopmail::FindUnreachableUsers(*d)) {
-        report_->warnings.push_back(vpopmail::DescribeUnreachable(u) + "; imported as it is");
-        report_->unreachable_users.push_back(std::move(u));
+      DomainOutcome out = Outcome(*d);
+      out.is_delta = true;
+      out.domain_dir = loc->dir;
+      auto job = std::make_unique<DeltaApply>(&ctx_, d, *loc);
+      VM_RETURN_IF_ERROR(job->RecoverInterrupted());
+      auto check = job->CheckBase();
+      if (!check.ok()) return check.status();
+      if (*check == DeltaApply::BaseCheck::kAlreadyApplied) {
+        out.status = DomainStatus::kAlreadyApplied;
+        out.delta.base = d->delta.base;
+        out.delta.result = d->delta.result;
+        report_->domains.push_back(out);
+        continue;
       }
       VM_RETURN_IF_ERROR(job->Begin());
       sinks_[d->name] = job.get();
+      delta_sinks_[d->name] = job.get();
       report_->domains.push_back(out);
-      jobs_.push_back({std::move(job), report_->domains.size() - 1});
+      delta_jobs_.push_back({std::move(job), report_->domains.size() - 1});
     }
+    return Status::OK();
+  }
+
+  // One domain imported whole (full archive, or a domain new in a delta).
+  Status AddDomainJob(const ManifestDomain* d) {
+    auto job = std::make_unique<DomainImport>(&ctx_, d);
+    if (!opt_.dry_run) VM_RETURN_IF_ERROR(job->RecoverInterrupted());
+    DomainOutcome out = Outcome(*d);
+    Status s = job->CheckAbsent();
+    if (!s.ok()) {
+      if (opt_.merge && s.code() == Status::Code::kConflict) {
+        out.status = DomainStatus::kSkipped;
+        out.error = s.message();
+        report_->domains.push_back(out);
+        return Status::OK();
+      }
+      return s;
+    }
+    // Accounts vpopmail cannot reach were already dead on the old host:
+    // they come along as they are, reported (issue 12, README).
+    for (auto& u : vpopmail::FindUnreachableUsers(*d)) {
+      report_->warnings.push_back(vpopmail::DescribeUnreachable(u) + "; imported as it is");
+      report_->unreachable_users.push_back(std::move(u));
+    }
+    VM_RETURN_IF_ERROR(job->Begin());
+    sinks_[d->name] = job.get();
+    report_->domains.push_back(out);
+    jobs_.push_back({std::move(job), report_->domains.size() - 1});
     return Status::OK();
   }
 
@@ -295,10 +352,42 @@ class Importer {
     if (!more.ok()) return more.status();
     if (*more) return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' follows checksums.txt");
     for (auto& job : jobs_) VM_RETURN_IF_ERROR(job.import->EndOfEntries());
+    if (manifest().kind == kKindDelta && !seen_delta_) return Status::Corrupt("delta archive without delta.txt");
+    return Status::OK();
+  }
+
+  // delta.txt: each record goes to its domain's DeltaApply (a domain this
+  // run does not apply, e.g. one already applied, ignores its records).
+  Status AcceptDeltaRecords(const EntryHeader& h, FileRecord* rec) {
+    if (manifest().kind != kKindDelta || h.type != EntryType::kFile || seen_delta_)
+      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is not expected here");
+    seen_delta_ = true;
+    auto data = reader_->ReadAll(kMaxDeltaBytes);
+    if (!data.ok()) return data.status();
+    if (static_cast<std::int64_t>(data->size()) != h.size)
+      return Status::Corrupt("delta.txt: size differs from its header");
+    rec->size = h.size;
+    rec->sha256 = Sha256::Of(*data);
+    std::vector<std::string> lines = SplitLines(*data);
+    if (lines.empty() || lines[0] != "vmigrate-delta 1")
+      return Status::Corrupt("delta.txt: unknown format (first line is not 'vmigrate-delta 1')");
+    for (size_t k = 1; k < lines.size(); ++k) {
+      std::vector<std::string> raw = Split(lines[k], '\t');
+      std::vector<std::string> f(raw.size());
+      for (size_t i = 0; i < raw.size(); ++i)
+        if (!UnescapeC(raw[i], &f[i])) return Status::Corrupt("delta.txt: line " + std::to_string(k + 1) + ": bad escape");
+      if (f.size() < 3) return Status::Corrupt("delta.txt: line " + std::to_string(k + 1) + ": too few fields");
+      if (!FindDomain(f[1]) || FindDomain(f[1])->name != f[1])
+        return Status::Corrupt("delta.txt: line " + std::to_string(k + 1) + ": domain '" + EscapeC(f[1]) +
+                               "' is not in the manifest");
+      auto sink = delta_sinks_.find(f[1]);
+      if (sink != delta_sinks_.end()) VM_RETURN_IF_ERROR(sink->second->AddRecord(f));
+    }
     return Status::OK();
   }
 
   Status Route(const EntryHeader& h, const MemberName& name, FileRecord* rec) {
+    if (name.part == MemberPart::kDelta) return AcceptDeltaRecords(h, rec);
     if (name.part == MemberPart::kServerFile) return server_->Accept(h, name, rec);
     auto known = rewritten_.end();
     if (name.part == MemberPart::kDomainFiles || name.part == MemberPart::kUserHome)
@@ -354,6 +443,12 @@ class Importer {
       NoteFirst(out);
     }
     if (!jobs_.empty()) report_->domains_dir_control = dir_control.value_or("");
+    for (auto& job : delta_jobs_) {
+      DomainOutcome& out = report_->domains[job.outcome];
+      VM_RETURN_IF_ERROR(job.apply->Plan(&out));
+      out.status = DomainStatus::kPlanned;
+      NoteFirst(out);
+    }
     if (!want_server_) return Status::OK();
     return server_->ReplaceServerFiles(/*dry_run=*/true, *server_edits);
   }
@@ -394,6 +489,14 @@ class Importer {
       out.status = DomainStatus::kImported;
       NoteFirst(out);
     }
+    for (auto& job : delta_jobs_) {
+      DomainOutcome& out = report_->domains[job.outcome];
+      Status s = job.apply->Commit(&out);
+      job.apply.reset();
+      if (!s.ok()) return s;
+      out.status = DomainStatus::kImported;
+      NoteFirst(out);
+    }
     if (!want_server_) return Status::OK();
     return server_->ReplaceServerFiles(/*dry_run=*/false, server_edits);
   }
@@ -409,6 +512,13 @@ class Importer {
   std::unique_ptr<ArchiveReader> reader_;
   RecordSpool spool_;
   std::vector<Job> jobs_;                         // in commit order
+  struct DeltaJob {
+    std::unique_ptr<DeltaApply> apply;
+    size_t outcome;
+  };
+  std::vector<DeltaJob> delta_jobs_;              // after jobs_
+  std::map<std::string, DeltaApply*> delta_sinks_;
+  bool seen_delta_ = false;                       // delta.txt came
   std::map<std::string, EntrySink*> sinks_;       // domain name -> its DomainImport
   // Every domain of the archive by its exact name (for routing entries), with
   // its members holding placeholders, relative to domains/<name>/.
@@ -428,6 +538,7 @@ const char* DomainStatusName(DomainStatus status) {
     case DomainStatus::kPlanned: return "planned";
     case DomainStatus::kSkipped: return "skipped";
     case DomainStatus::kFailed: return "failed";
+    case DomainStatus::kAlreadyApplied: return "already_applied";
   }
   return "failed";
 }

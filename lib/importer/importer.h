@@ -65,10 +65,11 @@ enum class DomainStatus {
   kPlanned,   // selected: a dry run ends here, a real run goes on to kImported or kFailed
   kSkipped,   // --merge: the domain is on the target already
   kFailed,    // did not commit (one domain of several; the others went on)
+  kAlreadyApplied,  // a delta whose result the target already has: nothing changed
 };
 
 /// The word the CLI prints for `status` (text and JSON): "imported",
-/// "planned", "skipped", "failed".
+/// "planned", "skipped", "failed", "already_applied".
 const char* DomainStatusName(DomainStatus status);
 
 /// What happened (or, in a dry run, would happen) to one domain.
@@ -80,6 +81,8 @@ struct DomainOutcome {
   std::string domain_dir;   // where it landed / would land (host path)
   std::map<std::string, std::string> user_dirs;  // user -> home (host path)
   std::uint64_t users = 0, messages = 0, bytes = 0;
+  bool is_delta = false;    // applied (or planned) as a delta
+  DomainDelta delta;        // with is_delta: what the delta changes here
 };
 
 /// A server configuration file (import --all).

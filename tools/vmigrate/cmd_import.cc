@@ -166,6 +166,62 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
   return code;
 }
 
+// A delta (export --since): per domain, applied, planned or already applied.
+int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
+  bool all_applied = true;
+  for (const auto& d : report.domains) all_applied &= d.status == DomainStatus::kAlreadyApplied;
+  if (json) {
+    JsonWriter j;
+    j.BeginObject().Key("status").String(dry_run ? "dry-run" : all_applied ? "already_applied" : "ok");
+    j.Key("kind").String(report.manifest.kind).Key("base").String(report.manifest.delta_base);
+    j.Key("result").String(report.manifest.delta_result).Key("entries_checked").Number(report.entries);
+    j.Key("domains").BeginArray();
+    for (const auto& d : report.domains) {
+      j.BeginObject().Key("name").String(d.name).Key("status").String(DomainStatusName(d.status));
+      j.Key("delta").Bool(d.is_delta).Key("domain_dir").String(d.domain_dir);
+      if (d.is_delta) {
+        j.Key("files").Number(d.delta.files).Key("bytes").Number(d.delta.bytes);
+        j.Key("renames").Number(d.delta.renames).Key("removals").Number(d.delta.removals);
+        j.Key("users_added").Number(d.delta.users_added).Key("users_removed").Number(d.delta.users_removed);
+        j.Key("users_changed").Number(d.delta.users_changed);
+      } else {
+        j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
+      }
+      j.EndObject();
+    }
+    j.EndArray();
+    EditsJson(&j, report.control_edits);
+    j.Key("warnings").StringArray(report.warnings).EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  if (dry_run)
+    std::printf("dry run: the delta checked out (%llu entries, checksums match); nothing was changed\n",
+                static_cast<unsigned long long>(report.entries));
+  for (const auto& d : report.domains) {
+    if (d.status == DomainStatus::kAlreadyApplied) {
+      std::printf("already applied: %s has the delta's result state; nothing changed\n", d.name.c_str());
+      continue;
+    }
+    if (!d.is_delta) {
+      std::printf("%s %s -> %s (new on the source: %llu users, %llu messages, %llu bytes)\n",
+                  dry_run ? "would import" : "imported", d.name.c_str(), d.domain_dir.c_str(),
+                  static_cast<unsigned long long>(d.users), static_cast<unsigned long long>(d.messages),
+                  static_cast<unsigned long long>(d.bytes));
+      continue;
+    }
+    std::printf("%s %s: %llu files and directories (%llu bytes), %llu renames, %llu removals; users: %llu added, "
+                "%llu removed, %llu changed\n",
+                dry_run ? "would apply the delta to" : "applied the delta to", d.name.c_str(),
+                static_cast<unsigned long long>(d.delta.files), static_cast<unsigned long long>(d.delta.bytes),
+                static_cast<unsigned long long>(d.delta.renames), static_cast<unsigned long long>(d.delta.removals),
+                static_cast<unsigned long long>(d.delta.users_added),
+                static_cast<unsigned long long>(d.delta.users_removed),
+                static_cast<unsigned long long>(d.delta.users_changed));
+  }
+  return 0;
+}
+
 int PrintMailbox(const ImportReport& report, const std::string& domain, const std::string& user,
                  bool json, bool dry_run) {
   const MailboxOutcome& m = *report.mailbox;
@@ -275,7 +331,8 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
         JsonWriter j;
         j.BeginObject().Key("archive").String(archive).Key("domain").String(d.name);
         const char* status = !good ? "error" : f.dry_run ? "dry-run"
-                             : d.status == DomainStatus::kSkipped ? "skipped" : "ok";
+                             : d.status == DomainStatus::kSkipped ? "skipped"
+                             : d.status == DomainStatus::kAlreadyApplied ? "already_applied" : "ok";
         j.Key("status").String(status);
         j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
         j.Key("seconds").Double(seconds).Key("domain_dir").String(d.domain_dir);
@@ -401,6 +458,7 @@ Handler AddImport(CLI::App* app) {
       return Fail("import", s.WithContext(label));
     }
     if (report.mailbox) return PrintMailbox(report, f->domain, f->user, f->json, f->dry_run);
+    if (report.manifest.kind == kKindDelta) return PrintDelta(report, f->json, f->dry_run);
     bool single = (report.manifest.kind == kKindDomain || !f->domain.empty()) && !f->all;
     if (!single) return PrintServer(report, f->json, f->dry_run);
     if (f->dry_run) PrintPlan(report, f->json);

@@ -1,0 +1,754 @@
+#include "importer/delta_apply.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/atomic_file.h"
+#include "core/crash_point.h"
+#include "core/errno_status.h"
+#include "core/resolve_path.h"
+#include "core/strings.h"
+#include "exporter/exporter.h"
+#include "model/path_rewrite.h"
+#include "qmail/assign.h"
+#include "qmail/control_file.h"
+#include "qmail/control_update.h"
+#include "state/state_file.h"
+#include "vpopmail/dir_control.h"
+#include "vpopmail/user_store.h"
+
+namespace vmigrate {
+namespace {
+
+constexpr const char* kJournalMagic = "vmigrate-delta-journal 1";
+constexpr size_t kMaxRewriteBytes = 1u << 20;
+
+size_t Depth(const std::string& path) { return static_cast<size_t>(std::count(path.begin(), path.end(), '/')); }
+
+std::string MtimeText(const struct timespec& t) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%lld.%09ld", static_cast<long long>(t.tv_sec), t.tv_nsec);
+  return buf;
+}
+
+bool ParseMtime(const std::string& s, struct timespec* t) {
+  size_t dot = s.find('.');
+  unsigned long long sec = 0, nsec = 0;
+  if (dot == std::string::npos || s.size() - dot - 1 != 9 || !ParseUint64(s.substr(0, dot), &sec) ||
+      !ParseUint64(s.substr(dot + 1), &nsec) || nsec > 999999999ULL)
+    return false;
+  t->tv_sec = static_cast<time_t>(sec);
+  t->tv_nsec = static_cast<long>(nsec);
+  return true;
+}
+
+bool ParseMode(const std::string& s, mode_t* mode) {
+  char* end = nullptr;
+  unsigned long v = std::strtoul(s.c_str(), &end, 8);
+  if (s.empty() || *end != '\0' || v > 07777) return false;
+  *mode = static_cast<mode_t>(v);
+  return true;
+}
+
+std::string ModeText(mode_t mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+bool HasLine(const std::string& text, const std::string& line) {
+  for (const std::string& l : SplitLines(text))
+    if (l == line) return true;
+  return false;
+}
+
+std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// Moves a staged file or symlink onto `to` across filesystems (a home on
+// other storage): a copy beside `to`, synced, then renamed over it.
+Status CopyInto(const std::string& from, const std::string& to) {
+  struct stat st;
+  if (lstat(from.c_str(), &st) != 0) return FromErrno("cannot stat " + from, errno);
+  std::string tmp = DirName(to) + "/.vmigrate-tmp." + BaseName(to);
+  unlink(tmp.c_str());
+  if (S_ISLNK(st.st_mode)) {
+    char buf[4096];
+    ssize_t n = readlink(from.c_str(), buf, sizeof buf - 1);
+    if (n < 0) return FromErrno("cannot read link " + from, errno);
+    if (symlink(std::string(buf, static_cast<size_t>(n)).c_str(), tmp.c_str()) != 0)
+      return FromErrno("cannot create " + tmp, errno);
+    if (lchown(tmp.c_str(), st.st_uid, st.st_gid) != 0 && geteuid() == 0) return FromErrno("cannot chown " + tmp, errno);
+  } else {
+    int in = open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0) return FromErrno("cannot open " + from, errno);
+    int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0) {
+      close(in);
+      return FromErrno("cannot create " + tmp, errno);
+    }
+    char buf[65536];
+    ssize_t n;
+    bool ok = true;
+    while (ok && (n = read(in, buf, sizeof buf)) != 0) {
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ok = false;
+        break;
+      }
+      ok = write(out, buf, static_cast<size_t>(n)) == n;
+    }
+    if (geteuid() == 0) ok = ok && fchown(out, st.st_uid, st.st_gid) == 0;
+    ok = ok && fchmod(out, st.st_mode & 07777) == 0;
+    struct timespec times[2] = {st.st_mtim, st.st_mtim};
+    ok = ok && futimens(out, times) == 0 && fsync(out) == 0;
+    int err = errno;
+    close(in);
+    if (close(out) != 0 && ok) {
+      ok = false;
+      err = errno;
+    }
+    if (!ok) {
+      unlink(tmp.c_str());
+      return FromErrno("cannot copy " + from + " to " + tmp, err);
+    }
+  }
+  struct timespec times[2] = {st.st_mtim, st.st_mtim};
+  utimensat(AT_FDCWD, tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  if (rename(tmp.c_str(), to.c_str()) != 0) return FromErrno("cannot move " + tmp + " to " + to, errno);
+  unlink(from.c_str());
+  return Status::OK();
+}
+
+// Removes an alias domain the way vdeldomain does for one: its users/assign
+// line, its rcpthosts or morercpthosts line, its virtualdomains line; then
+// users/cdb and morercpthosts.cdb. Idempotent (missing lines are fine).
+Status RemoveAliasDomain(const HostPaths& paths, const std::string& alias, const std::optional<FileOwner>& owner) {
+  qmail::ControlUpdateOptions copt;
+  copt.owner = owner;
+  qmail::ControlTransaction tx(paths, copt);
+  VM_RETURN_IF_ERROR(tx.Lock());
+  const std::string assign_path = paths.OnDisk(paths.assign_file());
+  auto assign = qmail::ControlFile::Load(assign_path, true);
+  if (!assign.ok()) return assign.status();
+  bool changed = false;
+  for (const std::string& line : std::vector<std::string>(assign->lines()))
+    if (StartsWith(line, "+" + alias + "-:")) changed |= assign->Remove(line);
+  if (changed) {
+    VM_RETURN_IF_ERROR(assign->Save());
+    VM_RETURN_IF_ERROR(qmail::WriteUsersCdb(assign->Text(), paths.OnDisk(paths.qmail_dir + "/users/cdb")));
+  }
+  for (const char* name : {"rcpthosts", "morercpthosts", "virtualdomains"}) {
+    const std::string path = paths.OnDisk(paths.control_file(name));
+    auto cf = qmail::ControlFile::Load(path);
+    if (!cf.ok()) return cf.status();
+    std::string line = std::string(name) == "virtualdomains" ? alias + ":" + alias : alias;
+    if (!cf->Remove(line)) continue;
+    VM_RETURN_IF_ERROR(cf->Save());
+    if (std::string(name) == "morercpthosts")
+      VM_RETURN_IF_ERROR(qmail::WriteMoreRcpthostsCdb(cf->Text(), paths.OnDisk(paths.control_file("morercpthosts.cdb"))));
+  }
+  return Status::OK();
+}
+
+Status RunStep(const std::vector<std::string>& f, const HostPaths& paths, const std::optional<FileOwner>& owner) {
+  const std::string& verb = f[0];
+  auto need = [&](size_t n) {
+    return f.size() == n ? Status::OK() : Status::Corrupt("delta journal: bad step '" + EscapeC(Join(f, " ")) + "'");
+  };
+  struct stat st;
+  if (verb == "unlink") {
+    VM_RETURN_IF_ERROR(need(2));
+    if (unlink(f[1].c_str()) != 0 && errno != ENOENT) return FromErrno("cannot remove " + f[1], errno);
+  } else if (verb == "rmtree") {
+    VM_RETURN_IF_ERROR(need(2));
+    std::error_code ec;
+    std::filesystem::remove_all(f[1], ec);
+    if (ec) return FromErrorCode("cannot remove " + f[1], ec);
+  } else if (verb == "rename") {
+    VM_RETURN_IF_ERROR(need(3));
+    if (lstat(f[1].c_str(), &st) == 0 && rename(f[1].c_str(), f[2].c_str()) != 0)
+      return FromErrno("cannot rename " + f[1] + " to " + f[2], errno);
+  } else if (verb == "mkdir") {
+    VM_RETURN_IF_ERROR(need(2));
+    if (mkdir(f[1].c_str(), 0700) != 0) {
+      if (errno != EEXIST) return FromErrno("cannot create " + f[1], errno);
+    } else if (owner && lchown(f[1].c_str(), owner->uid, owner->gid) != 0) {
+      return FromErrno("cannot chown " + f[1], errno);
+    }
+  } else if (verb == "put") {
+    VM_RETURN_IF_ERROR(need(3));
+    if (lstat(f[1].c_str(), &st) != 0) return Status::OK();  // done before
+    if (rename(f[1].c_str(), f[2].c_str()) != 0) {
+      if (errno != EXDEV) return FromErrno("cannot move " + f[1] + " to " + f[2], errno);
+      VM_RETURN_IF_ERROR(CopyInto(f[1], f[2]));
+    }
+  } else if (verb == "meta") {
+    VM_RETURN_IF_ERROR(need(4));
+    mode_t mode;
+    struct timespec t;
+    if (!ParseMode(f[2], &mode) || !ParseMtime(f[3], &t)) return need(0);
+    if (lstat(f[1].c_str(), &st) != 0) return Status::OK();
+    if (!S_ISLNK(st.st_mode) && (st.st_mode & 07777) != mode && chmod(f[1].c_str(), mode) != 0)
+      return FromErrno("cannot chmod " + f[1], errno);
+    struct timespec times[2] = {t, t};
+    if (utimensat(AT_FDCWD, f[1].c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      return FromErrno("cannot set the mtime of " + f[1], errno);
+  } else if (verb == "alias-add") {
+    VM_RETURN_IF_ERROR(need(6));
+    unsigned long long uid = 0, gid = 0;
+    if (!ParseUint64(f[3], &uid) || !ParseUint64(f[4], &gid)) return need(0);
+    qmail::ControlUpdateOptions copt;
+    copt.owner = owner;
+    qmail::ControlTransaction tx(paths, copt);
+    VM_RETURN_IF_ERROR(tx.Lock());
+    qmail::DomainAssign a;
+    a.domain = f[1];
+    a.real_domain = f[2];
+    a.uid = static_cast<uid_t>(uid);
+    a.gid = static_cast<gid_t>(gid);
+    a.dir = f[5];
+    Status s = tx.Apply({a});
+    if (!s.ok()) {
+      Status rb = tx.Rollback();
+      return rb.ok() ? s : s.WithContext("rollback also failed (" + rb.message() + ")");
+    }
+  } else if (verb == "alias-remove") {
+    VM_RETURN_IF_ERROR(need(2));
+    VM_RETURN_IF_ERROR(RemoveAliasDomain(paths, f[1], owner));
+  } else {
+    return need(0);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RunDeltaJournal(const std::string& journal_dir, const HostPaths& paths,
+                       const std::optional<FileOwner>& owner) {
+  auto text = ReadSmallFile(journal_dir + "/journal", 1u << 30);
+  if (!text.ok()) return text.status().WithContext("delta journal");
+  std::vector<std::string> lines = SplitLines(*text);
+  if (lines.empty() || lines[0] != kJournalMagic)
+    return Status::Corrupt(journal_dir + "/journal: unknown format; check the domain and remove it by hand");
+  size_t n = 0;
+  for (size_t k = 1; k < lines.size(); ++k) {
+    std::vector<std::string> raw = Split(lines[k], '\t');
+    std::vector<std::string> f(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i)
+      if (!UnescapeC(raw[i], &f[i])) return Status::Corrupt(journal_dir + "/journal: bad line " + std::to_string(k + 1));
+    if (f[0] == "result") continue;
+    VM_RETURN_IF_ERROR(RunStep(f, paths, owner).WithContext("applying the delta"));
+    if (++n % 7 == 0) CrashPoint("delta step");
+  }
+  return Status::OK();
+}
+
+DeltaApply::DeltaApply(ImportContext* ctx, const ManifestDomain* domain, qmail::DomainLocation installed)
+    : ctx_(ctx), domain_(domain), loc_(std::move(installed)) {}
+
+DeltaApply::~DeltaApply() {
+  if (done_ || work_.empty() || opt().dry_run) return;
+  // Not committed: the target was never touched; drop what was staged.
+  struct stat st;
+  if (lstat((work_ + "/committed").c_str(), &st) == 0) return;  // the next run completes it
+  std::error_code ec;
+  std::filesystem::remove_all(work_, ec);
+}
+
+std::string DeltaApply::JournalDirPath() const { return ctx_->domains_disk + "/.vmigrate-delta." + loc_.domain; }
+std::string DeltaApply::AppliedMarker() const { return ctx_->domains_disk + "/.vmigrate-applied." + loc_.domain; }
+
+Status DeltaApply::RecoverInterrupted() {
+  auto dir = ResolveUnderRoot(opt().paths.root, loc_.dir);
+  if (!dir.ok()) return dir.status().WithContext(loc_.domain);
+  domain_disk_ = dir->disk;
+  const std::string work = JournalDirPath();
+  struct stat st;
+  if (lstat(work.c_str(), &st) != 0) return Status::OK();
+  auto lock = FileLock::Acquire(work + ".lock", 2);
+  if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
+  if (lstat((work + "/committed").c_str(), &st) == 0) {
+    if (opt().dry_run)
+      return Status::Conflict(loc_.domain + ": an interrupted delta import must be completed first (run the import without --dry-run)");
+    VM_RETURN_IF_ERROR(RunDeltaJournal(work, opt().paths, ctx_->chown));
+    auto result = ReadSmallFile(work + "/result", 4096);
+    if (result.ok()) VM_RETURN_IF_ERROR(WriteAppliedMarker(Trim(*result)));
+    ctx_->report->warnings.push_back(loc_.domain + ": completed an interrupted delta import");
+  } else if (!opt().dry_run) {
+    ctx_->report->warnings.push_back(loc_.domain + ": removed the staging of an interrupted delta import (nothing had changed)");
+  } else {
+    return Status::OK();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(work, ec);
+  if (ec) return FromErrorCode("cannot remove " + work, ec);
+  return SyncDirectory(ctx_->domains_disk);
+}
+
+Result<std::string> DeltaApply::InstalledDigest() const {
+  StateOptions so;
+  so.paths = opt().paths;
+  so.domain = loc_.domain;
+  StateReport report;
+  VM_RETURN_IF_ERROR(WriteState(so, &report).WithContext("reading the installed domain"));
+  return report.domain_digests[loc_.domain];
+}
+
+Result<DeltaApply::BaseCheck> DeltaApply::CheckBase() {
+  auto now = InstalledDigest();
+  if (!now.ok()) return now.status();
+  const DomainDelta& d = domain_->delta;
+  if (*now == d.base) return BaseCheck::kApply;
+  if (*now == d.result) return BaseCheck::kAlreadyApplied;
+  auto marker = ReadSmallFile(AppliedMarker(), 4096);
+  if (marker.ok() && HasLine(*marker, "delta\t" + d.result) && HasLine(*marker, "state\t" + *now))
+    return BaseCheck::kAlreadyApplied;
+  return Status::Conflict(loc_.domain + ": the delta's base state does not match what is installed here (it was "
+                          "made against state " + d.base.substr(0, 16) + ", this host has " + now->substr(0, 16) +
+                          "): the domain changed here or an earlier delta is missing; nothing was changed. "
+                          "Take a fresh `vmigrate state " + loc_.domain + "` on this host and export again");
+}
+
+Status DeltaApply::ReadTargetUsers() {
+  auto users = vpopmail::OpenUserStore(opt().paths)->ReadUsers(loc_);
+  if (!users.ok()) return users.status();
+  for (const VpasswdEntry& e : *users) target_users_[e.name] = e;
+  // Homes after the delta: kept for users that stay, placed with this
+  // host's hashing (the domain's .dir-control) for new ones.
+  std::vector<std::string> added;
+  for (const ManifestUser& u : domain_->users) {
+    auto it = target_users_.find(u.entry.name);
+    if (it == target_users_.end()) {
+      added.push_back(u.entry.name);
+      continue;
+    }
+    std::string host = NormalizePath(it->second.dir);
+    auto disk = ResolveUnderRoot(opt().paths.root, host);
+    if (!disk.ok()) return disk.status().WithContext(loc_.domain + ": home of " + u.entry.name);
+    home_host_[u.entry.name] = host;
+    home_disk_[u.entry.name] = disk->disk;
+  }
+  if (added.empty()) return Status::OK();
+  auto dc = ReadSmallFile(domain_disk_ + "/.dir-control", 4096);
+  std::optional<std::string> existing;
+  if (dc.ok()) existing = *dc;
+  vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(existing, added.size());
+  dir_control_text_ = alloc.final_text;
+  for (size_t k = 0; k < added.size(); ++k) {
+    std::string rel = alloc.buckets[k].empty() ? added[k] : alloc.buckets[k] + "/" + added[k];
+    home_host_[added[k]] = loc_.dir + "/" + rel;
+    home_disk_[added[k]] = domain_disk_ + "/" + rel;
+    new_buckets_.insert(alloc.buckets[k]);
+  }
+  return Status::OK();
+}
+
+Status DeltaApply::Begin() {
+  VM_RETURN_IF_ERROR(ReadTargetUsers());
+  for (const auto& f : domain_->rewritten_files) rewritten_.insert(f);
+  if (opt().dry_run) return Status::OK();
+  work_ = JournalDirPath();
+  auto lock = FileLock::Acquire(work_ + ".lock", 2);
+  if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
+  lock_ = std::move(*lock);
+  std::error_code ec;
+  std::filesystem::remove_all(work_, ec);
+  if (mkdir(work_.c_str(), 0700) != 0) return FromErrno("cannot create " + work_, errno);
+  if (mkdir((work_ + "/staged").c_str(), 0700) != 0) return FromErrno("cannot create " + work_ + "/staged", errno);
+  if (ctx_->chown) {
+    if (lchown(work_.c_str(), ctx_->chown->uid, ctx_->chown->gid) != 0 ||
+        lchown((work_ + "/staged").c_str(), ctx_->chown->uid, ctx_->chown->gid) != 0)
+      return FromErrno("cannot chown " + work_, errno);
+  }
+  umask_sets_mode_ = ImportContext::UmaskSetsMode(work_ + "/staged");
+  return Status::OK();
+}
+
+Status DeltaApply::AddRecord(const std::vector<std::string>& f) {
+  auto bad = [&](const std::string& what) {
+    return Status::Corrupt("delta.txt: " + what + " in record '" + EscapeC(Join(f, " ").substr(0, 200)) + "'");
+  };
+  auto check_path = [&](const std::string& rel) -> Status {
+    Status s = CheckMemberPath(rel);
+    if (!s.ok()) return bad(s.message());
+    if (rel != "files" && !StartsWith(rel, "files/") && !StartsWith(rel, "users/")) return bad("path outside the domain");
+    return Status::OK();
+  };
+  if (f[0] == "remove" && f.size() == 3) {
+    VM_RETURN_IF_ERROR(check_path(f[2]));
+    removals_.push_back(f[2]);
+    return Status::OK();
+  }
+  if (f[0] == "rename" && f.size() == 6) {
+    VM_RETURN_IF_ERROR(check_path(f[2]));
+    VM_RETURN_IF_ERROR(check_path(f[3]));
+    Rename r;
+    r.from = f[2];
+    r.to = f[3];
+    if (!ParseMode(f[4], &r.mode) || !ParseMtime(f[5], &r.mtime)) return bad("bad mode or mtime");
+    renames_.push_back(r);
+    return Status::OK();
+  }
+  return bad("unknown record");
+}
+
+Status DeltaApply::Accept(const EntryHeader& h, const MemberName& name, FileRecord* rec) {
+  if (name.domain != domain_->name || (name.part != MemberPart::kDomainFiles && name.part != MemberPart::kUserHome))
+    return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is outside the domain the manifest names");
+  std::string rel = name.part == MemberPart::kDomainFiles
+                        ? (name.rel.empty() ? "files" : "files/" + name.rel)
+                        : "users/" + name.user + (name.rel.empty() ? "" : "/" + name.rel);
+  if (name.part == MemberPart::kUserHome && !home_host_.count(name.user))
+    return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' belongs to a user the manifest does not list");
+  if (members_.count(rel)) return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' appears twice");
+  Staged s;
+  s.mode = rec->mode;
+  s.mtime = {static_cast<time_t>(h.mtime_sec), h.mtime_nsec};
+  s.rewritten = rewritten_.count(rel) > 0;
+  switch (h.type) {
+    case EntryType::kDirectory:
+      s.type = 'd';
+      break;
+    case EntryType::kFile:
+      s.type = 'f';
+      s.size = h.size;
+      if (opt().dry_run) {
+        VM_RETURN_IF_ERROR(ctx_->HashEntry(h, rec));
+      } else {
+        s.staged = work_ + "/staged/" + std::to_string(++seq_);
+        VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, s.staged, ctx_->chown, umask_sets_mode_, rec));
+      }
+      break;
+    case EntryType::kSymlink:
+      if (h.link_target.empty() || h.link_target.find('\0') != std::string::npos)
+        return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' is a symlink with an empty target");
+      s.type = 'l';
+      s.link = h.link_target;
+      break;
+    default:
+      return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' has an unsupported type");
+  }
+  members_[rel] = std::move(s);
+  return Status::OK();
+}
+
+// Where a member lands on this host. Nothing may go through a symlink
+// below the domain dir or a home, except a home's Maildir (storage that
+// vpopmail and the POP/IMAP servers follow, as export does).
+Result<std::string> DeltaApply::DiskPath(const std::string& rel_in_domain) const {
+  auto refuse = [&](const std::string& why) {
+    return Status::Corrupt("delta: '" + EscapeC(rel_in_domain) + "' " + why);
+  };
+  std::string root, rel;
+  if (rel_in_domain == "files" || StartsWith(rel_in_domain, "files/")) {
+    root = domain_disk_;
+    rel = rel_in_domain.size() > 5 ? rel_in_domain.substr(6) : "";
+    std::string first = rel.substr(0, rel.find('/'));
+    for (const auto& [user, disk] : home_disk_)
+      if (!rel.empty() && (disk == domain_disk_ + "/" + rel || StartsWith(domain_disk_ + "/" + rel, disk + "/")))
+        return refuse("would land in the home of user " + user);
+    if (vpopmail::IsRegeneratedDomainFile(rel)) return refuse("names a file vpopmail keeps itself");
+  } else if (StartsWith(rel_in_domain, "users/")) {
+    std::string rest = rel_in_domain.substr(6);
+    std::string user = rest.substr(0, rest.find('/'));
+    auto it = home_disk_.find(user);
+    if (it == home_disk_.end()) return refuse("belongs to a user the manifest does not list");
+    root = it->second;
+    rel = rest.size() > user.size() ? rest.substr(user.size() + 1) : "";
+    if (rel == "Maildir" || StartsWith(rel, "Maildir/")) {
+      struct stat st;
+      if (lstat((root + "/Maildir").c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        auto maildir = ResolveUnderRoot(opt().paths.root, home_host_.at(user) + "/Maildir");
+        if (!maildir.ok()) return maildir.status();
+        if (rel == "Maildir") return refuse("replaces a symlinked Maildir");
+        root = maildir->disk;
+        rel = rel.substr(8);
+      }
+    }
+  } else {
+    return refuse("is outside the domain");
+  }
+  if (rel.empty()) return root;
+  // Every existing directory on the way must be a real directory, and no
+  // symlink this delta creates may be on the way either.
+  std::string walked = root;
+  std::vector<std::string> parts = Split(rel, '/');
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    walked += "/" + parts[i];
+    struct stat st;
+    if (lstat(walked.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return refuse("goes through a symlink or file");
+  }
+  for (size_t slash = rel_in_domain.find('/'); slash != std::string::npos; slash = rel_in_domain.find('/', slash + 1)) {
+    auto m = members_.find(rel_in_domain.substr(0, slash));
+    if (m != members_.end() && m->second.type != 'd') return refuse("goes through a symlink");
+  }
+  return root + "/" + rel;
+}
+
+Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
+  steps_.clear();
+  DomainDelta& counts = out->delta;
+  counts = DomainDelta{};
+  counts.base = domain_->delta.base;
+  counts.result = domain_->delta.result;
+  std::set<std::string> touched;       // directories whose entries change (disk)
+  std::set<std::string> removed_disk;  // disk paths removed
+  std::map<std::string, std::pair<mode_t, struct timespec>> dir_meta;  // disk -> from the delta
+  auto no_base = [&](const std::string& rel, const std::string& what) {
+    return Status::Corrupt("delta: " + what + " '" + EscapeC(rel) +
+                           "', which this host does not have: the delta does not match the base it claims");
+  };
+  auto is_root = [](const std::string& rel) {
+    return rel == "files" || (StartsWith(rel, "users/") && rel.find('/', 6) == std::string::npos);
+  };
+
+  // Removals, deepest first (a directory after everything in it).
+  std::vector<std::string> removals = removals_;
+  std::stable_sort(removals.begin(), removals.end(),
+                   [](const std::string& a, const std::string& b) { return Depth(a) > Depth(b); });
+  std::set<std::string> removed_rel;
+  for (const std::string& rel : removals) {
+    if (is_root(rel)) return Status::Corrupt("delta: removes '" + EscapeC(rel) + "', a domain or home directory itself");
+    if (!removed_rel.insert(rel).second) return Status::Corrupt("delta: removes '" + EscapeC(rel) + "' twice");
+    auto disk = DiskPath(rel);
+    if (!disk.ok()) return disk.status();
+    struct stat st;
+    if (lstat(disk->c_str(), &st) != 0) {
+      bool under_removed = false;  // listed, but its directory went first
+      for (const auto& r : removed_rel) under_removed |= StartsWith(rel, r + "/");
+      if (!under_removed) return no_base(rel, "removes");
+    }
+    steps_.push_back({S_ISDIR(st.st_mode) ? "rmtree" : "unlink", *disk});
+    removed_disk.insert(*disk);
+    touched.insert(DirName(*disk));
+    ++counts.removals;
+  }
+
+  // Renames: a message that moved (new/ -> cur/) or whose flags changed.
+  std::set<std::string> rename_from, rename_to;
+  for (const Rename& r : renames_) {
+    auto user_of = [](const std::string& rel) { return rel.substr(0, rel.find('/', 6)); };
+    if (!StartsWith(r.from, "users/") || !StartsWith(r.to, "users/") || user_of(r.from) != user_of(r.to) ||
+        !IsStateMessage(r.from.substr(user_of(r.from).size() + 1)) ||
+        !IsStateMessage(r.to.substr(user_of(r.to).size() + 1)))
+      return Status::Corrupt("delta: rename '" + EscapeC(r.from) + "' -> '" + EscapeC(r.to) +
+                             "' is not a message moving within one user's Maildir");
+    if (!rename_from.insert(r.from).second || !rename_to.insert(r.to).second || removed_rel.count(r.from) ||
+        members_.count(r.to))
+      return Status::Corrupt("delta: rename '" + EscapeC(r.from) + "' -> '" + EscapeC(r.to) + "' collides with another record");
+    auto from = DiskPath(r.from);
+    if (!from.ok()) return from.status();
+    auto to = DiskPath(r.to);
+    if (!to.ok()) return to.status();
+    struct stat st;
+    if (lstat(from->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return no_base(r.from, "renames");
+    if (r.from != r.to) {
+      if (lstat(to->c_str(), &st) == 0)
+        return Status::Corrupt("delta: renames '" + EscapeC(r.from) + "' onto '" + EscapeC(r.to) +
+                               "', which exists on this host");
+      steps_.push_back({"rename", *from, *to});
+      touched.insert(DirName(*from));
+      touched.insert(DirName(*to));
+    }
+    steps_.push_back({"meta", *to, ModeText(r.mode), MtimeText(r.mtime)});
+    ++counts.renames;
+  }
+
+  // New users' buckets, then directories (parents first), then files and links.
+  for (const std::string& bucket : new_buckets_) {
+    if (bucket.empty()) continue;
+    std::string disk = domain_disk_;
+    for (const std::string& part : Split(bucket, '/')) {
+      disk += "/" + part;
+      struct stat st;
+      if (lstat(disk.c_str(), &st) != 0) {
+        steps_.push_back({"mkdir", disk});
+        touched.insert(DirName(disk));
+      }
+    }
+  }
+  std::vector<std::string> order;
+  for (const auto& [rel, m] : members_) order.push_back(rel);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const std::string& a, const std::string& b) { return Depth(a) < Depth(b); });
+  HostPathSet target;
+  target.vpopmail_home = opt().paths.vpopmail_home;
+  target.qmail_dir = opt().paths.qmail_dir;
+  target.domain_dir = loc_.dir;
+  target.user_dirs = home_host_;
+  for (const std::string& rel : order) {
+    Staged& m = members_.at(rel);
+    auto disk = DiskPath(rel);
+    if (!disk.ok()) return disk.status();
+    struct stat st;
+    bool exists = lstat(disk->c_str(), &st) == 0 && !removed_disk.count(*disk);
+    if (m.type == 'd') {
+      if (exists && !S_ISDIR(st.st_mode))
+        return Status::Corrupt("delta: directory '" + EscapeC(rel) + "' would replace a file this host has");
+      if (!exists) {
+        steps_.push_back({"mkdir", *disk});
+        touched.insert(DirName(*disk));
+      }
+      dir_meta[*disk] = {m.mode, m.mtime};
+      ++counts.files;
+      continue;
+    }
+    if (exists && S_ISDIR(st.st_mode))
+      return Status::Corrupt("delta: '" + EscapeC(rel) + "' would replace a directory this host has");
+    ++counts.files;
+    counts.bytes += static_cast<std::uint64_t>(m.size);
+    touched.insert(DirName(*disk));
+    if (dry_run) continue;
+    if (m.type == 'l') {
+      std::string text = m.link;
+      Status s = FromPlaceholders(target, &text);
+      if (!s.ok()) return s.WithContext(rel);
+      m.staged = work_ + "/staged/" + std::to_string(++seq_);
+      if (symlink(text.c_str(), m.staged.c_str()) != 0) return FromErrno("cannot create symlink " + m.staged, errno);
+      if (ctx_->chown && lchown(m.staged.c_str(), ctx_->chown->uid, ctx_->chown->gid) != 0)
+        return FromErrno("cannot chown " + m.staged, errno);
+      struct timespec times[2] = {m.mtime, m.mtime};
+      utimensat(AT_FDCWD, m.staged.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    } else if (m.rewritten) {
+      auto text = ReadSmallFile(m.staged, kMaxRewriteBytes);
+      if (!text.ok()) return text.status();
+      std::string data = *text;
+      Status s = FromPlaceholders(target, &data);
+      if (!s.ok()) return s.WithContext(rel);
+      int fd = open(m.staged.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) return FromErrno("cannot rewrite " + m.staged, errno);
+      bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+      struct timespec times[2] = {m.mtime, m.mtime};
+      ok = ok && futimens(fd, times) == 0;
+      ok = close(fd) == 0 && ok;
+      if (!ok) return FromErrno("cannot rewrite " + m.staged, errno);
+    }
+    steps_.push_back({"put", m.staged, *disk});
+  }
+
+  // vpasswd and vpasswd.cdb, as vpopmail writes them, when an account changed.
+  std::vector<VpasswdEntry> entries;
+  std::set<std::string> names;
+  for (const ManifestUser& u : domain_->users) {
+    VpasswdEntry e = u.entry;
+    e.dir = home_host_.at(e.name);
+    names.insert(e.name);
+    auto it = target_users_.find(e.name);
+    if (it == target_users_.end()) ++counts.users_added;
+    else if (!(it->second == e)) ++counts.users_changed;
+    entries.push_back(std::move(e));
+  }
+  std::vector<std::string> gone;
+  for (const auto& [name, e] : target_users_)
+    if (!names.count(name)) gone.push_back(name);
+  counts.users_removed = gone.size();
+  if (counts.users_added + counts.users_changed + counts.users_removed > 0) {
+    touched.insert(domain_disk_);
+    if (!dry_run) {
+      const std::string users = work_ + "/users";
+      if (mkdir(users.c_str(), 0700) != 0 && errno != EEXIST) return FromErrno("cannot create " + users, errno);
+      VM_RETURN_IF_ERROR(vpopmail::OpenUserStore(opt().paths)->StageUsers(users, entries, ctx_->chown));
+      steps_.push_back({"put", users + "/vpasswd", domain_disk_ + "/vpasswd"});
+      steps_.push_back({"put", users + "/vpasswd.cdb", domain_disk_ + "/vpasswd.cdb"});
+      if (counts.users_added > 0) {
+        VM_RETURN_IF_ERROR(WriteFileAtomic(users + "/.dir-control", dir_control_text_, 0600, ctx_->chown));
+        steps_.push_back({"put", users + "/.dir-control", domain_disk_ + "/.dir-control"});
+      }
+    }
+  }
+  for (const std::string& name : gone) {
+    auto home = ResolveUnderRoot(opt().paths.root, NormalizePath(target_users_.at(name).dir));
+    if (!home.ok()) return home.status();
+    if (!home->exists) continue;
+    if (!StartsWith(home->disk, domain_disk_ + "/")) {
+      ctx_->report->warnings.push_back(loc_.domain + ": user " + name + " was removed; its home " +
+                                       target_users_.at(name).dir + " is outside the domain dir and was left in place");
+      continue;
+    }
+    steps_.push_back({"rmtree", home->disk});
+    removed_disk.insert(home->disk);
+    touched.insert(DirName(home->disk));
+  }
+
+  // Alias domains added or removed on the source.
+  std::set<std::string> now(loc_.aliases.begin(), loc_.aliases.end());
+  std::set<std::string> want(domain_->aliases.begin(), domain_->aliases.end());
+  for (const std::string& a : want)
+    if (!now.count(a))
+      steps_.push_back({"alias-add", a, loc_.domain, std::to_string(loc_.uid), std::to_string(loc_.gid), loc_.dir});
+  for (const std::string& a : now)
+    if (!want.count(a)) steps_.push_back({"alias-remove", a});
+  for (const auto& a : want) out->aliases.push_back(a);
+
+  // Directory modes and mtimes last, deepest first: those the delta
+  // carries, and those it only touched put back as they were.
+  for (const std::string& dir : touched) {
+    if (dir_meta.count(dir)) continue;
+    bool gone_too = false;
+    for (const auto& r : removed_disk) gone_too |= dir == r || StartsWith(dir, r + "/");
+    struct stat st;
+    if (gone_too || lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    dir_meta[dir] = {st.st_mode & 07777, st.st_mtim};
+  }
+  std::vector<std::string> dirs;
+  for (const auto& [dir, meta] : dir_meta) dirs.push_back(dir);
+  std::stable_sort(dirs.begin(), dirs.end(),
+                   [](const std::string& a, const std::string& b) { return Depth(a) > Depth(b); });
+  for (const std::string& dir : dirs)
+    steps_.push_back({"meta", dir, ModeText(dir_meta[dir].first), MtimeText(dir_meta[dir].second)});
+  out->domain_dir = loc_.dir;
+  out->user_dirs = home_host_;
+  return Status::OK();
+}
+
+Status DeltaApply::Plan(DomainOutcome* out) { return BuildSteps(/*dry_run=*/true, out); }
+
+Status DeltaApply::WriteAppliedMarker(const std::string& result) {
+  auto now = InstalledDigest();
+  if (!now.ok()) return now.status();
+  if (*now != result)
+    ctx_->report->warnings.push_back(loc_.domain + ": after the delta the installed domain (state " + now->substr(0, 16) +
+                                     ") differs from the source's state when the delta was made (" + result.substr(0, 16) +
+                                     "); compare `vmigrate state` of both hosts");
+  return WriteFileAtomic(AppliedMarker(), "delta\t" + result + "\nstate\t" + *now + "\n", 0600, ctx_->chown);
+}
+
+Status DeltaApply::Commit(DomainOutcome* out) {
+  VM_RETURN_IF_ERROR(ctx_->CheckInterrupted());
+  auto vpasswd_lock = FileLock::Acquire(domain_disk_ + "/.vpasswd.lock");
+  if (!vpasswd_lock.ok()) return vpasswd_lock.status().WithContext(loc_.domain);
+  VM_RETURN_IF_ERROR(BuildSteps(/*dry_run=*/false, out));
+  std::string journal = std::string(kJournalMagic) + "\n";
+  for (const auto& step : steps_) {
+    std::vector<std::string> escaped;
+    for (const auto& f : step) escaped.push_back(EscapeC(f));
+    journal += Join(escaped, "\t") + "\n";
+  }
+  VM_RETURN_IF_ERROR(WriteFileAtomic(work_ + "/journal", journal, 0600));
+  VM_RETURN_IF_ERROR(WriteFileAtomic(work_ + "/result", domain_->delta.result + "\n", 0600));
+  // Staged files were written without an fsync each: one flush for all.
+  VM_RETURN_IF_ERROR(SyncFilesystemOf(work_));
+  CrashPoint("delta journal written");
+  VM_RETURN_IF_ERROR(WriteFileAtomic(work_ + "/committed", "", 0600));
+  VM_RETURN_IF_ERROR(SyncDirectory(work_));
+  CrashPoint("delta committed");
+  Status s = RunDeltaJournal(work_, opt().paths, ctx_->chown);
+  if (!s.ok()) return s.WithContext(loc_.domain + " (the next import of this delta completes it)");
+  VM_RETURN_IF_ERROR(SyncFilesystemOf(domain_disk_));
+  CrashPoint("delta steps done");
+  VM_RETURN_IF_ERROR(WriteAppliedMarker(domain_->delta.result));
+  std::error_code ec;
+  std::filesystem::remove_all(work_, ec);
+  if (ec) return FromErrorCode("cannot remove " + work_, ec);
+  done_ = true;
+  unlink((work_ + ".lock").c_str());
+  return SyncDirectory(ctx_->domains_disk);
+}
+
+}  // namespace vmigrate
