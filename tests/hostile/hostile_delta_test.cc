@@ -243,16 +243,18 @@ TEST_F(HostileDeltaTest, RenameOfAMissingFileIsRejected) {
 
 TEST_F(HostileDeltaTest, RenameOutOfTheDomainIsRejected) {
   const std::string from = "users/alice/Maildir/new/1795424461.28306.mail.example.com,S=368";
-  ExpectRefused(Forge(WithLine("rename\texample.com\t" + from + "\tusers/alice/../../stolen\t0600\t1795424461.0")),
+  ExpectRefused(Forge(WithLine("rename\texample.com\t" + from + "\tusers/alice/../../stolen\t0600\t1795424461.000000000")),
                 {"users/alice/../../stolen", ".."});
   EXPECT_FALSE(std::filesystem::exists(cli::TargetHomeDisk(dst_.path()) + "/domains/stolen"));
 }
 
 TEST_F(HostileDeltaTest, RenameThroughASymlinkOutOfTheDomainIsRejected) {
   const std::string from = "users/alice/Maildir/new/1795424461.28306.mail.example.com,S=368";
-  ExpectRefused(Forge(WithLine("rename\texample.com\t" + from + "\tusers/alice/Maildir/.Out/stolen\t0600\t1795424461.0")),
-                {"users/alice/Maildir/.Out/stolen", "symlink"});
-  EXPECT_FALSE(std::filesystem::exists(suite_->outside / "stolen"));
+  // A message "moved" into a folder that is a link out of the domain.
+  const std::string onto = "users/alice/Maildir/.Out/cur/1795424461.28306.mail.example.com,S=368:2,S";
+  ExpectRefused(Forge(WithLine("rename\texample.com\t" + from + "\t" + onto + "\t0600\t1795424461.000000000")),
+                {"users/alice/Maildir/.Out/cur/"});
+  EXPECT_FALSE(std::filesystem::exists(suite_->outside / "cur"));
 }
 
 // -------------------------------------------------------------- base ---
