@@ -278,7 +278,10 @@ Status DeltaApply::RecoverInterrupted() {
       return Status::Conflict(loc_.domain + ": an interrupted delta import must be completed first (run the import without --dry-run)");
     VM_RETURN_IF_ERROR(RunDeltaJournal(work, opt().paths, ctx_->chown));
     auto result = ReadSmallFile(work + "/result", 4096);
-    if (result.ok()) VM_RETURN_IF_ERROR(WriteAppliedMarker(Trim(*result)));
+    if (result.ok()) {
+      std::vector<std::string> lines = SplitLines(*result);
+      if (!lines.empty()) VM_RETURN_IF_ERROR(WriteAppliedMarker(lines[0]));
+    }
     ctx_->report->warnings.push_back(loc_.domain + ": completed an interrupted delta import");
   } else if (!opt().dry_run) {
     ctx_->report->warnings.push_back(loc_.domain + ": removed the staging of an interrupted delta import (nothing had changed)");
@@ -288,6 +291,7 @@ Status DeltaApply::RecoverInterrupted() {
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
   if (ec) return FromErrorCode("cannot remove " + work, ec);
+  unlink((work + ".lock").c_str());
   return SyncDirectory(ctx_->domains_disk);
 }
 
@@ -309,8 +313,11 @@ Result<DeltaApply::BaseCheck> DeltaApply::CheckBase() {
   auto marker = ReadSmallFile(AppliedMarker(), 4096);
   if (marker.ok() && HasLine(*marker, "delta\t" + d.result) && HasLine(*marker, "state\t" + *now))
     return BaseCheck::kAlreadyApplied;
-  return Status::Conflict(loc_.domain + ": the delta's base state does not match what is installed here (it was "
-                          "made against state " + d.base.substr(0, 16) + ", this host has " + now->substr(0, 16) +
+  // The CLI names the domain of a one-domain delta already.
+  std::string who = ctx_->report->manifest.domains.size() > 1 ? loc_.domain + ": " : "";
+  return Status::Conflict(who + "the delta's base state does not match what is installed here (it was "
+                          "made against state " + ShownDigest(loc_.domain, d.base).substr(0, 16) + ", this host has " +
+                          ShownDigest(loc_.domain, *now).substr(0, 16) +
                           "): the domain changed here or an earlier delta is missing; nothing was changed. "
                           "Take a fresh `vmigrate state " + loc_.domain + "` on this host and export again");
 }
@@ -679,12 +686,19 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
   // Alias domains added or removed on the source.
   std::set<std::string> now(loc_.aliases.begin(), loc_.aliases.end());
   std::set<std::string> want(domain_->aliases.begin(), domain_->aliases.end());
-  for (const std::string& a : want)
-    if (!now.count(a))
-      steps_.push_back({"alias-add", a, loc_.domain, std::to_string(loc_.uid), std::to_string(loc_.gid), loc_.dir});
-  for (const std::string& a : now)
-    if (!want.count(a)) steps_.push_back({"alias-remove", a});
-  for (const auto& a : want) out->aliases.push_back(a);
+  out->aliases.assign(want.begin(), want.end());
+  out->aliases_added.clear();
+  out->aliases_removed.clear();
+  for (const std::string& a : want) {
+    if (now.count(a)) continue;
+    steps_.push_back({"alias-add", a, loc_.domain, std::to_string(loc_.uid), std::to_string(loc_.gid), loc_.dir});
+    out->aliases_added.push_back(a);
+  }
+  for (const std::string& a : now) {
+    if (want.count(a)) continue;
+    steps_.push_back({"alias-remove", a});
+    out->aliases_removed.push_back(a);
+  }
 
   // Directory modes and mtimes last, deepest first: those the delta
   // carries, and those it only touched put back as they were.
@@ -713,8 +727,10 @@ Status DeltaApply::WriteAppliedMarker(const std::string& result) {
   auto now = InstalledDigest();
   if (!now.ok()) return now.status();
   if (*now != result)
-    ctx_->report->warnings.push_back(loc_.domain + ": after the delta the installed domain (state " + now->substr(0, 16) +
-                                     ") differs from the source's state when the delta was made (" + result.substr(0, 16) +
+    ctx_->report->warnings.push_back(loc_.domain + ": after the delta the installed domain (state " +
+                                     ShownDigest(loc_.domain, *now).substr(0, 16) +
+                                     ") differs from the source's state when the delta was made (" +
+                                     ShownDigest(loc_.domain, result).substr(0, 16) +
                                      "); compare `vmigrate state` of both hosts");
   return WriteFileAtomic(AppliedMarker(), "delta\t" + result + "\nstate\t" + *now + "\n", 0600, ctx_->chown);
 }
