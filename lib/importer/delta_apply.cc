@@ -253,7 +253,7 @@ DeltaApply::DeltaApply(ImportContext* ctx, const ManifestDomain* domain, qmail::
     : ctx_(ctx), domain_(domain), loc_(std::move(installed)) {}
 
 DeltaApply::~DeltaApply() {
-  if (work_.empty() || opt().dry_run) return;
+  if (!created_ || opt().dry_run) return;
   struct stat st;
   if (!done_) {
     // A journal marked committed is completed by the next run; anything
@@ -384,6 +384,14 @@ Status DeltaApply::Begin() {
   if (lstat(ctx_->domains_disk.c_str(), &st) != 0) return FromErrno("cannot stat " + ctx_->domains_disk, errno);
   domains_mtime_ = st.st_mtim;
   work_ = JournalDirPath();
+  return Status::OK();
+}
+
+// The staging dir and its lock are made when the first thing is staged: a
+// delta that changes nothing leaves domains/ untouched.
+Status DeltaApply::EnsureWork() {
+  if (created_) return Status::OK();
+  created_ = true;
   auto lock = FileLock::Acquire(work_ + ".lock", 2);
   if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
   lock_ = std::move(*lock);
@@ -451,6 +459,7 @@ Status DeltaApply::Accept(const EntryHeader& h, const MemberName& name, FileReco
       if (opt().dry_run) {
         VM_RETURN_IF_ERROR(ctx_->HashEntry(h, rec));
       } else {
+        VM_RETURN_IF_ERROR(EnsureWork());
         s.staged = work_ + "/staged/" + std::to_string(++seq_);
         VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, s.staged, ctx_->chown, umask_sets_mode_, rec));
       }
@@ -638,6 +647,7 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
       ++counts.messages;
     touched.insert(DirName(*disk));
     if (dry_run) continue;
+    VM_RETURN_IF_ERROR(EnsureWork());
     if (m.type == 'l') {
       std::string text = m.link;
       Status s = FromPlaceholders(target, &text);
@@ -684,6 +694,7 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
   if (counts.users_added + counts.users_changed + counts.users_removed > 0) {
     touched.insert(domain_disk_);
     if (!dry_run) {
+      VM_RETURN_IF_ERROR(EnsureWork());
       const std::string users = work_ + "/users";
       if (mkdir(users.c_str(), 0700) != 0 && errno != EEXIST) return FromErrno("cannot create " + users, errno);
       VM_RETURN_IF_ERROR(vpopmail::OpenUserStore(opt().paths)->StageUsers(users, entries, ctx_->chown));
@@ -768,11 +779,14 @@ Status DeltaApply::Commit(DomainOutcome* out) {
   VM_RETURN_IF_ERROR(BuildSteps(/*dry_run=*/false, out));
   if (steps_.empty()) {
     // Nothing changed on the source: nothing is written here either.
-    std::error_code ec;
-    std::filesystem::remove_all(work_, ec);
+    if (created_) {
+      std::error_code ec;
+      std::filesystem::remove_all(work_, ec);
+    }
     done_ = true;
     return Status::OK();
   }
+  VM_RETURN_IF_ERROR(EnsureWork());
   std::string journal = std::string(kJournalMagic) + "\n";
   for (const auto& step : steps_) {
     std::vector<std::string> escaped;
