@@ -48,6 +48,7 @@ set(VMIGRATE_LIB_SOURCES
   state/state_file.cc
   # verify/
   verify/delivery_check.cc
+  verify/delta_check.cc
   verify/installed_domain.cc
   verify/member_check.cc
   verify/qmail_check.cc

@@ -87,6 +87,7 @@ void StateCollector::NoteDelta(const std::string& member_root, const SectionChan
     out.push_back({Member(member_root, e.path), it->disk, e.type == 'f'});
     ++delta_.files;
     if (e.type == 'f') delta_.bytes += static_cast<std::uint64_t>(e.size);
+    if (e.type == 'f' && member_root != "files" && IsStateMessage(e.path)) ++delta_.messages;
   }
   for (const StateRename& r : changes.renames) {
     delta_text_ += DeltaRenameLine(domain_, Member(member_root, r.from), Member(member_root, r.to), r.after);

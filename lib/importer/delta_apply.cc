@@ -253,12 +253,20 @@ DeltaApply::DeltaApply(ImportContext* ctx, const ManifestDomain* domain, qmail::
     : ctx_(ctx), domain_(domain), loc_(std::move(installed)) {}
 
 DeltaApply::~DeltaApply() {
-  if (done_ || work_.empty() || opt().dry_run) return;
-  // Not committed: the target was never touched; drop what was staged.
+  if (!created_ || opt().dry_run) return;
   struct stat st;
-  if (lstat((work_ + "/committed").c_str(), &st) == 0) return;  // the next run completes it
-  std::error_code ec;
-  std::filesystem::remove_all(work_, ec);
+  if (!done_) {
+    // A journal marked committed is completed by the next run; anything
+    // else was never acted on: drop what was staged.
+    if (lstat((work_ + "/committed").c_str(), &st) == 0) return;
+    std::error_code ec;
+    std::filesystem::remove_all(work_, ec);
+  }
+  lock_.Release();
+  unlink((work_ + ".lock").c_str());
+  // Our journal, lock and marker live in domains/: put its mtime back.
+  struct timespec times[2] = {domains_mtime_, domains_mtime_};
+  utimensat(AT_FDCWD, ctx_->domains_disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
 }
 
 std::string DeltaApply::JournalDirPath() const { return ctx_->domains_disk + "/.vmigrate-delta." + loc_.domain; }
@@ -271,6 +279,8 @@ Status DeltaApply::RecoverInterrupted() {
   const std::string work = JournalDirPath();
   struct stat st;
   if (lstat(work.c_str(), &st) != 0) return Status::OK();
+  struct stat domains_st;
+  if (lstat(ctx_->domains_disk.c_str(), &domains_st) != 0) return FromErrno("cannot stat " + ctx_->domains_disk, errno);
   auto lock = FileLock::Acquire(work + ".lock", 2);
   if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
   if (lstat((work + "/committed").c_str(), &st) == 0) {
@@ -278,7 +288,10 @@ Status DeltaApply::RecoverInterrupted() {
       return Status::Conflict(loc_.domain + ": an interrupted delta import must be completed first (run the import without --dry-run)");
     VM_RETURN_IF_ERROR(RunDeltaJournal(work, opt().paths, ctx_->chown));
     auto result = ReadSmallFile(work + "/result", 4096);
-    if (result.ok()) VM_RETURN_IF_ERROR(WriteAppliedMarker(Trim(*result)));
+    if (result.ok()) {
+      std::vector<std::string> lines = SplitLines(*result);
+      if (!lines.empty()) VM_RETURN_IF_ERROR(WriteAppliedMarker(lines[0]));
+    }
     ctx_->report->warnings.push_back(loc_.domain + ": completed an interrupted delta import");
   } else if (!opt().dry_run) {
     ctx_->report->warnings.push_back(loc_.domain + ": removed the staging of an interrupted delta import (nothing had changed)");
@@ -288,6 +301,9 @@ Status DeltaApply::RecoverInterrupted() {
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
   if (ec) return FromErrorCode("cannot remove " + work, ec);
+  unlink((work + ".lock").c_str());
+  struct timespec times[2] = {domains_st.st_mtim, domains_st.st_mtim};
+  utimensat(AT_FDCWD, ctx_->domains_disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
   return SyncDirectory(ctx_->domains_disk);
 }
 
@@ -309,8 +325,11 @@ Result<DeltaApply::BaseCheck> DeltaApply::CheckBase() {
   auto marker = ReadSmallFile(AppliedMarker(), 4096);
   if (marker.ok() && HasLine(*marker, "delta\t" + d.result) && HasLine(*marker, "state\t" + *now))
     return BaseCheck::kAlreadyApplied;
-  return Status::Conflict(loc_.domain + ": the delta's base state does not match what is installed here (it was "
-                          "made against state " + d.base.substr(0, 16) + ", this host has " + now->substr(0, 16) +
+  // The CLI names the domain of a one-domain delta already.
+  std::string who = ctx_->report->manifest.domains.size() > 1 ? loc_.domain + ": " : "";
+  return Status::Conflict(who + "the delta's base state does not match what is installed here (it was "
+                          "made against state " + ShownDigest(loc_.domain, d.base).substr(0, 16) + ", this host has " +
+                          ShownDigest(loc_.domain, *now).substr(0, 16) +
                           "): the domain changed here or an earlier delta is missing; nothing was changed. "
                           "Take a fresh `vmigrate state " + loc_.domain + "` on this host and export again");
 }
@@ -334,12 +353,20 @@ Status DeltaApply::ReadTargetUsers() {
     home_host_[u.entry.name] = host;
     home_disk_[u.entry.name] = disk->disk;
   }
-  if (added.empty()) return Status::OK();
+  std::set<std::string> names;
+  for (const ManifestUser& u : domain_->users) names.insert(u.entry.name);
+  size_t removed = 0;
+  for (const auto& [name, e] : target_users_) removed += names.count(name) == 0;
+  if (added.empty() && removed == 0) return Status::OK();
   auto dc = ReadSmallFile(domain_disk_ + "/.dir-control", 4096);
   std::optional<std::string> existing;
   if (dc.ok()) existing = *dc;
+  // vadduser's allocation for the new users, then vdeluser's decrement
+  // for each removed one (the counter goes down, no bucket moves).
   vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(existing, added.size());
-  dir_control_text_ = alloc.final_text;
+  vpopmail::DirControl after = vpopmail::DirControl::Parse(alloc.final_text);
+  for (size_t k = 0; k < removed && after.cur_users > 0; ++k) --after.cur_users;
+  dir_control_text_ = after.Serialize();
   for (size_t k = 0; k < added.size(); ++k) {
     std::string rel = alloc.buckets[k].empty() ? added[k] : alloc.buckets[k] + "/" + added[k];
     home_host_[added[k]] = loc_.dir + "/" + rel;
@@ -353,7 +380,18 @@ Status DeltaApply::Begin() {
   VM_RETURN_IF_ERROR(ReadTargetUsers());
   for (const auto& f : domain_->rewritten_files) rewritten_.insert(f);
   if (opt().dry_run) return Status::OK();
+  struct stat st;
+  if (lstat(ctx_->domains_disk.c_str(), &st) != 0) return FromErrno("cannot stat " + ctx_->domains_disk, errno);
+  domains_mtime_ = st.st_mtim;
   work_ = JournalDirPath();
+  return Status::OK();
+}
+
+// The staging dir and its lock are made when the first thing is staged: a
+// delta that changes nothing leaves domains/ untouched.
+Status DeltaApply::EnsureWork() {
+  if (created_) return Status::OK();
+  created_ = true;
   auto lock = FileLock::Acquire(work_ + ".lock", 2);
   if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
   lock_ = std::move(*lock);
@@ -421,6 +459,7 @@ Status DeltaApply::Accept(const EntryHeader& h, const MemberName& name, FileReco
       if (opt().dry_run) {
         VM_RETURN_IF_ERROR(ctx_->HashEntry(h, rec));
       } else {
+        VM_RETURN_IF_ERROR(EnsureWork());
         s.staged = work_ + "/staged/" + std::to_string(++seq_);
         VM_RETURN_IF_ERROR(ctx_->WriteEntry(h, s.staged, ctx_->chown, umask_sets_mode_, rec));
       }
@@ -603,8 +642,12 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
       return Status::Corrupt("delta: '" + EscapeC(rel) + "' would replace a directory this host has");
     ++counts.files;
     counts.bytes += static_cast<std::uint64_t>(m.size);
+    if (m.type == 'f' && StartsWith(rel, "users/") && rel.find('/', 6) != std::string::npos &&
+        IsStateMessage(rel.substr(rel.find('/', 6) + 1)))
+      ++counts.messages;
     touched.insert(DirName(*disk));
     if (dry_run) continue;
+    VM_RETURN_IF_ERROR(EnsureWork());
     if (m.type == 'l') {
       std::string text = m.link;
       Status s = FromPlaceholders(target, &text);
@@ -651,12 +694,13 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
   if (counts.users_added + counts.users_changed + counts.users_removed > 0) {
     touched.insert(domain_disk_);
     if (!dry_run) {
+      VM_RETURN_IF_ERROR(EnsureWork());
       const std::string users = work_ + "/users";
       if (mkdir(users.c_str(), 0700) != 0 && errno != EEXIST) return FromErrno("cannot create " + users, errno);
       VM_RETURN_IF_ERROR(vpopmail::OpenUserStore(opt().paths)->StageUsers(users, entries, ctx_->chown));
       steps_.push_back({"put", users + "/vpasswd", domain_disk_ + "/vpasswd"});
       steps_.push_back({"put", users + "/vpasswd.cdb", domain_disk_ + "/vpasswd.cdb"});
-      if (counts.users_added > 0) {
+      if (counts.users_added + counts.users_removed > 0) {
         VM_RETURN_IF_ERROR(WriteFileAtomic(users + "/.dir-control", dir_control_text_, 0600, ctx_->chown));
         steps_.push_back({"put", users + "/.dir-control", domain_disk_ + "/.dir-control"});
       }
@@ -679,12 +723,19 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
   // Alias domains added or removed on the source.
   std::set<std::string> now(loc_.aliases.begin(), loc_.aliases.end());
   std::set<std::string> want(domain_->aliases.begin(), domain_->aliases.end());
-  for (const std::string& a : want)
-    if (!now.count(a))
-      steps_.push_back({"alias-add", a, loc_.domain, std::to_string(loc_.uid), std::to_string(loc_.gid), loc_.dir});
-  for (const std::string& a : now)
-    if (!want.count(a)) steps_.push_back({"alias-remove", a});
-  for (const auto& a : want) out->aliases.push_back(a);
+  out->aliases.assign(want.begin(), want.end());
+  out->aliases_added.clear();
+  out->aliases_removed.clear();
+  for (const std::string& a : want) {
+    if (now.count(a)) continue;
+    steps_.push_back({"alias-add", a, loc_.domain, std::to_string(loc_.uid), std::to_string(loc_.gid), loc_.dir});
+    out->aliases_added.push_back(a);
+  }
+  for (const std::string& a : now) {
+    if (want.count(a)) continue;
+    steps_.push_back({"alias-remove", a});
+    out->aliases_removed.push_back(a);
+  }
 
   // Directory modes and mtimes last, deepest first: those the delta
   // carries, and those it only touched put back as they were.
@@ -713,8 +764,10 @@ Status DeltaApply::WriteAppliedMarker(const std::string& result) {
   auto now = InstalledDigest();
   if (!now.ok()) return now.status();
   if (*now != result)
-    ctx_->report->warnings.push_back(loc_.domain + ": after the delta the installed domain (state " + now->substr(0, 16) +
-                                     ") differs from the source's state when the delta was made (" + result.substr(0, 16) +
+    ctx_->report->warnings.push_back(loc_.domain + ": after the delta the installed domain (state " +
+                                     ShownDigest(loc_.domain, *now).substr(0, 16) +
+                                     ") differs from the source's state when the delta was made (" +
+                                     ShownDigest(loc_.domain, result).substr(0, 16) +
                                      "); compare `vmigrate state` of both hosts");
   return WriteFileAtomic(AppliedMarker(), "delta\t" + result + "\nstate\t" + *now + "\n", 0600, ctx_->chown);
 }
@@ -724,6 +777,16 @@ Status DeltaApply::Commit(DomainOutcome* out) {
   auto vpasswd_lock = FileLock::Acquire(domain_disk_ + "/.vpasswd.lock");
   if (!vpasswd_lock.ok()) return vpasswd_lock.status().WithContext(loc_.domain);
   VM_RETURN_IF_ERROR(BuildSteps(/*dry_run=*/false, out));
+  if (steps_.empty()) {
+    // Nothing changed on the source: nothing is written here either.
+    if (created_) {
+      std::error_code ec;
+      std::filesystem::remove_all(work_, ec);
+    }
+    done_ = true;
+    return Status::OK();
+  }
+  VM_RETURN_IF_ERROR(EnsureWork());
   std::string journal = std::string(kJournalMagic) + "\n";
   for (const auto& step : steps_) {
     std::vector<std::string> escaped;
@@ -747,7 +810,6 @@ Status DeltaApply::Commit(DomainOutcome* out) {
   std::filesystem::remove_all(work_, ec);
   if (ec) return FromErrorCode("cannot remove " + work_, ec);
   done_ = true;
-  unlink((work_ + ".lock").c_str());
   return SyncDirectory(ctx_->domains_disk);
 }
 

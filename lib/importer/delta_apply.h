@@ -83,6 +83,7 @@ class DeltaApply : public EntrySink {
   Status BuildSteps(bool dry_run, DomainOutcome* out);
   Status FinishStaged();
   Status WriteAppliedMarker(const std::string& result);
+  Status EnsureWork();
 
   ImportContext* ctx_;
   const ManifestDomain* domain_;
@@ -90,7 +91,9 @@ class DeltaApply : public EntrySink {
   std::string domain_disk_;
   std::string work_;                              // the journal/staging dir
   bool umask_sets_mode_ = false;
+  bool created_ = false;                          // work_ and its lock exist (EnsureWork)
   bool done_ = false;                             // committed and completed: keep nothing
+  struct timespec domains_mtime_ = {0, 0};        // domains/ before our journal went there
   std::uint64_t seq_ = 0;
   std::map<std::string, VpasswdEntry> target_users_;    // installed now
   std::map<std::string, std::string> home_disk_;        // user -> home on disk (after the delta)

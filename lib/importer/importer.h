@@ -83,6 +83,7 @@ struct DomainOutcome {
   std::uint64_t users = 0, messages = 0, bytes = 0;
   bool is_delta = false;    // applied (or planned) as a delta
   DomainDelta delta;        // with is_delta: what the delta changes here
+  std::vector<std::string> aliases_added, aliases_removed;  // with is_delta
 };
 
 /// A server configuration file (import --all).

@@ -60,6 +60,7 @@ struct DomainDelta {
   std::string base;     // the domain's digest in the base state; "" = not in it (carried whole)
   std::string result;   // the domain's digest on the source when the delta was made
   std::uint64_t files = 0, bytes = 0;       // members sent (files, links, directories) and file bytes
+  std::uint64_t messages = 0;               // of `files`: Maildir messages (new bytes, not renames)
   std::uint64_t renames = 0, removals = 0;  // records of delta.txt
   std::uint64_t users_added = 0, users_removed = 0, users_changed = 0;
 };

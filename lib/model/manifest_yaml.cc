@@ -197,6 +197,7 @@ std::string ManifestToYaml(const Manifest& m) {
       Str(out, "result", dd.result);
       Num(out, "files", dd.files);
       Num(out, "bytes", dd.bytes);
+      Num(out, "messages", dd.messages);
       Num(out, "renames", dd.renames);
       Num(out, "removals", dd.removals);
       Num(out, "users_added", dd.users_added);
@@ -390,6 +391,7 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
         d.delta.result = r.String(dd, "result", dw);
         d.delta.files = r.Unsigned(dd, "files", dw);
         d.delta.bytes = r.Unsigned(dd, "bytes", dw);
+        d.delta.messages = r.Unsigned(dd, "messages", dw, false);
         d.delta.renames = r.Unsigned(dd, "renames", dw);
         d.delta.removals = r.Unsigned(dd, "removals", dw);
         d.delta.users_added = r.Unsigned(dd, "users_added", dw);

@@ -131,6 +131,11 @@ std::string ContentDigest(const std::map<std::string, std::string>& digests) {
   return sha.HexDigest();
 }
 
+std::string ShownDigest(const std::string& domain, const std::string& domain_digest) {
+  if (domain_digest.empty()) return "(none)";
+  return ContentDigest({{domain, domain_digest}});
+}
+
 // StateWriter -------------------------------------------------------------
 
 StateWriter::StateWriter(FILE* out) : out_(out) {}

@@ -152,6 +152,10 @@ class StateFile {
 /// state's content digest is made.
 std::string ContentDigest(const std::map<std::string, std::string>& digests);
 
+/// The digest `vmigrate state DOMAIN` prints for a state of that domain
+/// alone, given its domain digest: what messages show to the admin.
+std::string ShownDigest(const std::string& domain, const std::string& domain_digest);
+
 }  // namespace vmigrate
 
 #endif  // VMIGRATE_STATE_STATE_FILE_H_

@@ -75,6 +75,7 @@ DomainDelta DeltaTotals(const Manifest& m) {
   for (const auto& d : m.domains) {
     t.files += d.delta.files;
     t.bytes += d.delta.bytes;
+    t.messages += d.delta.messages;
     t.renames += d.delta.renames;
     t.removals += d.delta.removals;
     t.users_added += d.delta.users_added;
@@ -94,7 +95,8 @@ void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
     j.BeginObject().Key("status").String("ok").Key("kind").String(m.kind);
     j.Key("domains").StringArray(names);
     j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
-    j.Key("files").Number(t.files).Key("bytes").Number(t.bytes).Key("renames").Number(t.renames);
+    j.Key("files").Number(t.files).Key("messages").Number(t.messages).Key("bytes").Number(t.bytes);
+    j.Key("renames").Number(t.renames);
     j.Key("removals").Number(t.removals).Key("users_added").Number(t.users_added);
     j.Key("users_removed").Number(t.users_removed).Key("users_changed").Number(t.users_changed);
     j.Key("entries").Number(report.entries).Key("output").String(f.output);
@@ -104,9 +106,10 @@ void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
     return;
   }
   std::fprintf(out,
-               "exported a delta of %s: %llu files (%llu bytes), %llu renames, %llu removals, users: "
+               "exported a delta of %s: %llu files (%llu messages, %llu bytes), %llu renames, %llu removals, users: "
                "%llu added, %llu removed, %llu changed, to %s\n",
                Join(names, ", ").c_str(), static_cast<unsigned long long>(t.files),
+               static_cast<unsigned long long>(t.messages),
                static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.renames),
                static_cast<unsigned long long>(t.removals), static_cast<unsigned long long>(t.users_added),
                static_cast<unsigned long long>(t.users_removed),

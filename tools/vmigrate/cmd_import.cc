@@ -181,9 +181,11 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
       j.Key("delta").Bool(d.is_delta).Key("domain_dir").String(d.domain_dir);
       if (d.is_delta) {
         j.Key("files").Number(d.delta.files).Key("bytes").Number(d.delta.bytes);
+        j.Key("messages_added").Number(d.delta.messages);
         j.Key("renames").Number(d.delta.renames).Key("removals").Number(d.delta.removals);
         j.Key("users_added").Number(d.delta.users_added).Key("users_removed").Number(d.delta.users_removed);
         j.Key("users_changed").Number(d.delta.users_changed);
+        j.Key("aliases_added").StringArray(d.aliases_added).Key("aliases_removed").StringArray(d.aliases_removed);
       } else {
         j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
       }
@@ -210,14 +212,17 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
                   static_cast<unsigned long long>(d.bytes));
       continue;
     }
-    std::printf("%s %s: %llu files and directories (%llu bytes), %llu renames, %llu removals; users: %llu added, "
-                "%llu removed, %llu changed\n",
+    std::printf("%s %s: %llu files and directories (%llu messages added, %llu bytes), %llu renames, %llu removals; "
+                "users: %llu added, %llu removed, %llu changed\n",
                 dry_run ? "would apply the delta to" : "applied the delta to", d.name.c_str(),
-                static_cast<unsigned long long>(d.delta.files), static_cast<unsigned long long>(d.delta.bytes),
+                static_cast<unsigned long long>(d.delta.files), static_cast<unsigned long long>(d.delta.messages),
+                static_cast<unsigned long long>(d.delta.bytes),
                 static_cast<unsigned long long>(d.delta.renames), static_cast<unsigned long long>(d.delta.removals),
                 static_cast<unsigned long long>(d.delta.users_added),
                 static_cast<unsigned long long>(d.delta.users_removed),
                 static_cast<unsigned long long>(d.delta.users_changed));
+    for (const auto& a : d.aliases_added) std::printf("  alias domain added:   %s\n", a.c_str());
+    for (const auto& a : d.aliases_removed) std::printf("  alias domain removed: %s\n", a.c_str());
   }
   return 0;
 }
@@ -342,7 +347,8 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
         j.EndObject();
         std::printf("%s\n", j.str().c_str());
       } else if (good) {
-        std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n", DomainStatusName(d.status),
+        std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n",
+                    d.is_delta && d.status == DomainStatus::kImported ? "applied" : DomainStatusName(d.status),
                     d.name.c_str(), d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
                     static_cast<unsigned long long>(d.messages), archive.c_str());
       } else {

@@ -73,6 +73,80 @@ int InspectServer(const std::string& archive, const Manifest& m, bool json) {
   return 0;
 }
 
+// A delta: its base and result, what it changes per domain, and its
+// removals and renames (delta.txt, the member after the manifest).
+int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
+  const Manifest& m = archive->manifest;
+  EntryHeader h;
+  auto more = archive->reader->Next(&h);
+  if (!more.ok()) return Fail("inspect", more.status().WithContext(path));
+  std::vector<std::string> records;
+  if (*more && h.path == kDeltaEntry) {
+    auto data = archive->reader->ReadAll(1u << 30);
+    if (!data.ok()) return Fail("inspect", data.status().WithContext(path));
+    records = SplitLines(*data);
+    if (!records.empty()) records.erase(records.begin());
+  }
+  if (json) {
+    JsonWriter j;
+    j.BeginObject().Key("format_version").Number(static_cast<std::uint64_t>(m.format_version));
+    j.Key("kind").String(m.kind).Key("created").String(m.created).Key("generator").String(m.generator);
+    j.Key("source_host").String(m.source.hostname);
+    j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
+    j.Key("domains").BeginArray();
+    for (const auto& d : m.domains) {
+      j.BeginObject().Key("name").String(d.name).Key("aliases").StringArray(d.aliases);
+      j.Key("users").Number(d.users.size()).Key("base").String(d.delta.base).Key("result").String(d.delta.result);
+      j.Key("files").Number(d.delta.files).Key("messages").Number(d.delta.messages).Key("bytes").Number(d.delta.bytes);
+      j.Key("renames").Number(d.delta.renames).Key("removals").Number(d.delta.removals);
+      j.Key("users_added").Number(d.delta.users_added).Key("users_removed").Number(d.delta.users_removed);
+      j.Key("users_changed").Number(d.delta.users_changed).EndObject();
+    }
+    j.EndArray().Key("records").BeginArray();
+    for (const std::string& line : records) {
+      std::vector<std::string> f = Split(line, '\t');
+      for (auto& field : f) UnescapeC(std::string(field), &field);
+      j.BeginObject().Key("op").String(f[0]);
+      if (f.size() > 1) j.Key("domain").String(f[1]);
+      if (f[0] == "remove" && f.size() > 2) j.Key("path").String(f[2]);
+      if (f[0] == "rename" && f.size() > 3) j.Key("from").String(f[2]).Key("to").String(f[3]);
+      j.EndObject();
+    }
+    j.EndArray().EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  std::printf("archive:        %s (format %d, kind delta: changes since a state)\n", path.c_str(), m.format_version);
+  std::printf("created:        %s by %s\n", m.created.c_str(), m.generator.c_str());
+  std::printf("source host:    %s\n", m.source.hostname.c_str());
+  std::printf("base state:     %s\n", m.delta_base.c_str());
+  std::printf("result state:   %s\n", m.delta_result.c_str());
+  for (const auto& d : m.domains) {
+    std::printf("domain %s%s: %llu files and directories (%llu messages, %llu bytes), %llu renames, %llu removals; "
+                "users: %llu added, %llu removed, %llu changed (%zu in all)\n",
+                d.name.c_str(), d.delta.base.empty() ? " (new: carried whole)" : "",
+                static_cast<unsigned long long>(d.delta.files), static_cast<unsigned long long>(d.delta.messages),
+                static_cast<unsigned long long>(d.delta.bytes),
+                static_cast<unsigned long long>(d.delta.renames), static_cast<unsigned long long>(d.delta.removals),
+                static_cast<unsigned long long>(d.delta.users_added),
+                static_cast<unsigned long long>(d.delta.users_removed),
+                static_cast<unsigned long long>(d.delta.users_changed), d.users.size());
+  }
+  size_t shown = 0;
+  for (const std::string& line : records) {
+    if (++shown > 50) {
+      std::printf("  ... and %zu more (--json lists them all)\n", records.size() - 50);
+      break;
+    }
+    std::vector<std::string> f = Split(line, '\t');
+    for (auto& field : f) UnescapeC(std::string(field), &field);
+    if (f[0] == "remove" && f.size() > 2) std::printf("  remove  %s: %s\n", f[1].c_str(), EscapeC(f[2]).c_str());
+    if (f[0] == "rename" && f.size() > 3)
+      std::printf("  rename  %s: %s -> %s\n", f[1].c_str(), EscapeC(f[2]).c_str(), EscapeC(f[3]).c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 Handler AddInspect(CLI::App* app) {
@@ -88,6 +162,7 @@ Handler AddInspect(CLI::App* app) {
     if (!archive.ok()) return Fail("inspect", archive.status());
     const Manifest* m = &archive->manifest;
     if (m->kind == kKindServer) return InspectServer(f->archive, *m, f->json);
+    if (m->kind == kKindDelta) return InspectDelta(f->archive, &*archive, f->json);
     const ManifestDomain& d = m->domains[0];
     std::vector<std::string> weak;
     for (const auto& u : d.users) {

@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
                " - move vpopmail + qmail mail domains between hosts without losing a message,\n"
                "password, alias, quota or POP3 UIDL.\n\n"
                "Exit codes: 0 ok, 1 failed (target unchanged), 2 usage, 3 differences,\n"
-               "4 partial batch, 5 domain exists on target, 6 bad archive, 7 not found,\n"
+               "4 partial batch, 5 conflict with the target (domain exists, delta base differs),\n"
+               "6 bad archive, 7 not found, 8 data refused,\n"
                "130 interrupted."};
   app.set_version_flag("--version", std::string("vmigrate ") + VMIGRATE_VERSION);
   app.require_subcommand(1);
