@@ -26,6 +26,7 @@ set(VMIGRATE_LIB_SOURCES
   exporter/state_collector.cc
   # importer/
   importer/delta_apply.cc
+  importer/delta_journal.cc
   importer/domain_import.cc
   importer/import_context.cc
   importer/importer.cc

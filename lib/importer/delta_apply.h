@@ -108,12 +108,6 @@ class DeltaApply : public EntrySink {
   FileLock lock_;
 };
 
-/// Runs a committed delta journal (lines of tab-separated C-escaped
-/// fields) to its end; every step is idempotent, so a journal that was run
-/// half-way before is simply run again. Used by Commit and by recovery.
-Status RunDeltaJournal(const std::string& journal_dir, const HostPaths& paths,
-                       const std::optional<FileOwner>& owner);
-
 }  // namespace vmigrate
 
 #endif  // VMIGRATE_IMPORTER_DELTA_APPLY_H_
