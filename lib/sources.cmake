@@ -24,6 +24,7 @@ set(VMIGRATE_LIB_SOURCES
   exporter/exporter.cc
   exporter/source_tree.cc
   exporter/state_collector.cc
+  exporter/storage_walk.cc
   # importer/
   importer/delta_apply.cc
   importer/delta_journal.cc
