@@ -176,7 +176,8 @@ class Exporter {
           report_->warnings.push_back(d.name + ": in the base state but no longer on this host; "
                                       "a delta never removes a domain from the target");
     }
-    if (opt_.all && mode_ == Mode::kArchive) {
+    // Server configuration (small) goes whole into a server delta too.
+    if (opt_.all && mode_ != Mode::kState) {
       for (const ServerFileSpec& spec : ServerFilePaths()) {
         struct stat st;
         if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode))
@@ -440,17 +441,21 @@ class Exporter {
         if (opt_.progress) opt_.progress->UserDone();
       }
     }
-    // Server configuration, verbatim (export --all).
+    VM_RETURN_IF_ERROR(WriteServerFiles());
+    return FinishArchive();
+  }
+
+  // Server configuration, verbatim (export --all, also with --since).
+  Status WriteServerFiles() {
     w_ = nullptr;
-    for (const std::string& path : m.server_files) {
+    for (const std::string& path : report_->manifest.server_files) {
       std::string disk = ServerFileDisk(path);
       struct stat st;
       if (lstat(disk.c_str(), &st) != 0) return FromErrno("cannot stat " + disk, errno);
       if (!S_ISREG(st.st_mode)) return Status::IoError(disk + ": no longer a regular file");
       VM_RETURN_IF_ERROR(AddEntry(kServerPrefix + path, disk, st, false));
     }
-
-    return FinishArchive();
+    return Status::OK();
   }
 
   // Kind "delta": delta.txt, then only what was sent (state_collector.h).
@@ -480,6 +485,7 @@ class Exporter {
         if (opt_.progress && S_ISREG(st.st_mode) && IsMessage(send.rel_in_domain)) opt_.progress->MessageDone();
       }
     }
+    VM_RETURN_IF_ERROR(WriteServerFiles());
     return FinishArchive();
   }
 
