@@ -19,6 +19,7 @@ set(VMIGRATE_LIB_SOURCES
   core/resolve_path.cc
   core/sha256.cc
   core/strings.cc
+  core/text_spool.cc
   core/writeback.cc
   # exporter/
   exporter/exporter.cc

@@ -118,7 +118,7 @@ class Exporter {
       state_ = own_state_.get();
     }
     collector_ = std::make_unique<StateCollector>(state_, base_.get());
-    return Status::OK();
+    return mode_ == Mode::kDelta ? collector_->Init() : Status::OK();
   }
 
   // What stays verbatim and what counts as leaving, for the domain in w_.
@@ -458,32 +458,53 @@ class Exporter {
     return Status::OK();
   }
 
-  // Kind "delta": delta.txt, then only what was sent (state_collector.h).
+  // Kind "delta": delta.txt, then only what was sent (state_collector.h),
+  // both streamed from their spools.
   Status WriteDeltaMembers() {
-    std::string text = std::string(kDeltaMagic) + "\n" + collector_->delta_records();
+    const std::string magic = std::string(kDeltaMagic) + "\n";
+    TextSpool* records = collector_->records();
     EntryInfo di;
     di.path = kDeltaEntry;
     di.mode = 0600;
     di.mtime_sec = std::time(nullptr);
-    VM_RETURN_IF_ERROR(writer_->AddBytes(di, text));
-    VM_RETURN_IF_ERROR(spool_.Add(Record('f', di, static_cast<std::int64_t>(text.size()), Sha256::Of(text), false)));
-    const Manifest& m = report_->manifest;
-    for (size_t i = 0; i < work_.size(); ++i) {
-      w_ = &work_[i];
-      const std::string& name = m.domains[i].name;
-      if (opt_.progress) opt_.progress->SetDomain(name);
-      for (const StateCollector::Send& send : collector_->sends(name)) {
-        struct stat st;
-        if (lstat(send.disk.c_str(), &st) != 0) {
-          if (errno != ENOENT) return FromErrno("cannot stat " + send.disk, errno);
-          // Moved or deleted since the scan: the next delta brings the change.
-          report_->warnings.push_back(name + ": " + send.disk + " vanished while the delta was written; left out");
-          continue;
-        }
-        VM_RETURN_IF_ERROR(AddEntry(ArchiveDomainPrefix(name) + send.rel_in_domain, send.disk, st,
-                                    w_->rewritten.count(send.rel_in_domain) > 0));
-        if (opt_.progress && S_ISREG(st.st_mode) && IsMessage(send.rel_in_domain)) opt_.progress->MessageDone();
+    di.size = static_cast<std::int64_t>(magic.size() + records->bytes());
+    VM_RETURN_IF_ERROR(writer_->BeginFile(di));
+    Sha256 sha;
+    sha.Update(magic.data(), magic.size());
+    VM_RETURN_IF_ERROR(writer_->WriteData(magic.data(), magic.size()));
+    VM_RETURN_IF_ERROR(records->Rewind());
+    std::string line;
+    while (records->ReadLine(&line)) {
+      line += "\n";
+      sha.Update(line.data(), line.size());
+      VM_RETURN_IF_ERROR(writer_->WriteData(line.data(), line.size()));
+    }
+    VM_RETURN_IF_ERROR(writer_->EndFile());
+    VM_RETURN_IF_ERROR(spool_.Add(Record('f', di, di.size, sha.HexDigest(), false)));
+
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < work_.size(); ++i) index[work_[i].loc.domain] = i;
+    TextSpool* sends = collector_->sends();
+    VM_RETURN_IF_ERROR(sends->Rewind());
+    std::string domain, rel, disk;
+    while (sends->ReadLine(&line)) {
+      std::vector<std::string> f = Split(line, '\t');
+      if (f.size() != 3 || !UnescapeC(f[0], &domain) || !UnescapeC(f[1], &rel) || !UnescapeC(f[2], &disk) ||
+          !index.count(domain))
+        return Status::IoError("the delta's temporary list is damaged");
+      if (w_ != &work_[index[domain]]) {
+        w_ = &work_[index[domain]];
+        if (opt_.progress) opt_.progress->SetDomain(domain);
       }
+      struct stat st;
+      if (lstat(disk.c_str(), &st) != 0) {
+        if (errno != ENOENT) return FromErrno("cannot stat " + disk, errno);
+        // Moved or deleted since the scan: the next delta brings the change.
+        report_->warnings.push_back(domain + ": " + disk + " vanished while the delta was written; left out");
+        continue;
+      }
+      VM_RETURN_IF_ERROR(AddEntry(ArchiveDomainPrefix(domain) + rel, disk, st, w_->rewritten.count(rel) > 0));
+      if (opt_.progress && S_ISREG(st.st_mode) && IsMessage(rel)) opt_.progress->MessageDone();
     }
     VM_RETURN_IF_ERROR(WriteServerFiles());
     return FinishArchive();
