@@ -48,9 +48,7 @@ DeltaApply::~DeltaApply() {
     std::error_code ec;
     std::filesystem::remove_all(work_, ec);
   }
-  lock_.Release();
-  unlink((work_ + ".lock").c_str());
-  // Our journal, lock and marker live in domains/: put its mtime back.
+  // Our journal and marker live in domains/: put its mtime back.
   struct timespec times[2] = {domains_mtime_, domains_mtime_};
   utimensat(AT_FDCWD, ctx_->domains_disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
 }
@@ -62,13 +60,20 @@ Status DeltaApply::RecoverInterrupted() {
   auto dir = ResolveUnderRoot(opt().paths.root, loc_.dir);
   if (!dir.ok()) return dir.status().WithContext(loc_.domain);
   domain_disk_ = dir->disk;
+  if (!opt().dry_run) {
+    // vpopmail's own lock on the domain's accounts, held from before the
+    // base check to the end: a second import of this domain (or vadduser)
+    // waits, and never sees a half-applied delta.
+    auto lock = FileLock::Acquire(domain_disk_ + "/.vpasswd.lock");
+    if (!lock.ok())
+      return lock.status().WithContext(loc_.domain + ": another import of this domain or a vpopmail tool holds .vpasswd.lock");
+    lock_ = std::move(*lock);
+  }
   const std::string work = JournalDirPath();
   struct stat st;
   if (lstat(work.c_str(), &st) != 0) return Status::OK();
   struct stat domains_st;
   if (lstat(ctx_->domains_disk.c_str(), &domains_st) != 0) return FromErrno("cannot stat " + ctx_->domains_disk, errno);
-  auto lock = FileLock::Acquire(work + ".lock", 2);
-  if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
   if (lstat((work + "/committed").c_str(), &st) == 0) {
     if (opt().dry_run)
       return Status::Conflict(loc_.domain + ": an interrupted delta import must be completed first (run the import without --dry-run)");
@@ -87,7 +92,6 @@ Status DeltaApply::RecoverInterrupted() {
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
   if (ec) return FromErrorCode("cannot remove " + work, ec);
-  unlink((work + ".lock").c_str());
   struct timespec times[2] = {domains_st.st_mtim, domains_st.st_mtim};
   utimensat(AT_FDCWD, ctx_->domains_disk.c_str(), times, AT_SYMLINK_NOFOLLOW);
   return SyncDirectory(ctx_->domains_disk);
@@ -173,14 +177,11 @@ Status DeltaApply::Begin() {
   return Status::OK();
 }
 
-// The staging dir and its lock are made when the first thing is staged: a
+// The staging dir is made when the first thing is staged: a
 // delta that changes nothing leaves domains/ untouched.
 Status DeltaApply::EnsureWork() {
   if (created_) return Status::OK();
   created_ = true;
-  auto lock = FileLock::Acquire(work_ + ".lock", 2);
-  if (!lock.ok()) return Status::Conflict(loc_.domain + ": another delta import of this domain is running");
-  lock_ = std::move(*lock);
   std::error_code ec;
   std::filesystem::remove_all(work_, ec);
   if (mkdir(work_.c_str(), 0700) != 0) return FromErrno("cannot create " + work_, errno);
@@ -560,8 +561,6 @@ Status DeltaApply::WriteAppliedMarker(const std::string& result) {
 
 Status DeltaApply::Commit(DomainOutcome* out) {
   VM_RETURN_IF_ERROR(ctx_->CheckInterrupted());
-  auto vpasswd_lock = FileLock::Acquire(domain_disk_ + "/.vpasswd.lock");
-  if (!vpasswd_lock.ok()) return vpasswd_lock.status().WithContext(loc_.domain);
   VM_RETURN_IF_ERROR(BuildSteps(/*dry_run=*/false, out));
   if (steps_.empty()) {
     // Nothing changed on the source: nothing is written here either.

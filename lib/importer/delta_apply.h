@@ -91,7 +91,7 @@ class DeltaApply : public EntrySink {
   std::string domain_disk_;
   std::string work_;                              // the journal/staging dir
   bool umask_sets_mode_ = false;
-  bool created_ = false;                          // work_ and its lock exist (EnsureWork)
+  bool created_ = false;                          // work_ exists (EnsureWork)
   bool done_ = false;                             // committed and completed: keep nothing
   struct timespec domains_mtime_ = {0, 0};        // domains/ before our journal went there
   std::uint64_t seq_ = 0;
@@ -105,7 +105,7 @@ class DeltaApply : public EntrySink {
   std::vector<Rename> renames_;
   std::vector<std::vector<std::string>> steps_;          // the journal, in order
   std::set<std::string> rewritten_;
-  FileLock lock_;
+  FileLock lock_;                                 // the domain's .vpasswd.lock (not in a dry run)
 };
 
 }  // namespace vmigrate
