@@ -6,6 +6,7 @@
 #   archive/   that export uncompressed, gzip and zstd, and small tars
 #              holding only its checksums.txt / only its manifest.yaml
 #   import/    the same archives as archive/
+#   state/     `vmigrate state` of example.com and of the whole host
 # The export comes from /work/shared/fixtures/real-small.tar.gz (a real
 # vpopmail+qmail tree), unpacked under a temp --root.
 set -euo pipefail
@@ -35,8 +36,12 @@ tar -xOf "$work/seed.vmig" checksums.txt >"$work/members/checksums.txt"
 tar -cf "$work/manifest-only.tar" -C "$work/members" manifest.yaml
 tar -cf "$work/manifest-checksums.tar" -C "$work/members" manifest.yaml checksums.txt
 
-rm -rf "$out/manifest" "$out/archive" "$out/import"
-mkdir -p "$out/manifest" "$out/archive" "$out/import"
+rm -rf "$out/manifest" "$out/archive" "$out/import" "$out/state"
+mkdir -p "$out/manifest" "$out/archive" "$out/import" "$out/state"
+for what in example.com --all; do
+  "$vmigrate" state $what -o "$out/state/real-${what#--}.state" --force --root "$R" \
+    --vpopmail-home /tmp/realvp/home/vpopmail --qmail-dir /tmp/realvp/qmail >/dev/null 2>&1
+done
 cp "$work/members/manifest.yaml" "$out/manifest/real-example.com.yaml"
 for d in archive import; do
   cp "$work/seed.vmig" "$out/$d/real-example.com.tar"

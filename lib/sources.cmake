@@ -19,13 +19,16 @@ set(VMIGRATE_LIB_SOURCES
   core/resolve_path.cc
   core/sha256.cc
   core/strings.cc
+  core/text_spool.cc
   core/writeback.cc
   # exporter/
   exporter/exporter.cc
   exporter/source_tree.cc
   exporter/state_collector.cc
+  exporter/storage_walk.cc
   # importer/
   importer/delta_apply.cc
+  importer/delta_journal.cc
   importer/domain_import.cc
   importer/import_context.cc
   importer/importer.cc

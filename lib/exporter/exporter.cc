@@ -17,6 +17,7 @@
 #include "core/strings.h"
 #include "exporter/source_tree.h"
 #include "exporter/state_collector.h"
+#include "exporter/storage_walk.h"
 #include "model/manifest_yaml.h"
 #include "model/outside_refs.h"
 #include "model/path_rewrite.h"
@@ -35,13 +36,6 @@ constexpr std::int64_t kMaxRewriteSize = 1 << 20;
 // What a run produces: an archive, a state file (vmigrate state), or a
 // delta archive (export --since), all from the same scan.
 enum class Mode { kArchive, kState, kDelta };
-
-// Names of our own journals, staging dirs and markers: never part of a
-// domain's content.
-bool IsOwnWorkName(const std::string& rel) {
-  std::string base = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
-  return StartsWith(base, ".vmigrate-");
-}
 
 class Exporter {
  public:
@@ -64,7 +58,7 @@ class Exporter {
       auto loc = qmail::LocateDomain(opt_.paths, names[i]);
       if (!loc.ok()) return loc.status();
       work_[i].loc = *loc;
-      auto dir = ResolveStorage(loc->dir);
+      auto dir = storage_.Resolve(loc->dir);
       if (!dir.ok()) return dir.status().WithContext(loc->domain + ": domain directory " + loc->dir);
       work_[i].disk = dir->disk;
       struct stat st;
@@ -72,7 +66,7 @@ class Exporter {
         return Status::NotFound(loc->domain + ": domain directory " + loc->dir +
                                 " (from users/assign) does not exist under " + opt_.paths.root +
                                 (opt_.all ? " (leave it out with --exclude " + loc->domain + ")" : ""));
-      NoteFollowed(*dir);
+      storage_.NoteFollowed(*dir);
     }
     VM_RETURN_IF_ERROR(ReadOtherDomains());
     VM_RETURN_IF_ERROR(OpenBase());
@@ -124,7 +118,7 @@ class Exporter {
       state_ = own_state_.get();
     }
     collector_ = std::make_unique<StateCollector>(state_, base_.get());
-    return Status::OK();
+    return mode_ == Mode::kDelta ? collector_->Init() : Status::OK();
   }
 
   // What stays verbatim and what counts as leaving, for the domain in w_.
@@ -182,7 +176,8 @@ class Exporter {
           report_->warnings.push_back(d.name + ": in the base state but no longer on this host; "
                                       "a delta never removes a domain from the target");
     }
-    if (opt_.all && mode_ == Mode::kArchive) {
+    // Server configuration (small) goes whole into a server delta too.
+    if (opt_.all && mode_ != Mode::kState) {
       for (const ServerFileSpec& spec : ServerFilePaths()) {
         struct stat st;
         if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode))
@@ -252,7 +247,7 @@ class Exporter {
     }
 
     // Domain-level files (everything that is not a home or a bucket).
-    Status s = WalkStorage(w_->disk, w_->loc.dir, /*domain_level=*/true, [&](const std::string& rel, const std::string& disk,
+    Status s = storage_.Walk(w_->disk, w_->loc.dir, w_->loc.domain, &w_->buckets, [&](const std::string& rel, const std::string& disk,
                                         const struct stat& st) -> Result<bool> {
       if (rel.find('/') == std::string::npos && vpopmail::IsRegeneratedDomainFile(rel)) return false;
       if (w_->user_homes.count(rel)) return false;
@@ -271,7 +266,7 @@ class Exporter {
     for (ManifestUser& u : d.users) {
       // A home that is a symlink (or lies below one) is where vpopmail and
       // the POP/IMAP servers find the mail: it is carried like any home.
-      auto home = ResolveStorage(NormalizePath(u.entry.dir));
+      auto home = storage_.Resolve(NormalizePath(u.entry.dir));
       if (!home.ok()) return home.status().WithContext(w_->loc.domain + ": home of " + u.entry.name);
       struct stat st;
       const std::string key = kUserSectionPrefix + u.entry.name;
@@ -289,10 +284,10 @@ class Exporter {
         if (stat(home->disk.c_str(), &root) != 0) return FromErrno("cannot stat " + home->disk, errno);
         collector_->Add(".", home->disk, root, {});
       }
-      NoteFollowed(*home);
+      storage_.NoteFollowed(*home);
       w_->home_disk[u.entry.name] = home->disk;
       const std::string prefix = "users/" + u.entry.name + "/";
-      s = WalkStorage(home->disk, NormalizePath(u.entry.dir), /*domain_level=*/false, [&](const std::string& rel, const std::string& disk,
+      s = storage_.Walk(home->disk, NormalizePath(u.entry.dir), w_->loc.domain, nullptr, [&](const std::string& rel, const std::string& disk,
                              const struct stat& est) -> Result<bool> {
         if (S_ISREG(est.st_mode)) {
           u.bytes += static_cast<std::uint64_t>(est.st_size);
@@ -446,46 +441,72 @@ class Exporter {
         if (opt_.progress) opt_.progress->UserDone();
       }
     }
-    // Server configuration, verbatim (export --all).
+    VM_RETURN_IF_ERROR(WriteServerFiles());
+    return FinishArchive();
+  }
+
+  // Server configuration, verbatim (export --all, also with --since).
+  Status WriteServerFiles() {
     w_ = nullptr;
-    for (const std::string& path : m.server_files) {
+    for (const std::string& path : report_->manifest.server_files) {
       std::string disk = ServerFileDisk(path);
       struct stat st;
       if (lstat(disk.c_str(), &st) != 0) return FromErrno("cannot stat " + disk, errno);
       if (!S_ISREG(st.st_mode)) return Status::IoError(disk + ": no longer a regular file");
       VM_RETURN_IF_ERROR(AddEntry(kServerPrefix + path, disk, st, false));
     }
-
-    return FinishArchive();
+    return Status::OK();
   }
 
-  // Kind "delta": delta.txt, then only what was sent (state_collector.h).
+  // Kind "delta": delta.txt, then only what was sent (state_collector.h),
+  // both streamed from their spools.
   Status WriteDeltaMembers() {
-    std::string text = std::string(kDeltaMagic) + "\n" + collector_->delta_records();
+    const std::string magic = std::string(kDeltaMagic) + "\n";
+    TextSpool* records = collector_->records();
     EntryInfo di;
     di.path = kDeltaEntry;
     di.mode = 0600;
     di.mtime_sec = std::time(nullptr);
-    VM_RETURN_IF_ERROR(writer_->AddBytes(di, text));
-    VM_RETURN_IF_ERROR(spool_.Add(Record('f', di, static_cast<std::int64_t>(text.size()), Sha256::Of(text), false)));
-    const Manifest& m = report_->manifest;
-    for (size_t i = 0; i < work_.size(); ++i) {
-      w_ = &work_[i];
-      const std::string& name = m.domains[i].name;
-      if (opt_.progress) opt_.progress->SetDomain(name);
-      for (const StateCollector::Send& send : collector_->sends(name)) {
-        struct stat st;
-        if (lstat(send.disk.c_str(), &st) != 0) {
-          if (errno != ENOENT) return FromErrno("cannot stat " + send.disk, errno);
-          // Moved or deleted since the scan: the next delta brings the change.
-          report_->warnings.push_back(name + ": " + send.disk + " vanished while the delta was written; left out");
-          continue;
-        }
-        VM_RETURN_IF_ERROR(AddEntry(ArchiveDomainPrefix(name) + send.rel_in_domain, send.disk, st,
-                                    w_->rewritten.count(send.rel_in_domain) > 0));
-        if (opt_.progress && S_ISREG(st.st_mode) && IsMessage(send.rel_in_domain)) opt_.progress->MessageDone();
-      }
+    di.size = static_cast<std::int64_t>(magic.size() + records->bytes());
+    VM_RETURN_IF_ERROR(writer_->BeginFile(di));
+    Sha256 sha;
+    sha.Update(magic.data(), magic.size());
+    VM_RETURN_IF_ERROR(writer_->WriteData(magic.data(), magic.size()));
+    VM_RETURN_IF_ERROR(records->Rewind());
+    std::string line;
+    while (records->ReadLine(&line)) {
+      line += "\n";
+      sha.Update(line.data(), line.size());
+      VM_RETURN_IF_ERROR(writer_->WriteData(line.data(), line.size()));
     }
+    VM_RETURN_IF_ERROR(writer_->EndFile());
+    VM_RETURN_IF_ERROR(spool_.Add(Record('f', di, di.size, sha.HexDigest(), false)));
+
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < work_.size(); ++i) index[work_[i].loc.domain] = i;
+    TextSpool* sends = collector_->sends();
+    VM_RETURN_IF_ERROR(sends->Rewind());
+    std::string domain, rel, disk;
+    while (sends->ReadLine(&line)) {
+      std::vector<std::string> f = Split(line, '\t');
+      if (f.size() != 3 || !UnescapeC(f[0], &domain) || !UnescapeC(f[1], &rel) || !UnescapeC(f[2], &disk) ||
+          !index.count(domain))
+        return Status::IoError("the delta's temporary list is damaged");
+      if (w_ != &work_[index[domain]]) {
+        w_ = &work_[index[domain]];
+        if (opt_.progress) opt_.progress->SetDomain(domain);
+      }
+      struct stat st;
+      if (lstat(disk.c_str(), &st) != 0) {
+        if (errno != ENOENT) return FromErrno("cannot stat " + disk, errno);
+        // Moved or deleted since the scan: the next delta brings the change.
+        report_->warnings.push_back(domain + ": " + disk + " vanished while the delta was written; left out");
+        continue;
+      }
+      VM_RETURN_IF_ERROR(AddEntry(ArchiveDomainPrefix(domain) + rel, disk, st, w_->rewritten.count(rel) > 0));
+      if (opt_.progress && S_ISREG(st.st_mode) && IsMessage(rel)) opt_.progress->MessageDone();
+    }
+    VM_RETURN_IF_ERROR(WriteServerFiles());
     return FinishArchive();
   }
 
@@ -533,7 +554,7 @@ class Exporter {
     if (lstat(disk_root.c_str(), &st) != 0) return FromErrno("cannot stat " + disk_root, errno);
     std::string root_member = member_prefix.substr(0, member_prefix.size() - 1);
     VM_RETURN_IF_ERROR(AddEntry(root_member, disk_root, st, false));
-    return WalkStorage(disk_root, host_root, domain_level, [&](const std::string& rel, const std::string& disk,
+    return storage_.Walk(disk_root, host_root, w_->loc.domain, domain_level ? &w_->buckets : nullptr, [&](const std::string& rel, const std::string& disk,
                                    const struct stat& est) -> Result<bool> {
       if (domain_level) {
         if (rel.find('/') == std::string::npos && vpopmail::IsRegeneratedDomainFile(rel)) return false;
@@ -546,61 +567,6 @@ class Exporter {
         opt_.progress->MessageDone();
       return true;
     }, /*prefetch=*/true);
-  }
-
-  // Storage symlinks -----------------------------------------------------
-
-  Result<ResolvedPath> ResolveStorage(const std::string& host_path) const {
-    return ResolveUnderRoot(opt_.paths.root, host_path);
-  }
-
-  // Lists the links `path` went through, once each. Links above the
-  // vpopmail home (a symlinked /home) are the host's business, not storage.
-  void NoteFollowed(const ResolvedPath& path) {
-    const std::string& home = opt_.paths.vpopmail_home;
-    for (const SymlinkHop& hop : path.hops) {
-      if (StartsWith(home, hop.link + "/") || hop.link == "/") continue;
-      if (!noted_links_.insert(hop.link).second) continue;
-      report_->followed_links.push_back(hop);
-    }
-  }
-
-  // A bucket dir of the domain dir or the Maildir of a home: storage that
-  // vpopmail, qmail-local and the POP/IMAP servers reach through a symlink.
-  bool IsStorageLink(const std::string& rel, bool domain_level) const {
-    return domain_level ? w_->buckets.count(rel) > 0 : rel == "Maildir";
-  }
-
-  // Walk(), but a storage symlink among the entries is followed as vpopmail
-  // follows it: `visit` sees the directory it leads to, under the link's
-  // name, and the walk goes on inside it. Any other symlink is carried as a
-  // link. A storage link that leads nowhere is reported and left out (the
-  // importer refuses a symlink in place of a Maildir).
-  Status WalkStorage(const std::string& disk_dir, const std::string& host_dir, bool domain_level,
-                     const Visitor& visit, bool prefetch = false) {
-    Visitor follow;
-    follow = [&](const std::string& rel, const std::string& disk,
-                 const struct stat& st) -> Result<bool> {
-      if (IsOwnWorkName(rel)) return false;
-      if (!S_ISLNK(st.st_mode) || !IsStorageLink(rel, domain_level)) return visit(rel, disk, st);
-      const std::string host = host_dir + "/" + rel;
-      auto dir = ResolveStorage(host);
-      if (!dir.ok()) return dir.status().WithContext(w_->loc.domain + ": " + host);
-      struct stat dst;
-      if (!dir->exists || stat(dir->disk.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode)) {
-        if (warned_links_.insert(host).second)
-          report_->warnings.push_back(w_->loc.domain + ": " + host + " is a symlink (" +
-                                      DescribeHop(dir->hops.back()) +
-                                      ") that leads to no directory; left out");
-        return false;
-      }
-      NoteFollowed(*dir);
-      auto descend = visit(rel, dir->disk, dst);
-      if (!descend.ok() || !*descend) return descend;
-      VM_RETURN_IF_ERROR(Walk(dir->disk, rel, follow, prefetch));
-      return false;
-    };
-    return Walk(disk_dir, "", follow, prefetch);
   }
 
   Status AddEntry(const std::string& member, const std::string& disk, const struct stat& st,
@@ -712,8 +678,7 @@ class Exporter {
   std::unique_ptr<ArchiveWriter> writer_;
   RecordSpool spool_;
   bool created_output_ = false;
-  std::set<std::string> noted_links_;   // host paths of links in followed_links
-  std::set<std::string> warned_links_;  // storage links reported as leading nowhere
+  StorageWalker storage_{opt_.paths, &report_->warnings, &report_->followed_links};
   char buffer_[kCopyBuffer];
 };
 

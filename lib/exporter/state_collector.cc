@@ -17,7 +17,7 @@ std::string Member(const std::string& root, const std::string& path) {
 }  // namespace
 
 std::string DeltaRemoveLine(const std::string& domain, const std::string& rel_in_domain) {
-  return "remove\t" + EscapeC(domain) + "\t" + EscapeC(rel_in_domain) + "\n";
+  return "remove\t" + EscapeC(domain) + "\t" + EscapeC(rel_in_domain);
 }
 
 std::string DeltaRenameLine(const std::string& domain, const std::string& from, const std::string& to,
@@ -25,7 +25,12 @@ std::string DeltaRenameLine(const std::string& domain, const std::string& from, 
   char meta[64];
   std::snprintf(meta, sizeof meta, "%04o\t%" PRId64 ".%09ld", static_cast<unsigned>(after.mode & 07777),
                 after.mtime_sec, after.mtime_nsec);
-  return "rename\t" + EscapeC(domain) + "\t" + EscapeC(from) + "\t" + EscapeC(to) + "\t" + meta + "\n";
+  return "rename\t" + EscapeC(domain) + "\t" + EscapeC(from) + "\t" + EscapeC(to) + "\t" + meta;
+}
+
+Status StateCollector::Init() {
+  VM_RETURN_IF_ERROR(sends_.Init());
+  return records_.Init();
 }
 
 void StateCollector::BeginDomain(const std::string& name, const std::vector<std::string>& aliases) {
@@ -72,31 +77,32 @@ Status StateCollector::EndSection(const std::string& key, const std::string& use
     } else if (user) {
       ++delta_.users_added;
     }
-    NoteDelta(member_root, DiffSection(base, entries, user_line), items_);
+    VM_RETURN_IF_ERROR(NoteDelta(member_root, DiffSection(base, entries, user_line), items_));
   }
   items_.clear();
   return Status::OK();
 }
 
-void StateCollector::NoteDelta(const std::string& member_root, const SectionChanges& changes,
-                               const std::vector<Item>& items) {
-  std::vector<Send>& out = sends_[domain_];
+Status StateCollector::NoteDelta(const std::string& member_root, const SectionChanges& changes,
+                                 const std::vector<Item>& items) {
   for (const StateEntry& e : changes.send) {
     auto it = std::lower_bound(items.begin(), items.end(), e.path,
                                [](const Item& item, const std::string& path) { return item.entry.path < path; });
-    out.push_back({Member(member_root, e.path), it->disk, e.type == 'f'});
+    VM_RETURN_IF_ERROR(sends_.Add(EscapeC(domain_) + "\t" + EscapeC(Member(member_root, e.path)) + "\t" +
+                                  EscapeC(it->disk)));
     ++delta_.files;
     if (e.type == 'f') delta_.bytes += static_cast<std::uint64_t>(e.size);
     if (e.type == 'f' && member_root != "files" && IsStateMessage(e.path)) ++delta_.messages;
   }
   for (const StateRename& r : changes.renames) {
-    delta_text_ += DeltaRenameLine(domain_, Member(member_root, r.from), Member(member_root, r.to), r.after);
+    VM_RETURN_IF_ERROR(records_.Add(DeltaRenameLine(domain_, Member(member_root, r.from), Member(member_root, r.to), r.after)));
     ++delta_.renames;
   }
   for (const std::string& path : changes.remove) {
-    delta_text_ += DeltaRemoveLine(domain_, Member(member_root, path));
+    VM_RETURN_IF_ERROR(records_.Add(DeltaRemoveLine(domain_, Member(member_root, path))));
     ++delta_.removals;
   }
+  return Status::OK();
 }
 
 void StateCollector::EndDomain(DomainDelta* delta) {

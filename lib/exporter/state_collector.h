@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/text_spool.h"
 #include "model/manifest.h"
 #include "state/state_diff.h"
 #include "state/state_file.h"
@@ -33,18 +34,11 @@ struct Digested {
 
 class StateCollector {
  public:
-  /// A member the delta carries: `rel_in_domain` is relative to
-  /// "domains/<d>/" ("files", "files/.qmail-x", "users/bob/Maildir/new/1.2.h");
-  /// `disk` is where it is read from.
-  struct Send {
-    std::string rel_in_domain;
-    std::string disk;
-    bool is_file = false;
-  };
-
   /// `writer` receives the state; `base` (nullable) is the state a delta is
   /// made against. Neither is owned.
   StateCollector(StateWriter* writer, StateFile* base) : writer_(writer), base_(base) {}
+  /// Creates the spools (a delta only).
+  Status Init();
 
   /// Starts a domain. With a base that lacks the domain, everything of it is sent.
   void BeginDomain(const std::string& name, const std::vector<std::string>& aliases);
@@ -60,10 +54,12 @@ class StateCollector {
   /// gone now are counted as removed).
   void EndDomain(DomainDelta* delta);
 
-  /// Members to send for `domain`, in path order within each section.
-  const std::vector<Send>& sends(const std::string& domain) { return sends_[domain]; }
-  /// delta.txt's records so far (without its first line).
-  const std::string& delta_records() const { return delta_text_; }
+  /// The members a delta carries, one line each in scan order:
+  /// "<domain>\t<rel_in_domain>\t<disk path>", C-escaped; rel_in_domain is
+  /// relative to "domains/<d>/" ("files", "users/bob/Maildir/new/1.2.h").
+  TextSpool* sends() { return &sends_; }
+  /// delta.txt's records (without its first line).
+  TextSpool* records() { return &records_; }
   bool base_has_domain() const { return base_domain_ != nullptr; }
 
  private:
@@ -71,8 +67,8 @@ class StateCollector {
     StateEntry entry;
     std::string disk;
   };
-  void NoteDelta(const std::string& member_root, const SectionChanges& changes,
-                 const std::vector<Item>& items);
+  Status NoteDelta(const std::string& member_root, const SectionChanges& changes,
+                   const std::vector<Item>& items);
 
   StateWriter* writer_;
   StateFile* base_;
@@ -81,11 +77,10 @@ class StateCollector {
   DomainDelta delta_;
   std::set<std::string> seen_sections_;
   std::vector<Item> items_;
-  std::map<std::string, std::vector<Send>> sends_;
-  std::string delta_text_;
+  TextSpool sends_, records_;
 };
 
-/// A delta.txt record line (with newline): "remove\t<domain>\t<rel>" or
+/// A delta.txt record line (without newline): "remove\t<domain>\t<rel>" or
 /// "rename\t<domain>\t<from>\t<to>\t<mode>\t<sec>.<nsec>", fields C-escaped.
 std::string DeltaRemoveLine(const std::string& domain, const std::string& rel_in_domain);
 std::string DeltaRenameLine(const std::string& domain, const std::string& from, const std::string& to,

@@ -91,7 +91,7 @@ class DeltaApply : public EntrySink {
   std::string domain_disk_;
   std::string work_;                              // the journal/staging dir
   bool umask_sets_mode_ = false;
-  bool created_ = false;                          // work_ and its lock exist (EnsureWork)
+  bool created_ = false;                          // work_ exists (EnsureWork)
   bool done_ = false;                             // committed and completed: keep nothing
   struct timespec domains_mtime_ = {0, 0};        // domains/ before our journal went there
   std::uint64_t seq_ = 0;
@@ -105,14 +105,8 @@ class DeltaApply : public EntrySink {
   std::vector<Rename> renames_;
   std::vector<std::vector<std::string>> steps_;          // the journal, in order
   std::set<std::string> rewritten_;
-  FileLock lock_;
+  FileLock lock_;                                 // the domain's .vpasswd.lock (not in a dry run)
 };
-
-/// Runs a committed delta journal (lines of tab-separated C-escaped
-/// fields) to its end; every step is idempotent, so a journal that was run
-/// half-way before is simply run again. Used by Commit and by recovery.
-Status RunDeltaJournal(const std::string& journal_dir, const HostPaths& paths,
-                       const std::optional<FileOwner>& owner);
 
 }  // namespace vmigrate
 

@@ -214,6 +214,9 @@ class Importer {
   // source is carried whole and imported as from a full archive.
   Status SelectDelta() {
     if (!opt_.user.empty()) return Status::InvalidInput("--user restores from a full archive, not from a delta");
+    // A server delta carries the server's configuration whole: --all
+    // applies it as a restore --all would, lines the target lacks added.
+    want_server_ = opt_.all && opt_.domain.empty() && !manifest().server_files.empty();
     std::vector<const ManifestDomain*> chosen;
     if (!opt_.domain.empty()) {
       const ManifestDomain* d = FindDomain(opt_.domain);

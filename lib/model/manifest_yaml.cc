@@ -208,7 +208,8 @@ std::string ManifestToYaml(const Manifest& m) {
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
-  if (m.kind == kKindServer) StrList(out, "server_files", m.server_files);
+  if (m.kind == kKindServer || (m.kind == kKindDelta && !m.server_files.empty()))
+    StrList(out, "server_files", m.server_files);
   if (m.kind == kKindDelta) {
     out << YAML::Key << "delta" << YAML::Value << YAML::BeginMap;
     Str(out, "base", m.delta_base);
@@ -412,7 +413,7 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
       if (!IsDigestText(m.delta_base) || !IsDigestText(m.delta_result))
         return Status::Corrupt("manifest: delta.base and delta.result must be SHA-256 hex digests");
     }
-    if (m.kind == kKindServer) {
+    if (m.kind == kKindServer || (m.kind == kKindDelta && root["server_files"])) {
       m.server_files = r.Strings(root, "server_files", "");
       if (!r.status.ok()) return r.status;
       std::set<std::string> seen_files;

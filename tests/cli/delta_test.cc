@@ -631,5 +631,35 @@ TEST(DeltaServerCliTest, StateAllAndExportAllSinceCarryEveryDomain) {
   EXPECT_NE((again.out + again.err).find("already applied"), std::string::npos) << again.out << again.err;
 }
 
+// A server delta carries the server's configuration whole; import --all
+// applies it as a restore --all would, and a domain delta never touches it.
+TEST(DeltaServerCliTest, ServerDeltaCarriesTheConfigurationAndImportAllAppliesIt) {
+  TempDir src, dst, work;
+  UnpackFixture("real-small", src.path());
+  MakeEmptyTarget(dst.path());
+  ASSERT_EQ(RunVmigrate(Concat({"export", "--all", "-o", work / "full.vma"}, SourceFlags(src.path()))).exit_code, 0);
+  ASSERT_EQ(Import(dst.path(), work / "full.vma", {"--all"}).exit_code, 0);
+  ASSERT_EQ(RunVmigrate(Concat({"state", "--all", "-o", work / "all.state"}, TargetFlags(dst.path()))).exit_code, 0);
+
+  const std::string rule = "10.0.0.:allow,RELAYCLIENT=\"\"\n";
+  const std::string src_tcp = SourceHomeDisk(src.path()) + "/etc/tcp.smtp";
+  WriteFile(src_tcp, rule);
+  CommandResult d = RunVmigrate(Concat({"export", "--all", "--since", work / "all.state", "-o", work / "all.vmd"},
+                                       SourceFlags(src.path())));
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  CommandResult listing = RunCommand({"tar", "-tf", work / "all.vmd"});
+  EXPECT_TRUE(HasLine(listing.out, "server/vpopmail/etc/tcp.smtp")) << listing.out;
+
+  const std::string dst_tcp = TargetHomeDisk(dst.path()) + "/etc/tcp.smtp";
+  CommandResult without = Import(dst.path(), work / "all.vmd");
+  ASSERT_EQ(without.exit_code, 0) << without.err;
+  EXPECT_FALSE(fs::exists(dst_tcp)) << "a delta imported without --all changed the server configuration";
+  CommandResult with = Import(dst.path(), work / "all.vmd", {"--all"});
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_NE(with.out.find("server files:"), std::string::npos) << with.out;
+  EXPECT_EQ(ReadFile(dst_tcp), rule);
+}
+
+
 }  // namespace
 }  // namespace vmigrate::testing::cli

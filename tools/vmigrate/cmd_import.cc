@@ -193,6 +193,10 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
     }
     j.EndArray();
     EditsJson(&j, report.control_edits);
+    j.Key("server_files").BeginArray();
+    for (const auto& f : report.server_files)
+      j.BeginObject().Key("path").String(f.path).Key("action").String(f.action).EndObject();
+    j.EndArray();
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return 0;
@@ -224,6 +228,10 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
     for (const auto& a : d.aliases_added) std::printf("  alias domain added:   %s\n", a.c_str());
     for (const auto& a : d.aliases_removed) std::printf("  alias domain removed: %s\n", a.c_str());
   }
+  if (!report.control_edits.empty()) std::printf("control files:\n");
+  for (const auto& e : report.control_edits) std::printf("  %c %s: %s\n", e.op, e.file.c_str(), e.line.c_str());
+  if (!report.server_files.empty()) std::printf("server files:\n");
+  for (const auto& f : report.server_files) std::printf("  %-16s %s\n", f.action.c_str(), f.path.c_str());
   return 0;
 }
 
