@@ -44,6 +44,9 @@ void StateCollector::BeginDomain(const std::string& name, const std::vector<std:
 
 void StateCollector::Add(const std::string& rel, const std::string& disk, const struct stat& st,
                          const Digested& digest) {
+  // A FIFO, socket or device is never carried (export warns about it), so
+  // it is not part of what a host has either.
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) return;
   Item item;
   StateEntry& e = item.entry;
   e.type = S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f';

@@ -121,7 +121,9 @@ Result<DeltaApply::BaseCheck> DeltaApply::CheckBase() {
                           "made against state " + ShownDigest(loc_.domain, d.base).substr(0, 16) + ", this host has " +
                           ShownDigest(loc_.domain, *now).substr(0, 16) +
                           "): the domain changed here or an earlier delta is missing; nothing was changed. "
-                          "Take a fresh `vmigrate state " + loc_.domain + "` on this host and export again");
+                          "Moving a domain: take a fresh `vmigrate state " + loc_.domain +
+                          "` on this host and export again; restoring a backup: import the deltas in the order "
+                          "they were made, each once");
 }
 
 Status DeltaApply::ReadTargetUsers() {

@@ -231,7 +231,10 @@ class Importer {
         if (loc.status().code() != Status::Code::kNotFound) return loc.status();
         if (!d->delta.base.empty())
           return Status::Conflict(d->name + ": is not installed on this host, but the delta was made against a state "
-                                  "that has it; import the full archive (and the deltas before this one) first");
+                                  "that has it; import the full archive (and the deltas before this one) first" +
+                                  (opt_.dry_run ? std::string(" (a dry run installs nothing, so a later archive of the "
+                                                              "same run is checked against the target as it is now)")
+                                                : std::string()));
         VM_RETURN_IF_ERROR(AddDomainJob(d));
         continue;
       }

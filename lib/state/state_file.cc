@@ -247,7 +247,6 @@ Status StateFile::Index() {
     in_section = false;
   };
   for (;;) {
-    off_t offset = ftello(file_);
     ssize_t n = getline(&buf, &cap, file_);
     if (n < 0) break;
     ++number;
@@ -342,7 +341,6 @@ Status StateFile::Index() {
       status = bad("unexpected record '" + EscapeC(line.substr(0, 80)) + "'");
       break;
     }
-    (void)offset;
   }
   std::free(buf);
   if (!status.ok()) return status;

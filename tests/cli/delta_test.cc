@@ -660,6 +660,31 @@ TEST(DeltaServerCliTest, ServerDeltaCarriesTheConfigurationAndImportAllAppliesIt
   EXPECT_EQ(ReadFile(dst_tcp), rule);
 }
 
+// A FIFO (or socket, device) in a home is never carried, so it is not part
+// of a host's state either: deltas of such a domain still verify.
+TEST(DeltaSpecialFilesTest, AFifoInAHomeIsLeftOutOfStatesAndDeltas) {
+  TempDir src, dst, work;
+  UnpackFixture("real-small", src.path());
+  MakeEmptyTarget(dst.path());
+  const std::string fifo = SourceDomainDisk(src.path()) + "/bob/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(Export(src.path(), "example.com", work / "full.vma").exit_code, 0);
+  ASSERT_EQ(Import(dst.path(), work / "full.vma").exit_code, 0);
+  CommandResult st = RunVmigrate(Concat({"state", "example.com", "-o", work / "t.state"}, TargetFlags(dst.path())));
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  CommandResult mine = RunVmigrate(Concat({"state", "example.com", "-o", work / "s.state"}, SourceFlags(src.path())));
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_EQ(ReadFile(work / "s.state").find("fifo"), std::string::npos);
+  CommandResult d = Export(src.path(), "example.com", work / "d.vmd", {"--since", work / "t.state"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  CommandResult i = Import(dst.path(), work / "d.vmd");
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  EXPECT_EQ(i.err.find("differs"), std::string::npos) << i.err;
+  CommandResult v = RunVmigrate(Concat({"verify", work / "d.vmd"}, TargetFlags(dst.path())));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+
 
 }  // namespace
 }  // namespace vmigrate::testing::cli
