@@ -111,7 +111,9 @@ class Importer {
     if (!home->exists || stat(ctx_.vp_disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return Status::NotFound("target vpopmail home " + ctx_.vp_disk + " does not exist");
     ctx_.domains_disk = domains->exists ? domains->disk : ctx_.vp_disk + "/domains";
-    if (!domains->exists && lstat(ctx_.domains_disk.c_str(), &st) == 0)
+    // Only a dangling symlink is refused: a domains/ that another import
+    // created since the lookup above is simply there now.
+    if (!domains->exists && lstat(ctx_.domains_disk.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
       return Status::NotFound("target " + opt_.paths.domains_dir() + " is a symlink to " +
                               domains->host + ", which does not exist");
     for (const SymlinkHop& hop : domains->hops)  // a symlinked /srv is not storage
