@@ -17,6 +17,8 @@ enum class Exit : int {
   kBadArchive = 6,    // corrupt, hostile or unsupported archive
   kNotFound = 7,      // the domain, archive or a directory does not exist
   kDataRefused = 8,   // data the target cannot use (vpasswd line limit, unsafe account name)
+  kPeerRefused = 9,   // cutover forward: the new host refused the domain over SMTP / unreachable
+  kRemoteFailed = 10, // move: ssh or the remote vmigrate failed; --resume continues
   kInterrupted = 130, // SIGINT/SIGTERM; staging removed, target unchanged
 };
 
@@ -31,6 +33,8 @@ inline Exit ToExit(const Status& s) {
     case Status::Code::kInterrupted: return Exit::kInterrupted;
     case Status::Code::kIoError: return Exit::kFailed;
     case Status::Code::kDataRefused: return Exit::kDataRefused;
+    case Status::Code::kPeerRefused: return Exit::kPeerRefused;
+    case Status::Code::kRemoteFailed: return Exit::kRemoteFailed;
   }
   return Exit::kFailed;
 }

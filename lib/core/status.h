@@ -22,6 +22,8 @@ class Status {
     kInterrupted,
     kDataRefused,   // data the target's vpopmail could not use (a vpasswd line too
                     // long for it, an account name that is unsafe on disk); nothing written
+    kPeerRefused,   // the forward target refused the domain over SMTP or cannot be reached
+    kRemoteFailed,  // ssh or the vmigrate on the other host failed (move --resume continues)
   };
 
   Status() = default;
@@ -34,6 +36,8 @@ class Status {
   static Status IoError(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
   static Status Interrupted(std::string msg) { return Status(Code::kInterrupted, std::move(msg)); }
   static Status DataRefused(std::string msg) { return Status(Code::kDataRefused, std::move(msg)); }
+  static Status PeerRefused(std::string msg) { return Status(Code::kPeerRefused, std::move(msg)); }
+  static Status RemoteFailed(std::string msg) { return Status(Code::kRemoteFailed, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
