@@ -19,8 +19,13 @@ set(VMIGRATE_LIB_SOURCES
   core/resolve_path.cc
   core/sha256.cc
   core/strings.cc
+  core/subprocess.cc
   core/text_spool.cc
   core/writeback.cc
+  # cutover/
+  cutover/move_record.cc
+  cutover/move_support.cc
+  cutover/remote.cc
   # exporter/
   exporter/exporter.cc
   exporter/source_tree.cc

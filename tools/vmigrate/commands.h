@@ -79,6 +79,7 @@ Handler AddImport(CLI::App* app);
 Handler AddInspect(CLI::App* app);
 Handler AddVerify(CLI::App* app);
 Handler AddState(CLI::App* app);
+Handler AddMove(CLI::App* app);
 
 }  // namespace vmigrate::cli
 

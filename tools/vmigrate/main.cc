@@ -26,6 +26,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddVerify},
     {"state", "describe what is installed for a domain here, for export --since (incremental sync)",
      vmigrate::cli::AddState},
+    {"move", "move a live domain to another host over ssh: copy, hold, final delta, forward (resumable)",
+     vmigrate::cli::AddMove},
 };
 
 }  // namespace
