@@ -21,6 +21,8 @@ set(VMIGRATE_LIB_SOURCES
   core/strings.cc
   core/text_spool.cc
   core/writeback.cc
+  # cutover/
+  cutover/qmail_queue.cc
   # exporter/
   exporter/exporter.cc
   exporter/source_tree.cc
