@@ -23,6 +23,7 @@ set(VMIGRATE_LIB_SOURCES
   core/writeback.cc
   # cutover/
   cutover/qmail_queue.cc
+  cutover/smtp_probe.cc
   # exporter/
   exporter/exporter.cc
   exporter/source_tree.cc
