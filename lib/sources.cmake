@@ -22,6 +22,7 @@ set(VMIGRATE_LIB_SOURCES
   core/text_spool.cc
   core/writeback.cc
   # cutover/
+  cutover/cutover.cc
   cutover/qmail_queue.cc
   cutover/smtp_probe.cc
   # exporter/
@@ -64,6 +65,7 @@ set(VMIGRATE_LIB_SOURCES
   verify/verifier.cc
   # vpopmail/
   vpopmail/dir_control.cc
+  vpopmail/login_lock.cc
   vpopmail/names.cc
   vpopmail/password.cc
   vpopmail/user_store.cc
