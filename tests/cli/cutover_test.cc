@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/cli_fixture.h"
+#include "cli/cutover_fixture.h"
 #include "cli/delta_fixture.h"
 #include "support/smtp_server.h"
 #include "support/test_support.h"
@@ -37,31 +38,6 @@ mode_t ModeOf(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return 0;
   return st.st_mode & 07777;
-}
-
-// Regular files and directories below `dir` with mode, size and content,
-// without mtimes (a rewritten file or a directory that had a file renamed
-// in gets a new one) and without vpasswd.cdb, whose records are compared
-// separately (the cdb is rebuilt; its byte layout is the builder's).
-std::map<std::string, std::string> Contents(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& [path, line] : TreeDigest(dir)) {
-    if (path.find(".vmigrate-cutover.") != std::string::npos && path.size() > 5 &&
-        path.compare(path.size() - 5, 5, ".lock") == 0)
-      continue;  // the step lock stays, like vpopmail's own .lock files
-    if (path.size() >= 11 && path.compare(path.size() - 11, 11, "vpasswd.cdb") == 0) continue;
-    std::vector<std::string> f;
-    size_t pos = 0;
-    while (pos <= line.size()) {
-      size_t sp = line.find(' ', pos);
-      f.push_back(line.substr(pos, sp - pos));
-      if (sp == std::string::npos) break;
-      pos = sp + 1;
-    }
-    if (f.size() >= 5 && f[1] == "file") out[path] = f[0] + " file " + f[2] + " " + f[4];
-    else if (f.size() >= 2) out[path] = f[0] + " " + f[1];
-  }
-  return out;
 }
 
 class CutoverTest : public ::testing::Test {
