@@ -146,10 +146,19 @@ Result<bool> IsSticky(const Domain& d) {
   return (st.st_mode & S_ISVTX) != 0;
 }
 
+// HUP makes qmail-send re-read virtualdomains, ALRM retries the queue now
+// (§1.4). Only this installation's qmail-send is signalled, also under
+// --root (a cutover that qmail never hears of would not take effect).
 void Signal(const StepOptions& opt, int sig, StepResult* out) {
   if (!opt.reload) return;
-  auto n = qmail::SignalQmailSend(sig);
-  if (!n.ok()) out->warnings.push_back(n.status().message());
+  auto n = qmail::SignalQmailSendOf(opt.paths, sig);
+  if (!n.ok()) {
+    out->warnings.push_back(n.status().message());
+  } else if (*n == 0) {
+    std::string w = "no running qmail-send uses " + opt.paths.qmail_dir +
+                    "/queue: signal it yourself when it runs (svc -h, then svc -a)";
+    if (out->warnings.empty() || out->warnings.back() != w) out->warnings.push_back(w);
+  }
 }
 
 // The domain and its alias domains, lower-cased: the keys qmail routes by.

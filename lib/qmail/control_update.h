@@ -124,6 +124,14 @@ class ControlTransaction {
 /// Returns how many were signalled.
 Result<int> SignalQmailSend(int signal = SIGHUP);
 
+/// Like SignalQmailSend, but only the qmail-send of the installation at
+/// `paths`: qmail-send runs with <qmail-dir>/queue as its working directory
+/// (NQ:qmail-send.c main chdirs there), so a process whose /proc/PID/cwd is
+/// another directory belongs to another qmail (a second instance, another
+/// --root tree) and is left alone. Returns how many were signalled (0 when
+/// none runs: the caller tells the admin).
+Result<int> SignalQmailSendOf(const HostPaths& paths, int signal);
+
 }  // namespace vmigrate::qmail
 
 #endif  // VMIGRATE_QMAIL_CONTROL_UPDATE_H_

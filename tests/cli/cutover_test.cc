@@ -6,7 +6,10 @@
 // checkhome defers on, the vpasswd flags vchkpw refuses logins on, the
 // control files qmail-send and qmail-remote read, queue files as qmail
 // lays them out.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -216,6 +219,44 @@ TEST_F(CutoverTest, ForwardRoutesTheDomainAndItsAliasAndReleaseUndoesIt) {
   EXPECT_FALSE(fs::exists(qmail_ + "/control/smtproutes"));  // forward created it
   fs::remove(qmail_ + "/control/smtproutes.lock");
   ExpectUntouched();
+}
+
+// A stand-in for qmail-send: `sleep` under that name, started in `cwd`
+// (qmail-send runs in <qmail-dir>/queue). SIGHUP ends it, so the test sees
+// exactly which one forward signalled.
+pid_t FakeQmailSend(const std::string& bin_dir, const std::string& cwd) {
+  const std::string exe = bin_dir + "/qmail-send";
+  if (!fs::exists(exe)) fs::copy_file("/bin/sleep", exe);
+  fs::create_directories(cwd);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(cwd.c_str()) != 0) _exit(127);
+    execl(exe.c_str(), "qmail-send", "120", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+TEST_F(CutoverTest, ForwardSignalsOnlyTheQmailSendOfThisInstallation) {
+  SmtpTestServer server(root_.path(), Accepting());
+  ASSERT_TRUE(server.ok()) << server.error();
+  TempDir other;
+  pid_t ours = FakeQmailSend(root_.path(), qmail_ + "/queue");
+  pid_t theirs = FakeQmailSend(root_.path(), other.path() + "/var/qmail/queue");
+  ASSERT_GT(ours, 0);
+  ASSERT_GT(theirs, 0);
+  ASSERT_EQ(RunVmigrate(Cutover("hold", root_.path())).exit_code, 0);
+  usleep(200 * 1000);  // both have exec'd by now
+  std::vector<std::string> args = {"cutover", "forward", "example.com", "--to",
+                                   "127.0.0.1:" + std::to_string(server.port())};
+  auto f = RunVmigrate(Concat(args, SourceFlags(root_.path())));
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  int status = 0;
+  ASSERT_EQ(waitpid(ours, &status, 0), ours);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP) << status;
+  EXPECT_EQ(waitpid(theirs, &status, WNOHANG), 0);  // the other qmail was left alone
+  kill(theirs, SIGKILL);
+  waitpid(theirs, &status, 0);
 }
 
 TEST_F(CutoverTest, ForwardToAHostThatRefusesTheDomainChangesNothing) {
