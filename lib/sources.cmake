@@ -23,9 +23,12 @@ set(VMIGRATE_LIB_SOURCES
   core/text_spool.cc
   core/writeback.cc
   # cutover/
+  cutover/cutover.cc
   cutover/move_record.cc
   cutover/move_support.cc
+  cutover/qmail_queue.cc
   cutover/remote.cc
+  cutover/smtp_probe.cc
   # exporter/
   exporter/exporter.cc
   exporter/source_tree.cc
@@ -66,6 +69,7 @@ set(VMIGRATE_LIB_SOURCES
   verify/verifier.cc
   # vpopmail/
   vpopmail/dir_control.cc
+  vpopmail/login_lock.cc
   vpopmail/names.cc
   vpopmail/password.cc
   vpopmail/user_store.cc

@@ -30,6 +30,10 @@ Result<std::string> StateFileDigest(const std::string& path);
 /// Connects to host:port (5 s timeout) and reads the greeting: OK for a
 /// 220 line; kPeerRefused naming host:port and the cause otherwise (cannot
 /// resolve, refused, timed out, another reply). Sends QUIT before closing.
+/// The dry run of `move` uses this, not cutover/smtp_probe.h's ProbeSmtp:
+/// before the copy, the new host rightly refuses RCPT for the domain, so
+/// only "SMTP answers there" can be checked then; `cutover forward` makes
+/// the full RCPT check when it matters.
 Status CheckSmtpGreeting(const std::string& host, unsigned port);
 
 }  // namespace vmigrate
