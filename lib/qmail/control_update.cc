@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "core/crash_point.h"
@@ -376,7 +377,11 @@ Status ControlTransaction::Rollback() {
   return first_error.WithContext("rollback");
 }
 
-Result<int> SignalQmailSend() {
+namespace {
+
+// Every qmail-send process (not its supervisor or logger), with `only_cwd`
+// set: only those whose working directory is that directory.
+Result<int> SignalQmailSendWhere(int signal, const std::string& only_cwd) {
   DIR* proc = opendir("/proc");
   if (proc == nullptr) return FromErrno("cannot open /proc", errno);
   const pid_t self = getpid();
@@ -407,15 +412,33 @@ Result<int> SignalQmailSend() {
     if (flat.find("supervise") != std::string::npos || flat.find("multilog") != std::string::npos ||
         flat.find("runsv") != std::string::npos || flat.find("svscan") != std::string::npos)
       continue;
-    if (kill(pid, SIGHUP) == 0) {
+    if (!only_cwd.empty()) {
+      char cwd[4096];
+      ssize_t n = readlink((dir + "/cwd").c_str(), cwd, sizeof cwd - 1);
+      if (n < 0 || std::string(cwd, static_cast<size_t>(n)) != only_cwd) continue;
+    }
+    if (kill(pid, signal) == 0) {
       ++signalled;
     } else if (errno != ESRCH && error.ok()) {
-      error = FromErrno("cannot send SIGHUP to qmail-send (pid " + std::to_string(pid) + ")", errno);
+      error = FromErrno(std::string("cannot send ") + (signal == SIGHUP ? "SIGHUP" : signal == SIGALRM ? "SIGALRM" : "a signal") + " to qmail-send (pid " + std::to_string(pid) + ")", errno);
     }
   }
   closedir(proc);
   if (!error.ok()) return error;
   return signalled;
+}
+
+}  // namespace
+
+Result<int> SignalQmailSend(int signal) { return SignalQmailSendWhere(signal, ""); }
+
+Result<int> SignalQmailSendOf(const HostPaths& paths, int signal) {
+  const std::string queue = paths.OnDisk(paths.qmail_dir + "/queue");
+  char* real = realpath(queue.c_str(), nullptr);
+  if (real == nullptr) return 0;  // no queue here: no qmail-send uses it
+  std::string resolved(real);
+  free(real);
+  return SignalQmailSendWhere(signal, resolved);
 }
 
 }  // namespace vmigrate::qmail

@@ -6,6 +6,7 @@
 #ifndef VMIGRATE_QMAIL_CONTROL_UPDATE_H_
 #define VMIGRATE_QMAIL_CONTROL_UPDATE_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <map>
@@ -116,10 +117,20 @@ class ControlTransaction {
   std::map<std::string, Snapshot> snapshots_;  // on-disk path -> before
 };
 
-/// Sends SIGHUP to every running qmail-send process (found through /proc,
-/// skipping supervise/multilog/runsv/svscan, as vpopmail's signal_process).
+/// Sends `signal` (SIGHUP: re-read locals and virtualdomains; SIGALRM:
+/// retry every queued message now, sources-and-cutover §1.4) to every
+/// running qmail-send process (found through /proc, skipping
+/// supervise/multilog/runsv/svscan, as vpopmail's signal_process).
 /// Returns how many were signalled.
-Result<int> SignalQmailSend();
+Result<int> SignalQmailSend(int signal = SIGHUP);
+
+/// Like SignalQmailSend, but only the qmail-send of the installation at
+/// `paths`: qmail-send runs with <qmail-dir>/queue as its working directory
+/// (NQ:qmail-send.c main chdirs there), so a process whose /proc/PID/cwd is
+/// another directory belongs to another qmail (a second instance, another
+/// --root tree) and is left alone. Returns how many were signalled (0 when
+/// none runs: the caller tells the admin).
+Result<int> SignalQmailSendOf(const HostPaths& paths, int signal);
 
 }  // namespace vmigrate::qmail
 

@@ -78,6 +78,7 @@ Handler AddExport(CLI::App* app);
 Handler AddImport(CLI::App* app);
 Handler AddInspect(CLI::App* app);
 Handler AddVerify(CLI::App* app);
+Handler AddCutover(CLI::App* app);
 Handler AddState(CLI::App* app);
 
 }  // namespace vmigrate::cli
