@@ -14,6 +14,14 @@ struct Command {
   vmigrate::cli::Handler (*add)(CLI::App*);
 };
 
+// TEMPORARY (branch wt-discard, until cmd_cutover.cc lands): a `cutover`
+// parent holding only `discard`. On merge, drop this function and its row in
+// kCommands, and have AddCutover call AddCutoverDiscard(cutover).
+vmigrate::cli::Handler AddCutoverDiscardOnly(CLI::App* cutover) {
+  cutover->require_subcommand(1);
+  return vmigrate::cli::AddCutoverDiscard(cutover);
+}
+
 // The command table: help text and dispatch come from here.
 constexpr Command kCommands[] = {
     {"export", "write one vpopmail domain (users, mail, aliases) to a portable archive",
@@ -26,6 +34,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddVerify},
     {"state", "describe what is installed for a domain here, for export --since (incremental sync)",
      vmigrate::cli::AddState},
+    {"cutover", "switch a domain over between hosts (discard: take back an import --move-id)",
+     AddCutoverDiscardOnly},
 };
 
 }  // namespace
