@@ -154,9 +154,11 @@ class Discard {
     }
     auto id = ReadSmallFile(journal_ + "/move-id", 256);
     if (!id.ok()) return id.status().WithContext("unfinished discard " + journal_);
-    if (Trim(*id) != opt_.move_id)
-      return Status::Conflict(opt_.domain + ": an unfinished discard of move " + Trim(*id) +
-                              " is pending here; run it again with --move-id " + Trim(*id));
+    std::string pending = *id;
+    while (!pending.empty() && pending.back() == '\n') pending.pop_back();
+    if (pending != opt_.move_id)
+      return Status::Conflict(opt_.domain + ": an unfinished discard of move " + EscapeC(pending) +
+                              " is pending here; run it again with --move-id " + EscapeC(pending));
     auto plan = ReadJournal(journal_);
     if (!plan.ok()) return plan.status();
     plan_ = std::move(*plan);
@@ -169,6 +171,7 @@ class Discard {
   // Finds the domain, checks that our import made it and writes the
   // discard journal. false: nothing to discard.
   Result<bool> Start() {
+    VM_RETURN_IF_ERROR(RollBackInterruptedImport());
     auto loc = qmail::LocateDomain(opt_.paths, opt_.domain);
     if (!loc.ok()) {
       if (loc.status().code() == Status::Code::kInvalidInput) return AliasRefusal(opt_.paths, opt_.domain);
@@ -209,6 +212,32 @@ class Discard {
     VM_RETURN_IF_ERROR(SyncDirectory(domains_disk_));
     CrashPoint("discard journal written");
     return true;
+  }
+
+  // An import of this move killed during its commit left its journal, and
+  // maybe the domain half-registered: roll it back as the next import would
+  // (only when the directory it moved into place carries our marker; an
+  // import killed before that has changed nothing a mail server sees).
+  Status RollBackInterruptedImport() {
+    const std::string journal = JournalDir(domains_disk_, ToLower(opt_.domain));
+    if (!Exists(journal + "/index")) return Status::OK();
+    auto plan = ReadJournal(journal);
+    if (!plan.ok()) return Status::OK();
+    auto marker = ReadSmallFile(plan->final_dir + "/" + kMoveMarkerName, 256);
+    if (!marker.ok() || *marker != opt_.move_id + "\n") return Status::OK();
+    if (opt_.dry_run) {
+      r_->warnings.push_back(opt_.domain + ": an import of move " + opt_.move_id +
+                             " was interrupted during its commit; the discard would roll it back");
+      return Status::OK();
+    }
+    auto rolled = RecoverJournal(journal);
+    if (!rolled.ok()) return rolled.status().WithContext("rolling back the interrupted import of " + opt_.domain);
+    r_->changed = true;
+    r_->resumed = true;
+    r_->domain_dir = HostPath(opt_.paths, plan->final_dir);
+    r_->warnings.push_back(opt_.domain + ": rolled back an import of move " + opt_.move_id +
+                           " that was interrupted during its commit");
+    return Status::OK();
   }
 
   // Fills the report from plan_ and the files as they are now.
