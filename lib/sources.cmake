@@ -21,6 +21,10 @@ set(VMIGRATE_LIB_SOURCES
   core/strings.cc
   core/text_spool.cc
   core/writeback.cc
+  # cutover/
+  cutover/cutover.cc
+  cutover/qmail_queue.cc
+  cutover/smtp_probe.cc
   # exporter/
   exporter/exporter.cc
   exporter/source_tree.cc
@@ -62,6 +66,7 @@ set(VMIGRATE_LIB_SOURCES
   verify/verifier.cc
   # vpopmail/
   vpopmail/dir_control.cc
+  vpopmail/login_lock.cc
   vpopmail/names.cc
   vpopmail/password.cc
   vpopmail/user_store.cc

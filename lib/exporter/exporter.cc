@@ -25,6 +25,7 @@
 #include "qmail/domains.h"
 #include "state/state_file.h"
 #include "vpopmail/names.h"
+#include "vpopmail/login_lock.h"
 #include "vpopmail/user_store.h"
 
 namespace vmigrate {
@@ -202,7 +203,9 @@ class Exporter {
     auto dc = ReadSmallFile(w_->disk + "/.dir-control", 4096);
     if (dc.ok()) d.dir_control = *dc;
 
-    auto users = vpopmail::OpenUserStore(opt_.paths)->ReadUsers(w_->loc);
+    // The unlocked view: a cutover's login lock never travels (login_lock.h).
+    auto store = vpopmail::OpenUserStore(opt_.paths);
+    auto users = vpopmail::ReadUsersUnlocked(store.get(), opt_.paths, w_->loc);
     if (!users.ok()) return users.status();
     w_->path_set.vpopmail_home = opt_.paths.vpopmail_home;
     w_->path_set.qmail_dir = opt_.paths.qmail_dir;

@@ -18,6 +18,7 @@
 #include "model/path_rewrite.h"
 #include "state/state_file.h"
 #include "vpopmail/dir_control.h"
+#include "vpopmail/login_lock.h"
 #include "vpopmail/user_store.h"
 
 namespace vmigrate {
@@ -127,7 +128,9 @@ Result<DeltaApply::BaseCheck> DeltaApply::CheckBase() {
 }
 
 Status DeltaApply::ReadTargetUsers() {
-  auto users = vpopmail::OpenUserStore(opt().paths)->ReadUsers(loc_);
+  // The unlocked view, as the delta's source state saw it (login_lock.h).
+  auto store = vpopmail::OpenUserStore(opt().paths);
+  auto users = vpopmail::ReadUsersUnlocked(store.get(), opt().paths, loc_);
   if (!users.ok()) return users.status();
   for (const VpasswdEntry& e : *users) target_users_[e.name] = e;
   // Homes after the delta: kept for users that stay, placed with this
@@ -486,6 +489,17 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
       VM_RETURN_IF_ERROR(EnsureWork());
       const std::string users = work_ + "/users";
       if (mkdir(users.c_str(), 0700) != 0 && errno != EEXIST) return FromErrno("cannot create " + users, errno);
+      // A domain whose logins are locked (a cutover in progress) stays
+      // locked: the accounts are written locked, the record first.
+      auto lock = vpopmail::ReadLoginLock(domain_disk_);
+      if (!lock.ok()) return lock.status().WithContext(loc_.domain);
+      if (lock->has_value()) {
+        vpopmail::LoginLock next = **lock;
+        VM_RETURN_IF_ERROR(vpopmail::ApplyLock(&next, &entries).WithContext(loc_.domain));
+        VM_RETURN_IF_ERROR(vpopmail::WriteLoginLock(users, next));
+        steps_.push_back({"put", users + "/" + vpopmail::kLoginLockFile,
+                          domain_disk_ + "/" + vpopmail::kLoginLockFile});
+      }
       VM_RETURN_IF_ERROR(vpopmail::OpenUserStore(opt().paths)->StageUsers(users, entries, ctx_->chown));
       steps_.push_back({"put", users + "/vpasswd", domain_disk_ + "/vpasswd"});
       steps_.push_back({"put", users + "/vpasswd.cdb", domain_disk_ + "/vpasswd.cdb"});

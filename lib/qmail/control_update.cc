@@ -376,7 +376,7 @@ Status ControlTransaction::Rollback() {
   return first_error.WithContext("rollback");
 }
 
-Result<int> SignalQmailSend() {
+Result<int> SignalQmailSend(int signal) {
   DIR* proc = opendir("/proc");
   if (proc == nullptr) return FromErrno("cannot open /proc", errno);
   const pid_t self = getpid();
@@ -407,10 +407,10 @@ Result<int> SignalQmailSend() {
     if (flat.find("supervise") != std::string::npos || flat.find("multilog") != std::string::npos ||
         flat.find("runsv") != std::string::npos || flat.find("svscan") != std::string::npos)
       continue;
-    if (kill(pid, SIGHUP) == 0) {
+    if (kill(pid, signal) == 0) {
       ++signalled;
     } else if (errno != ESRCH && error.ok()) {
-      error = FromErrno("cannot send SIGHUP to qmail-send (pid " + std::to_string(pid) + ")", errno);
+      error = FromErrno(std::string("cannot send ") + (signal == SIGHUP ? "SIGHUP" : signal == SIGALRM ? "SIGALRM" : "a signal") + " to qmail-send (pid " + std::to_string(pid) + ")", errno);
     }
   }
   closedir(proc);

@@ -6,6 +6,7 @@
 #ifndef VMIGRATE_QMAIL_CONTROL_UPDATE_H_
 #define VMIGRATE_QMAIL_CONTROL_UPDATE_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <map>
@@ -116,10 +117,12 @@ class ControlTransaction {
   std::map<std::string, Snapshot> snapshots_;  // on-disk path -> before
 };
 
-/// Sends SIGHUP to every running qmail-send process (found through /proc,
-/// skipping supervise/multilog/runsv/svscan, as vpopmail's signal_process).
+/// Sends `signal` (SIGHUP: re-read locals and virtualdomains; SIGALRM:
+/// retry every queued message now, sources-and-cutover §1.4) to every
+/// running qmail-send process (found through /proc, skipping
+/// supervise/multilog/runsv/svscan, as vpopmail's signal_process).
 /// Returns how many were signalled.
-Result<int> SignalQmailSend();
+Result<int> SignalQmailSend(int signal = SIGHUP);
 
 }  // namespace vmigrate::qmail
 

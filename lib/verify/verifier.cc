@@ -17,6 +17,7 @@
 #include "verify/qmail_check.h"
 #include "verify/uidl_report.h"
 #include "verify/user_check.h"
+#include "vpopmail/login_lock.h"
 #include "vpopmail/user_store.h"
 
 namespace vmigrate {
@@ -60,7 +61,11 @@ class Verifier {
       return Status::NotFound(d.name + ": domain directory " + domain_.loc.dir +
                               " (from users/assign) does not exist under " + opt_.paths.root);
     std::unique_ptr<vpopmail::UserStore> store = vpopmail::OpenUserStore(opt_.paths);
-    auto installed = store->ReadUsers(domain_.loc);
+    // Compared with the archive in the unlocked view (a cutover's login lock
+    // is not a difference); the store's own check sees the accounts as stored.
+    auto stored = store->ReadUsers(domain_.loc);
+    if (!stored.ok()) return stored.status();
+    auto installed = vpopmail::ReadUsersUnlocked(store.get(), opt_.paths, domain_.loc);
     if (!installed.ok()) return installed.status();
     domain_.users = *installed;
     for (const auto& e : domain_.users) domain_.users_by_name[e.name] = e;
@@ -75,7 +80,11 @@ class Verifier {
     for (const auto& u : d.users) domain_.source.user_dirs[u.entry.name] = NormalizePath(u.entry.dir);
 
     verify::CheckUsers(domain_, report_);
-    verify::CheckUserStore(domain_, store.get(), report_);
+    {
+      verify::InstalledDomain as_stored = domain_;
+      as_stored.users = *stored;
+      verify::CheckUserStore(as_stored, store.get(), report_);
+    }
     verify::CheckQmailRegistration(domain_, report_);
     verify::CheckDeliveryTargets(domain_, report_);
     verify::NoteOutsideRefs(domain_, report_);

@@ -1,5 +1,7 @@
 #include "vpopmail/user_store.h"
 
+#include <sys/stat.h>
+
 #include <map>
 
 #include "core/resolve_path.h"
@@ -28,6 +30,16 @@ class CdbUserStore : public UserStore {
   Status StageUsers(const std::string& staged_domain_disk, const std::vector<VpasswdEntry>& entries,
                     const std::optional<FileOwner>& owner) override {
     return WriteVpasswdFiles(staged_domain_disk, entries, owner);
+  }
+
+  Status ReplaceUsers(const qmail::DomainLocation& where,
+                      const std::vector<VpasswdEntry>& entries) override {
+    auto dir = DomainDisk(where);
+    if (!dir.ok()) return dir.status();
+    struct stat st;
+    std::optional<FileOwner> owner;
+    if (stat((*dir + "/vpasswd").c_str(), &st) == 0) owner = FileOwner{st.st_uid, st.st_gid};
+    return RewriteVpasswdFiles(*dir, entries, owner).WithContext(where.domain);
   }
 
   std::vector<StoreProblem> CheckConsistency(const qmail::DomainLocation& where,

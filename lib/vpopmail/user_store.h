@@ -50,6 +50,14 @@ class UserStore {
                             const std::vector<VpasswdEntry>& entries,
                             const std::optional<FileOwner>& owner) = 0;
 
+  /// Rewrites the accounts of a live domain at `where` (the same users with
+  /// changed fields, e.g. flags in pw_gid), keeping their order; the caller
+  /// holds the domain's .vpasswd.lock, as vpopmail's own tools take it.
+  /// cdb: vpasswd then vpasswd.cdb, each atomically (temp + fsync + rename),
+  /// keeping vpasswd's owner. Errors: kIoError with errno text.
+  virtual Status ReplaceUsers(const qmail::DomainLocation& where,
+                              const std::vector<VpasswdEntry>& entries) = 0;
+
   /// The store's own consistency for `where` given the users ReadUsers
   /// returned (cdb: every vpasswd line has the same vpasswd.cdb record and
   /// no record is extra). Problems are data, not errors.

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
+#include <string_view>
 
 #include "core/errno_status.h"
 #include "core/strings.h"
@@ -108,14 +110,18 @@ Status WriteVpasswdFiles(const std::string& domain_dir, std::vector<VpasswdEntry
   // (strcmp), so a file vpopmail built is in byte order of name.
   std::stable_sort(entries.begin(), entries.end(),
                    [](const VpasswdEntry& a, const VpasswdEntry& b) { return a.name < b.name; });
+  return RewriteVpasswdFiles(domain_dir, entries, owner);
+}
+
+Status RewriteVpasswdFiles(const std::string& domain_dir, const std::vector<VpasswdEntry>& entries,
+                           std::optional<FileOwner> owner) {
   std::string text;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    VM_RETURN_IF_ERROR(CheckWritable(entries[i]));
-    if (i > 0 && entries[i].name == entries[i - 1].name) {
-      return Status::InvalidInput("user '" + EscapeC(entries[i].name) +
-                                  "' appears twice in vpasswd");
-    }
-    text += FormatVpasswdLine(entries[i]);
+  std::set<std::string_view> seen;
+  for (const VpasswdEntry& e : entries) {
+    VM_RETURN_IF_ERROR(CheckWritable(e));
+    if (!seen.insert(e.name).second)
+      return Status::InvalidInput("user '" + EscapeC(e.name) + "' appears twice in vpasswd");
+    text += FormatVpasswdLine(e);
     text += '\n';
   }
   // vpasswd first: it is the source of truth, and the cdb is rebuilt from it.

@@ -31,6 +31,12 @@ Result<std::vector<VpasswdEntry>> ReadVpasswd(const std::string& path);
 Status WriteVpasswdFiles(const std::string& domain_dir, std::vector<VpasswdEntry> entries,
                          std::optional<FileOwner> owner);
 
+/// Like WriteVpasswdFiles, but keeps the order of `entries` (a live file
+/// rewritten in place, e.g. the login lock changing flags). kInvalidInput
+/// for a name given twice or a field vpasswd cannot hold.
+Status RewriteVpasswdFiles(const std::string& domain_dir, const std::vector<VpasswdEntry>& entries,
+                           std::optional<FileOwner> owner);
+
 /// Reads every record of a cdb file (for checks and tests).
 Result<std::map<std::string, std::string>> ReadCdbRecords(const std::string& path);
 

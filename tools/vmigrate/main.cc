@@ -14,14 +14,6 @@ struct Command {
   vmigrate::cli::Handler (*add)(CLI::App*);
 };
 
-// TEMPORARY (branch wt-discard, until cmd_cutover.cc lands): a `cutover`
-// parent holding only `discard`. On merge, drop this function and its row in
-// kCommands, and have AddCutover call AddCutoverDiscard(cutover).
-vmigrate::cli::Handler AddCutoverDiscardOnly(CLI::App* cutover) {
-  cutover->require_subcommand(1);
-  return vmigrate::cli::AddCutoverDiscard(cutover);
-}
-
 // The command table: help text and dispatch come from here.
 constexpr Command kCommands[] = {
     {"export", "write one vpopmail domain (users, mail, aliases) to a portable archive",
@@ -34,8 +26,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddVerify},
     {"state", "describe what is installed for a domain here, for export --since (incremental sync)",
      vmigrate::cli::AddState},
-    {"cutover", "switch a domain over between hosts (discard: take back an import --move-id)",
-     AddCutoverDiscardOnly},
+    {"cutover", "live move on the old host: hold, forward, release the domain's mail; status",
+     vmigrate::cli::AddCutover},
 };
 
 }  // namespace
@@ -46,7 +38,8 @@ int main(int argc, char** argv) {
                "password, alias, quota or POP3 UIDL.\n\n"
                "Exit codes: 0 ok, 1 failed (target unchanged), 2 usage, 3 differences,\n"
                "4 partial batch, 5 conflict with the target (domain exists, delta base differs),\n"
-               "6 bad archive, 7 not found, 8 data refused,\n"
+               "6 bad archive, 7 not found, 8 data refused, 9 refused by the forward target,\n"
+               "10 remote host failed (move --resume continues),\n"
                "130 interrupted."};
   app.set_version_flag("--version", std::string("vmigrate ") + VMIGRATE_VERSION);
   app.require_subcommand(1);
