@@ -37,6 +37,7 @@ set(VMIGRATE_LIB_SOURCES
   # importer/
   importer/delta_apply.cc
   importer/delta_journal.cc
+  importer/domain_discard.cc
   importer/domain_import.cc
   importer/import_context.cc
   importer/importer.cc
@@ -44,6 +45,7 @@ set(VMIGRATE_LIB_SOURCES
   importer/mailbox_restore.cc
   importer/outside_refs_check.cc
   importer/server_restore.cc
+  importer/tail_apply.cc
   # model/
   model/manifest.cc
   model/manifest_yaml.cc

@@ -11,9 +11,11 @@
 #include <filesystem>
 
 #include "core/crash_point.h"
+#include "core/dir_mode.h"
 #include "core/errno_status.h"
 #include "core/resolve_path.h"
 #include "core/strings.h"
+#include "importer/domain_discard.h"
 #include "importer/journal.h"
 #include "templates.h"
 #include "vpopmail/dir_control.h"
@@ -307,7 +309,7 @@ Status DomainImport::Accept(const EntryHeader& h, const MemberName& name, FileRe
     case EntryType::kDirectory:
       if (*disk != staging_ && !dry) VM_RETURN_IF_ERROR(EnsureDir(*disk));
       dir_paths_.insert(*disk);
-      dirs_.push_back({*disk, rec->mode, mtime});
+      dirs_.push_back({*disk, CarriedDirMode(rec->mode), mtime});  // never the sticky bit
       if (name.part == MemberPart::kUserHome && name.rel.empty()) homes_seen_.insert(name.user);
       return Status::OK();
     case EntryType::kFile:
@@ -447,10 +449,8 @@ Status DomainImport::Commit(DomainOutcome* out) {
   for (const auto& [name, rel] : user_rel_) target.user_dirs[name] = host_dir + "/" + rel;
   out->user_dirs = target.user_dirs;
 
-  VM_RETURN_IF_ERROR(FinishStaging(target));
-  CrashPoint("staging complete");
-
-  // Everything below changes the live target: journal it first.
+  // What the commit will change, worked out before the staging dir is
+  // finished so that a move record (--move-id) lands with the domain.
   std::vector<std::string> bucket_dirs;
   for (std::string d = DirName(final_disk); StartsWith(d, ctx_->domains_disk + "/"); d = DirName(d)) {
     if (lstat(d.c_str(), &st) == 0) break;
@@ -469,6 +469,12 @@ Status DomainImport::Commit(DomainOutcome* out) {
   plan.dir_control = dc_path;
   plan.dir_control_old = existing;
   plan.dir_control_new = domain_alloc.final_text;
+  if (!opt().move_id.empty())
+    VM_RETURN_IF_ERROR(WriteMoveRecord(staging_, opt().move_id, plan, ctx_->chown));
+  VM_RETURN_IF_ERROR(FinishStaging(target));
+  CrashPoint("staging complete");
+
+  // Everything below changes the live target: journal it first.
   std::string journal = JournalDir(ctx_->domains_disk, domain().name);
   VM_RETURN_IF_ERROR(WriteJournal(journal, plan));
   CrashPoint("journal written");

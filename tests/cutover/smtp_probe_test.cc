@@ -185,6 +185,15 @@ TEST_F(SmtpProbeTest, WorksOverIpv6) {
                              "' to RCPT TO:<joe@other.org>");
 }
 
+TEST_F(SmtpProbeTest, HostNameIsResolvedAndEachAddressTried) {
+  // localhost may resolve to ::1 first, where nobody listens: the probe goes
+  // on to 127.0.0.1.
+  auto server = Start({{"example.com"}});
+  ASSERT_TRUE(server->ok());
+  Status s = ProbeSmtp("localhost", server->port(), "old.host.test", {"joe@example.com"}, 10, &out_);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
 TEST_F(SmtpProbeTest, ClosedPortIsPeerRefused) {
   uint16_t port = 0;
   {

@@ -5,6 +5,7 @@
 
 #include "core/json.h"
 #include "core/strings.h"
+#include "importer/domain_discard.h"
 #include "importer/importer.h"
 #include "tools/vmigrate/commands.h"
 
@@ -179,7 +180,10 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
     for (const auto& d : report.domains) {
       j.BeginObject().Key("name").String(d.name).Key("status").String(DomainStatusName(d.status));
       j.Key("delta").Bool(d.is_delta).Key("domain_dir").String(d.domain_dir);
-      if (d.is_delta) {
+      if (d.add_only) {
+        j.Key("add_only").Bool(true).Key("added").Number(d.added).Key("already_there").Number(d.already_there);
+        j.Key("bytes").Number(d.delta.bytes);
+      } else if (d.is_delta) {
         j.Key("files").Number(d.delta.files).Key("bytes").Number(d.delta.bytes);
         j.Key("messages_added").Number(d.delta.messages);
         j.Key("renames").Number(d.delta.renames).Key("removals").Number(d.delta.removals);
@@ -206,7 +210,15 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
                 static_cast<unsigned long long>(report.entries));
   for (const auto& d : report.domains) {
     if (d.status == DomainStatus::kAlreadyApplied) {
-      std::printf("already applied: %s has the delta's result state; nothing changed\n", d.name.c_str());
+      std::printf(d.add_only ? "already applied: this add-only delta was imported into %s before; nothing changed\n"
+                             : "already applied: %s has the delta's result state; nothing changed\n",
+                  d.name.c_str());
+      continue;
+    }
+    if (d.add_only) {
+      std::printf("%s %s: %llu messages added (%llu bytes), %llu already there\n",
+                  dry_run ? "would add to" : "added to", d.name.c_str(), static_cast<unsigned long long>(d.added),
+                  static_cast<unsigned long long>(d.delta.bytes), static_cast<unsigned long long>(d.already_there));
       continue;
     }
     if (!d.is_delta) {
@@ -295,7 +307,7 @@ struct Flags {
   PathFlags paths;
   ProgressFlags progress;
   std::vector<std::string> archives;
-  std::string owner, domain, user, into_folder;
+  std::string owner, domain, user, into_folder, move_id;
   size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   bool no_reload = false, qmail_programs = false, json = false, dry_run = false, all = false,
        merge = false;
@@ -399,6 +411,10 @@ Handler AddImport(CLI::App* app) {
                   "home path) is refused before anything is written (exit 8); one over 254 but "
                   "within N is written with a warning")
       ->check(CLI::Range(size_t{64}, size_t{65536}));
+  app->add_option("--move-id", f->move_id,
+                  "mark the domain as created by move ID (8-64 of [0-9a-f]) so that 'cutover discard "
+                  "DOMAIN --move-id ID' can take this import back; a full archive of one domain only")
+      ->type_name("ID");
   app->add_flag("--no-reload", f->no_reload, "do not send SIGHUP to qmail-send afterwards");
   app->add_flag("--qmail-programs", f->qmail_programs,
                 "rebuild users/cdb and morercpthosts.cdb with qmail-newu/qmail-newmrh instead "
@@ -420,6 +436,10 @@ Handler AddImport(CLI::App* app) {
     if (!f->user.empty() && f->domain.empty()) return usage("--user needs --domain");
     if (!f->into_folder.empty() && f->user.empty()) return usage("--into-folder needs --user");
     if (f->archives.size() > 1 && !f->user.empty()) return usage("--user restores from one archive");
+    if (!f->move_id.empty()) {
+      if (!IsValidMoveId(f->move_id)) return usage("--move-id '" + f->move_id + "': not 8-64 characters of [0-9a-f]");
+      if (f->archives.size() > 1 || f->all) return usage("--move-id marks one domain of one full archive");
+    }
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("import", paths.status());
     ImportOptions opt;
@@ -438,6 +458,7 @@ Handler AddImport(CLI::App* app) {
     opt.user = f->user;
     opt.into_folder = f->into_folder;
     opt.vpasswd_line_max = f->vpasswd_line_max;
+    opt.move_id = f->move_id;
     opt.interrupted = &g_interrupted;
     auto limiter = f->progress.MakeLimiter();
     if (!limiter.ok()) return Fail("import", limiter.status());
