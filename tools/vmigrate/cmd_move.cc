@@ -192,15 +192,29 @@ Status Mover::Transfer(const std::string& label, bool add_only, Carried* carried
   VM_RETURN_IF_ERROR(Save());
   unlink(StatePath(next).c_str());  // an interrupted earlier try may have left it
   std::vector<std::string> exp = {"export", f_.domain, "-o", "-", "--json", "--state-out", StatePath(next)};
-  if (!rec_.state.empty()) exp.insert(exp.end(), {"--since", StatePath(rec_.state)});
+  // A delta round's base is what the new host has, read from it in the same
+  // pipeline (`ssh new vmigrate state -o - | export --since - | ssh new
+  // import -`): mail delivered here while an earlier round was exported can
+  // leave this host's own --state-out a little off what the new host got,
+  // and the next base check would refuse it. A tail has no base check (the
+  // new host is live): it chains this host's own states, so no message is
+  // sent twice or missed.
+  const bool remote_base = !rec_.state.empty() && !add_only;
+  if (remote_base) exp.insert(exp.end(), {"--since", "-"});
+  else if (!rec_.state.empty()) exp.insert(exp.end(), {"--since", StatePath(rec_.state)});
   if (add_only) exp.push_back("--add-only");
   std::vector<std::string> imp = {"import", "-", "--json"};
   if (rec_.state.empty()) imp.insert(imp.end(), {"--move-id", rec_.move_id});
   auto start = Clock::now();
-  auto res = RunPipeline({Local(exp), Remote(imp)});
+  std::vector<std::vector<std::string>> stages;
+  if (remote_base) stages.push_back(Remote({"state", f_.domain, "-o", "-"}));
+  stages.push_back(Local(exp));
+  stages.push_back(Remote(imp));
+  auto res = RunPipeline(stages);
   if (!res.ok()) return res.status();
-  const StageResult& e = (*res)[0];
-  const StageResult& i = (*res)[1];
+  if (remote_base) VM_RETURN_IF_ERROR(RemoteStatus(target_, "vmigrate state", (*res)[0]).WithContext(label));
+  const StageResult& e = (*res)[remote_base ? 1 : 0];
+  const StageResult& i = (*res)[remote_base ? 2 : 1];
   // The export failing on its own (a code, not SIGPIPE from a dead reader)
   // is this host's error; otherwise the remote end is what broke.
   if (e.exit_code > 0) return ChildStatus("vmigrate export", e).WithContext(label);
