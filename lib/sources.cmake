@@ -19,11 +19,15 @@ set(VMIGRATE_LIB_SOURCES
   core/resolve_path.cc
   core/sha256.cc
   core/strings.cc
+  core/subprocess.cc
   core/text_spool.cc
   core/writeback.cc
   # cutover/
   cutover/cutover.cc
+  cutover/move_record.cc
+  cutover/move_support.cc
   cutover/qmail_queue.cc
+  cutover/remote.cc
   cutover/smtp_probe.cc
   # exporter/
   exporter/exporter.cc

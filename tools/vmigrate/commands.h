@@ -80,6 +80,7 @@ Handler AddInspect(CLI::App* app);
 Handler AddVerify(CLI::App* app);
 Handler AddCutover(CLI::App* app);
 Handler AddState(CLI::App* app);
+Handler AddMove(CLI::App* app);
 
 }  // namespace vmigrate::cli
 

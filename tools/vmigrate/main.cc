@@ -28,6 +28,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddState},
     {"cutover", "live move on the old host: hold, forward, release the domain's mail; status",
      vmigrate::cli::AddCutover},
+    {"move", "move a live domain to another host over ssh: copy, hold, final delta, forward (resumable)",
+     vmigrate::cli::AddMove},
 };
 
 }  // namespace

@@ -1,0 +1,173 @@
+// `vmigrate move` end to end over a real OpenSSH server on 127.0.0.1: the
+// old host is real-small unpacked under one --root, the "new host" an empty
+// target tree under another, reached as USER@127.0.0.1 with the remote
+// vmigrate pointed at it by --target-root/--target-vpopmail-home/
+// --target-qmail-dir and --remote-vmigrate (the build's binary).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli/cli_fixture.h"
+#include "cli/delta_fixture.h"
+#include "cutover/move_record.h"
+#include "support/sshd_server.h"
+#include "support/test_support.h"
+
+namespace vmigrate::testing::cli {
+namespace {
+
+// A listener on 127.0.0.1 that greets every connection with "220" and
+// closes: enough for the dry run's SMTP check (the forward's full SMTP
+// dialogue is the cutover tests' business).
+class GreetingServer {
+ public:
+  GreetingServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_, 8) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return;
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) break;
+        (void)!write(c, "220 new.test ESMTP\r\n", 20);
+        close(c);
+      }
+    });
+  }
+  ~GreetingServer() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class MoveCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveOpenSsh()) GTEST_SKIP() << "openssh-server not installed (scripts/install-deps)";
+    sshd_ = std::make_unique<SshdServer>();
+    ASSERT_TRUE(sshd_->ok()) << sshd_->error();
+    UnpackFixture("real-small", src_.path());
+    ASSERT_FALSE(HasFatalFailure());
+    MakeEmptyTarget(dst_.path());
+  }
+
+  // move example.com --to USER@127.0.0.1 with this test's ssh and trees.
+  std::vector<std::string> MoveArgs(const std::vector<std::string>& extra) const {
+    std::vector<std::string> a = {"move", "example.com", "--to", sshd_->destination(), "--ssh-command",
+                                  sshd_->ssh_command(), "--remote-vmigrate", VMIGRATE_BINARY,
+                                  "--target-root", dst_.path(), "--target-vpopmail-home", kTargetHome,
+                                  "--target-qmail-dir", kTargetQmail};
+    a = Concat(a, SourceFlags(src_.path()));
+    return Concat(a, extra);
+  }
+  std::string MoveDirDisk() const { return SourceHomeDisk(src_.path()) + "/domains/.vmigrate-move.example.com"; }
+
+  std::unique_ptr<SshdServer> sshd_;
+  TempDir src_, dst_, work_;
+};
+
+TEST_F(MoveCliTest, DryRunChecksAndChangesNothing) {
+  GreetingServer smtp;
+  ASSERT_GT(smtp.port(), 0);
+  auto src_before = TreeDigest(src_.path());
+  auto dst_before = TreeDigest(dst_.path());
+  CommandResult r = RunVmigrate(MoveArgs({"--dry-run", "--smtp-port", std::to_string(smtp.port())}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ssh to " + sshd_->destination() + " works, vmigrate " VMIGRATE_VERSION " there"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("example.com is here and not on 127.0.0.1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("127.0.0.1:" + std::to_string(smtp.port()) + " answers SMTP"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("plan: forward:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("dry run: checks passed; nothing was changed"), std::string::npos) << r.out;
+  EXPECT_EQ(DigestDiff(src_before, TreeDigest(src_.path())), "");
+  EXPECT_EQ(DigestDiff(dst_before, TreeDigest(dst_.path())), "");
+
+  // --json: one event object per line.
+  CommandResult j = RunVmigrate(MoveArgs({"--dry-run", "--json", "--smtp-port", std::to_string(smtp.port())}));
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  for (const auto& line : Lines(j.out)) {
+    WriteFile(work_ / "event.json", line);
+    CommandResult q = RunCommand({"jq", "-e", ".event", work_ / "event.json"});
+    EXPECT_EQ(q.exit_code, 0) << line;
+  }
+  EXPECT_NE(j.out.find("{\"event\":\"step\",\"step\":\"check\",\"check\":\"ssh\""), std::string::npos) << j.out;
+}
+
+TEST_F(MoveCliTest, DryRunUnreachableHostIsExit10WithOneLine) {
+  auto words = sshd_->ssh_words();
+  for (size_t i = 0; i + 1 < words.size(); ++i)
+    if (words[i] == "-p") words[i + 1] = "1";
+  std::string cmd;
+  for (const auto& w : words) cmd += w + " ";
+  std::vector<std::string> args = MoveArgs({"--dry-run"});
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--ssh-command") args[i + 1] = cmd;
+  CommandResult r = RunVmigrate(args);
+  EXPECT_EQ(r.exit_code, 10) << r.err;
+  ASSERT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(r.err.rfind("vmigrate: move: example.com: check: 127.0.0.1: ssh failed: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("Connection refused"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(MoveDirDisk()));
+}
+
+TEST_F(MoveCliTest, TargetAlreadyHasTheDomainIsExit5) {
+  std::string archive = work_ / "full.vma";
+  ASSERT_EQ(Export(src_.path(), "example.com", archive).exit_code, 0);
+  CommandResult i = Import(dst_.path(), archive);
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  auto dst_before = TreeDigest(dst_.path());
+  for (bool dry : {true, false}) {
+    CommandResult r = RunVmigrate(MoveArgs(dry ? std::vector<std::string>{"--dry-run"} : std::vector<std::string>{}));
+    EXPECT_EQ(r.exit_code, 5) << r.err;
+    ASSERT_EQ(Lines(r.err).size(), 1u) << r.err;
+    EXPECT_NE(r.err.find("127.0.0.1 already has example.com"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(MoveDirDisk()));
+  }
+  EXPECT_EQ(DigestDiff(dst_before, TreeDigest(dst_.path())), "");
+}
+
+TEST_F(MoveCliTest, ASecondMoveWhileOneIsRecordedIsRefused) {
+  MoveRecord rec;
+  rec.move_id = "00ff";
+  rec.domain = "example.com";
+  rec.target = sshd_->destination();
+  rec.done = MoveStep::kBlockLogins;
+  ASSERT_TRUE(WriteMoveRecord(MoveDirDisk(), rec).ok());
+  CommandResult r = RunVmigrate(MoveArgs({}));
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.err, "vmigrate: move: example.com: a move to " + sshd_->destination() +
+                       " is under way (block-logins done): continue it with --resume or undo it with --abort\n");
+  ASSERT_TRUE(RemoveMoveDir(MoveDirDisk()).ok());
+  CommandResult nothing = RunVmigrate(MoveArgs({"--abort"}));
+  EXPECT_EQ(nothing.exit_code, 7) << nothing.err;
+  EXPECT_NE(nothing.err.find("example.com: no move to abort"), std::string::npos) << nothing.err;
+}
+
+}  // namespace
+}  // namespace vmigrate::testing::cli
