@@ -44,6 +44,7 @@ set(VMIGRATE_LIB_SOURCES
   importer/mailbox_restore.cc
   importer/outside_refs_check.cc
   importer/server_restore.cc
+  importer/tail_apply.cc
   # model/
   model/manifest.cc
   model/manifest_yaml.cc

@@ -1,5 +1,6 @@
 #include "exporter/exporter.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "archive/checksums.h"
 #include "core/atomic_file.h"
+#include "core/dir_mode.h"
 #include "core/errno_status.h"
 #include "core/sha256.h"
 #include "core/strings.h"
@@ -103,7 +105,11 @@ class Exporter {
   // export --since: the state the delta is made against. A single domain
   // must be in it; with --all a domain it lacks is carried whole.
   Status OpenBase() {
-    if (mode_ == Mode::kArchive) return Status::OK();
+    if (mode_ == Mode::kArchive) {
+      // --state-out of a full archive: taken from what is archived.
+      if (state_) stream_state_ = std::make_unique<StateCollector>(state_, nullptr);
+      return Status::OK();
+    }
     if (mode_ == Mode::kDelta) {
       auto base = StateFile::Open(opt_.since);
       if (!base.ok()) return base.status();
@@ -115,10 +121,13 @@ class Exporter {
                                     " (it holds: " + (names.empty() ? "none" : Join(names, ", ")) +
                                     "); take it on the target with: vmigrate state " + work_[0].loc.domain + " -o FILE");
       }
-      own_state_ = std::make_unique<StateWriter>(nullptr);
-      state_ = own_state_.get();
+      if (!state_) {  // no --state-out: the digests only
+        own_state_ = std::make_unique<StateWriter>(nullptr);
+        state_ = own_state_.get();
+      }
     }
     collector_ = std::make_unique<StateCollector>(state_, base_.get());
+    collector_->set_add_only(opt_.add_only);
     return mode_ == Mode::kDelta ? collector_->Init() : Status::OK();
   }
 
@@ -166,6 +175,7 @@ class Exporter {
       VM_RETURN_IF_ERROR(BuildDomain());
     }
     if (mode_ == Mode::kDelta) {
+      m.delta_add_only = opt_.add_only;
       m.delta_base = base_->content_digest();
       std::map<std::string, std::string> digests;
       for (const auto& d : m.domains) digests[d.name] = d.delta.result;
@@ -177,8 +187,9 @@ class Exporter {
           report_->warnings.push_back(d.name + ": in the base state but no longer on this host; "
                                       "a delta never removes a domain from the target");
     }
-    // Server configuration (small) goes whole into a server delta too.
-    if (opt_.all && mode_ != Mode::kState) {
+    // Server configuration (small) goes whole into a server delta too, but
+    // never into an add-only one: the target is live.
+    if (opt_.all && mode_ != Mode::kState && !opt_.add_only) {
       for (const ServerFileSpec& spec : ServerFilePaths()) {
         struct stat st;
         if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode))
@@ -433,7 +444,9 @@ class Exporter {
       w_ = &work_[i];
       const ManifestDomain& d = m.domains[i];
       if (opt_.progress) opt_.progress->SetDomain(d.name);
+      if (stream_state_) stream_state_->BeginDomain(d.name, d.aliases);
       VM_RETURN_IF_ERROR(AddTree(w_->disk, d.dir, ArchiveFilesPrefix(d.name), "files/", /*domain_level=*/true));
+      if (stream_state_) VM_RETURN_IF_ERROR(stream_state_->EndSection(kFilesSection, "", "files"));
       for (const ManifestUser& u : d.users) {
         if (u.home_present) {
           VM_RETURN_IF_ERROR(AddTree(w_->home_disk.at(u.entry.name), NormalizePath(u.entry.dir),
@@ -441,7 +454,14 @@ class Exporter {
                                      "users/" + u.entry.name + "/", false)
                                  .WithContext(d.name + ": user " + u.entry.name));
         }
+        if (stream_state_)
+          VM_RETURN_IF_ERROR(stream_state_->EndSection(kUserSectionPrefix + u.entry.name, StateUserLine(u.entry),
+                                                       "users/" + u.entry.name));
         if (opt_.progress) opt_.progress->UserDone();
+      }
+      if (stream_state_) {
+        DomainDelta unused;
+        stream_state_->EndDomain(&unused);
       }
     }
     VM_RETURN_IF_ERROR(WriteServerFiles());
@@ -503,8 +523,12 @@ class Exporter {
       if (lstat(disk.c_str(), &st) != 0) {
         if (errno != ENOENT) return FromErrno("cannot stat " + disk, errno);
         // Moved or deleted since the scan: the next delta brings the change.
-        report_->warnings.push_back(domain + ": " + disk + " vanished while the delta was written; left out");
-        continue;
+        // The next add-only delta never sends a message its base has, so
+        // one that was read here since the scan goes now, as it is named now.
+        if (!opt_.add_only || !FindMovedMessage(&rel, &disk, &st)) {
+          report_->warnings.push_back(domain + ": " + disk + " vanished while the delta was written; left out");
+          continue;
+        }
       }
       VM_RETURN_IF_ERROR(AddEntry(ArchiveDomainPrefix(domain) + rel, disk, st, w_->rewritten.count(rel) > 0));
       if (opt_.progress && S_ISREG(st.st_mode) && IsMessage(rel)) opt_.progress->MessageDone();
@@ -544,6 +568,7 @@ class Exporter {
     r.sha256 = sha;
     r.rewritten = rewritten;
     r.path = info.path;
+    last_ = r;
     return r;
   }
 
@@ -557,6 +582,7 @@ class Exporter {
     if (lstat(disk_root.c_str(), &st) != 0) return FromErrno("cannot stat " + disk_root, errno);
     std::string root_member = member_prefix.substr(0, member_prefix.size() - 1);
     VM_RETURN_IF_ERROR(AddEntry(root_member, disk_root, st, false));
+    NoteStreamed(".", disk_root, st);
     return storage_.Walk(disk_root, host_root, w_->loc.domain, domain_level ? &w_->buckets : nullptr, [&](const std::string& rel, const std::string& disk,
                                    const struct stat& est) -> Result<bool> {
       if (domain_level) {
@@ -566,20 +592,61 @@ class Exporter {
       }
       VM_RETURN_IF_ERROR(AddEntry(member_prefix + rel, disk, est,
                                   w_->rewritten.count(rewrite_prefix + rel) > 0));
+      NoteStreamed(rel, disk, est);
       if (opt_.progress && !domain_level && S_ISREG(est.st_mode) && IsMessage(rel))
         opt_.progress->MessageDone();
       return true;
     }, /*prefetch=*/true);
   }
 
+  // --state-out of a full archive: the state entry of the member AddEntry
+  // just wrote (`last_`), with the mode, mtime, size and digest archived.
+  void NoteStreamed(const std::string& rel, const std::string& disk, const struct stat& st) {
+    if (!stream_state_ || last_.type == 0) return;
+    struct stat seen = st;
+    seen.st_mode = (st.st_mode & S_IFMT) | last_.mode;
+    seen.st_mtim.tv_sec = static_cast<time_t>(last_.mtime_sec);
+    seen.st_mtim.tv_nsec = last_.mtime_nsec;
+    if (last_.type == 'f') seen.st_size = last_.size;
+    Digested digest;  // what the scan digests (NoteRewrite): links, small non-message files
+    if (last_.type == 'l' || (last_.type == 'f' && st.st_size <= kMaxRewriteSize && !InMessageDir(rel)))
+      digest = {last_.sha256, last_.size};
+    stream_state_->Add(rel, disk, seen, digest);
+  }
+
+  // add-only: the message at `rel`/`disk` (users/<u>/.../new|cur/<name>)
+  // vanished since the scan; finds the file with its unique name in new/
+  // or cur/ of the same folder and points both (and `st`) at it.
+  bool FindMovedMessage(std::string* rel, std::string* disk, struct stat* st) {
+    const std::string unique = MaildirUniqueName(disk->substr(disk->rfind('/') + 1));
+    const std::string folder_disk = DirName(DirName(*disk)), folder_rel = DirName(DirName(*rel));
+    for (const char* sub : {"cur", "new"}) {
+      DIR* dir = opendir((folder_disk + "/" + sub).c_str());
+      if (!dir) continue;
+      std::string found;
+      while (struct dirent* ent = readdir(dir))
+        if (ent->d_name[0] != '.' && MaildirUniqueName(ent->d_name) == unique) found = ent->d_name;
+      closedir(dir);
+      std::string path = folder_disk + "/" + sub + "/" + found;
+      if (found.empty() || lstat(path.c_str(), st) != 0 || !S_ISREG(st->st_mode)) continue;
+      *disk = path;
+      *rel = folder_rel + "/" + sub + "/" + found;
+      return true;
+    }
+    return false;
+  }
+
   Status AddEntry(const std::string& member, const std::string& disk, const struct stat& st,
                   bool rewrite) {
+    last_ = FileRecord{};
+    last_.type = 0;
     EntryInfo info;
     info.path = member;
     info.mode = st.st_mode & 07777;
     info.mtime_sec = st.st_mtim.tv_sec;
     info.mtime_nsec = st.st_mtim.tv_nsec;
     if (S_ISDIR(st.st_mode)) {
+      info.mode = CarriedDirMode(st.st_mode);
       VM_RETURN_IF_ERROR(writer_->AddDirectory(info));
       return spool_.Add(Record('d', info, 0, "", false));
     }
@@ -663,6 +730,8 @@ class Exporter {
   std::unique_ptr<StateWriter> own_state_;
   std::unique_ptr<StateFile> base_;     // kDelta: the --since state
   std::unique_ptr<StateCollector> collector_;  // kState and kDelta
+  std::unique_ptr<StateCollector> stream_state_;  // kArchive with --state-out
+  FileRecord last_;                     // the record AddEntry wrote last (type 0: none)
   struct DomainWork {
     qmail::DomainLocation loc;
     std::string disk;                   // the domain dir on disk
@@ -689,9 +758,26 @@ class Exporter {
 
 
 Status ExportDomain(const ExportOptions& options, ExportReport* report) {
+  if (options.add_only && options.since.empty())
+    return Status::InvalidInput("--add-only needs --since STATE (the state the new messages are counted from)");
+  // Opened first, so that an existing one is refused before the scan.
+  StateOutput state_out;
+  std::unique_ptr<StateWriter> writer;
+  if (!options.state_out.empty()) {
+    VM_RETURN_IF_ERROR(state_out.Open(options.state_out, options.overwrite));
+    writer = std::make_unique<StateWriter>(state_out.out());
+    writer->Header(NowUtc(), SourceHostname(options.paths), options.paths.vpopmail_home,
+                   options.paths.qmail_dir);
+  }
   auto exporter = std::make_unique<Exporter>(options, report,
-                                             options.since.empty() ? Mode::kArchive : Mode::kDelta);
-  return exporter->Run();
+                                             options.since.empty() ? Mode::kArchive : Mode::kDelta,
+                                             writer.get());
+  VM_RETURN_IF_ERROR(exporter->Run());
+  if (!writer) return Status::OK();
+  Status s = writer->Finish();
+  if (s.ok()) s = state_out.Commit();
+  // The archive is complete; without the state file the run still failed.
+  return s.WithContext("--state-out " + options.state_out);
 }
 
 Status WriteState(const StateOptions& options, StateReport* report) {
@@ -703,19 +789,9 @@ Status WriteState(const StateOptions& options, StateReport* report) {
   eo.exclude = options.exclude;
   // The output is opened first, so that an existing one is refused before
   // the scan, and written whole or not at all.
-  std::unique_ptr<AtomicFile> file;
-  FILE* out = nullptr;
-  if (options.output == "-") {
-    out = stdout;
-  } else if (!options.output.empty()) {
-    struct stat st;
-    if (!options.overwrite && lstat(options.output.c_str(), &st) == 0)
-      return Status::Conflict(options.output + " already exists (--force replaces it)");
-    file = std::make_unique<AtomicFile>(options.output, 0600);
-    VM_RETURN_IF_ERROR(file->Open());
-    int fd = dup(file->fd());
-    if (fd < 0 || !(out = fdopen(fd, "w"))) return FromErrno("cannot write " + options.output, errno);
-  }
+  StateOutput output;
+  VM_RETURN_IF_ERROR(output.Open(options.output, options.overwrite));
+  FILE* out = output.out();
   StateWriter writer(out);
   writer.Header(NowUtc(), SourceHostname(options.paths), options.paths.vpopmail_home,
                 options.paths.qmail_dir);
@@ -723,10 +799,7 @@ Status WriteState(const StateOptions& options, StateReport* report) {
   auto exporter = std::make_unique<Exporter>(eo, &scan, Mode::kState, &writer);
   Status s = exporter->Run();
   if (s.ok()) s = writer.Finish();
-  if (file) {
-    if (std::fclose(out) != 0 && s.ok()) s = FromErrno("cannot write " + options.output, errno);
-    if (s.ok()) s = file->Commit();
-  }
+  if (s.ok()) s = output.Commit();
   if (!s.ok()) return s;
   report->content_digest = writer.content_digest();
   report->domain_digests = writer.domain_digests();

@@ -36,6 +36,18 @@ struct ExportOptions {
   /// --since STATE: write a delta (kind "delta") holding only what changed
   /// since the state file STATE ("-" = stdin) was taken.
   std::string since;
+  /// --add-only (needs `since`): an add-only ("tail") delta: only messages
+  /// new since STATE and the directories new on their way; no removals,
+  /// renames, account or non-message file changes (archive-format.md,
+  /// "Add-only deltas").
+  bool add_only = false;
+  /// --state-out FILE: the state (state/state_file.h) of exactly what this
+  /// export saw, written whole or not at all, only when the export
+  /// succeeded: for a delta the state its `result` describes (the source's
+  /// own state, also for --add-only), for a full archive the state of what
+  /// the archive carries (taken while it is written). Refused when FILE
+  /// exists unless `overwrite`.
+  std::string state_out;
   ProgressMeter* progress = nullptr;        // --progress; not owned
   RateLimiter* rate_limit = nullptr;        // --max-rate; not owned
 };
@@ -64,8 +76,11 @@ struct ExportReport {
 /// --skip-invalid-users, which leaves out and reports both kinds.
 /// With `since`, the archive is a delta (share/doc/archive-format.md):
 /// kNotFound / kCorrupt for the state file (state/state_file.h), kInvalidInput
-/// when a single domain is not in it. A file that vanishes between the scan
-/// and its copy is left out with a warning (a later delta brings it).
+/// when a single domain is not in it, kInvalidInput for `add_only` without
+/// `since`. A file that vanishes between the scan and its copy is left out
+/// with a warning (a later delta brings it); in an add-only delta a message
+/// that only moved to cur/ or got new flags since the scan is carried under
+/// its new name. kConflict for an existing `state_out` without `overwrite`.
 Status ExportDomain(const ExportOptions& options, ExportReport* report);
 
 /// vmigrate state: what is installed for a domain (or every domain), in the

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/dir_mode.h"
+#include "core/sha256.h"
 #include "core/strings.h"
 
 namespace vmigrate {
@@ -27,6 +29,8 @@ std::string DeltaRenameLine(const std::string& domain, const std::string& from, 
                 after.mtime_sec, after.mtime_nsec);
   return "rename\t" + EscapeC(domain) + "\t" + EscapeC(from) + "\t" + EscapeC(to) + "\t" + meta;
 }
+
+std::string AddOnlyBase(const std::string& base) { return Sha256::Of("vmigrate-add-only\t" + base); }
 
 Status StateCollector::Init() {
   VM_RETURN_IF_ERROR(sends_.Init());
@@ -51,7 +55,7 @@ void StateCollector::Add(const std::string& rel, const std::string& disk, const 
   StateEntry& e = item.entry;
   e.type = S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f';
   e.path = rel;
-  e.mode = st.st_mode & 07777;
+  e.mode = e.type == 'd' ? CarriedDirMode(st.st_mode) : st.st_mode & 07777;
   e.mtime_sec = st.st_mtim.tv_sec;
   e.mtime_nsec = st.st_mtim.tv_nsec;
   e.size = e.type == 'd' ? 0 : digest.size >= 0 ? digest.size : static_cast<std::int64_t>(st.st_size);
@@ -76,14 +80,43 @@ Status StateCollector::EndSection(const std::string& key, const std::string& use
       auto loaded = base_->Load(domain_, key);
       if (!loaded.ok()) return loaded.status();
       base = std::move(*loaded);
-      if (user && base.user_line != user_line) ++delta_.users_changed;
-    } else if (user) {
+      if (user && base.user_line != user_line && !add_only_) ++delta_.users_changed;
+    } else if (user && !add_only_) {
       ++delta_.users_added;
     }
-    VM_RETURN_IF_ERROR(NoteDelta(member_root, DiffSection(base, entries, user_line), items_));
+    SectionChanges changes = DiffSection(base, entries, user_line);
+    if (add_only_) {
+      KeepNewMessages(base, &changes);
+      if (!user) changes.send.clear();  // the domain dir holds no mailbox
+    }
+    VM_RETURN_IF_ERROR(NoteDelta(member_root, changes, items_));
   }
   items_.clear();
   return Status::OK();
+}
+
+void StateCollector::KeepNewMessages(const StateSection& base, SectionChanges* changes) {
+  // base.entries is sorted by path (StateFile::Load).
+  auto in_base = [&](const std::string& path) {
+    auto it = std::lower_bound(base.entries.begin(), base.entries.end(), path,
+                               [](const StateEntry& e, const std::string& p) { return e.path < p; });
+    return it != base.entries.end() && it->path == path;
+  };
+  std::vector<StateEntry> messages;
+  std::set<std::string> dirs;  // every directory on the way to a message
+  for (const StateEntry& e : changes->send) {
+    if (e.type != 'f' || !IsStateMessage(e.path)) continue;
+    messages.push_back(e);
+    for (std::string dir = DirName(e.path); !dir.empty() && dir != "."; dir = DirName(dir)) dirs.insert(dir);
+  }
+  std::vector<StateEntry> keep;
+  for (const StateEntry& e : changes->send)
+    if (e.type == 'd' && dirs.count(e.path) && !in_base(e.path)) keep.push_back(e);
+  keep.insert(keep.end(), messages.begin(), messages.end());
+  std::sort(keep.begin(), keep.end(), [](const StateEntry& a, const StateEntry& b) { return a.path < b.path; });
+  changes->send = std::move(keep);
+  changes->remove.clear();
+  changes->renames.clear();
 }
 
 Status StateCollector::NoteDelta(const std::string& member_root, const SectionChanges& changes,
@@ -112,9 +145,10 @@ void StateCollector::EndDomain(DomainDelta* delta) {
   std::string digest = writer_->EndDomain();
   if (base_domain_) {
     for (const auto& [key, pos] : base_domain_->sections)
-      if (StartsWith(key, kUserSectionPrefix) && !seen_sections_.count(key)) ++delta_.users_removed;
+      if (StartsWith(key, kUserSectionPrefix) && !seen_sections_.count(key) && !add_only_) ++delta_.users_removed;
     delta_.base = base_domain_->digest;
   }
+  if (add_only_) delta_.base = AddOnlyBase(delta_.base);
   delta_.result = digest;
   *delta = delta_;
 }

@@ -39,6 +39,11 @@ class StateCollector {
   StateCollector(StateWriter* writer, StateFile* base) : writer_(writer), base_(base) {}
   /// Creates the spools (a delta only).
   Status Init();
+  /// export --add-only: of what is new since the base, only messages (and
+  /// the directories new since the base that lead to them) are sent; no
+  /// removals, renames or account changes are recorded, and the domain's
+  /// delta base is AddOnlyBase() of the real one.
+  void set_add_only(bool add_only) { add_only_ = add_only; }
 
   /// Starts a domain. With a base that lacks the domain, everything of it is sent.
   void BeginDomain(const std::string& name, const std::vector<std::string>& aliases);
@@ -70,8 +75,13 @@ class StateCollector {
   Status NoteDelta(const std::string& member_root, const SectionChanges& changes,
                    const std::vector<Item>& items);
 
+  /// add_only_: keeps of `changes` only the messages and the directories
+  /// new since `base` on their way.
+  static void KeepNewMessages(const StateSection& base, SectionChanges* changes);
+
   StateWriter* writer_;
   StateFile* base_;
+  bool add_only_ = false;
   const StateDomain* base_domain_ = nullptr;
   std::string domain_;
   DomainDelta delta_;
@@ -79,6 +89,13 @@ class StateCollector {
   std::vector<Item> items_;
   TextSpool sends_, records_;
 };
+
+/// The `domains[].delta.base` of an add-only delta made against a state
+/// whose domain digest is `base` ("" = not in the state): the SHA-256 of
+/// "vmigrate-add-only\t" + base, which is the digest of no state. A
+/// vmigrate that does not know `add_only` therefore refuses such a delta at
+/// its base check and never applies it as a normal delta.
+std::string AddOnlyBase(const std::string& base);
 
 /// A delta.txt record line (without newline): "remove\t<domain>\t<rel>" or
 /// "rename\t<domain>\t<from>\t<to>\t<mode>\t<sec>.<nsec>", fields C-escaped.

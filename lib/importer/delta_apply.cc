@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "core/crash_point.h"
+#include "core/dir_mode.h"
 #include "core/errno_status.h"
 #include "core/resolve_path.h"
 #include "core/strings.h"
@@ -426,7 +427,7 @@ Status DeltaApply::BuildSteps(bool dry_run, DomainOutcome* out) {
         steps_.push_back({"mkdir", *disk});
         touched.insert(DirName(*disk));
       }
-      dir_meta[*disk] = {m.mode, m.mtime};
+      dir_meta[*disk] = {CarriedDirMode(m.mode), m.mtime};  // never the sticky bit
       ++counts.files;
       continue;
     }

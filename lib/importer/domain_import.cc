@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/crash_point.h"
+#include "core/dir_mode.h"
 #include "core/errno_status.h"
 #include "core/resolve_path.h"
 #include "core/strings.h"
@@ -307,7 +308,7 @@ Status DomainImport::Accept(const EntryHeader& h, const MemberName& name, FileRe
     case EntryType::kDirectory:
       if (*disk != staging_ && !dry) VM_RETURN_IF_ERROR(EnsureDir(*disk));
       dir_paths_.insert(*disk);
-      dirs_.push_back({*disk, rec->mode, mtime});
+      dirs_.push_back({*disk, CarriedDirMode(rec->mode), mtime});  // never the sticky bit
       if (name.part == MemberPart::kUserHome && name.rel.empty()) homes_seen_.insert(name.user);
       return Status::OK();
     case EntryType::kFile:

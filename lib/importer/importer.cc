@@ -18,6 +18,7 @@
 #include "core/strings.h"
 #include "core/writeback.h"
 #include "importer/delta_apply.h"
+#include "importer/tail_apply.h"
 #include "importer/domain_import.h"
 #include "importer/import_context.h"
 #include "importer/mailbox_restore.h"
@@ -218,7 +219,7 @@ class Importer {
     if (!opt_.user.empty()) return Status::InvalidInput("--user restores from a full archive, not from a delta");
     // A server delta carries the server's configuration whole: --all
     // applies it as a restore --all would, lines the target lacks added.
-    want_server_ = opt_.all && opt_.domain.empty() && !manifest().server_files.empty();
+    want_server_ = opt_.all && opt_.domain.empty() && !manifest().server_files.empty() && !manifest().delta_add_only;
     std::vector<const ManifestDomain*> chosen;
     if (!opt_.domain.empty()) {
       const ManifestDomain* d = FindDomain(opt_.domain);
@@ -227,6 +228,7 @@ class Importer {
     } else {
       for (const auto& d : manifest().domains) chosen.push_back(&d);
     }
+    if (manifest().delta_add_only) return SelectTails(chosen);
     for (const ManifestDomain* d : chosen) {
       auto loc = qmail::LocateDomain(opt_.paths, d->name);
       if (!loc.ok()) {
@@ -259,6 +261,37 @@ class Importer {
       delta_sinks_[d->name] = job.get();
       report_->domains.push_back(out);
       delta_jobs_.push_back({std::move(job), report_->domains.size() - 1});
+    }
+    return Status::OK();
+  }
+
+  // An add-only delta: no base check (the target is live); every domain
+  // must be installed here, and one applied before is "already applied".
+  Status SelectTails(const std::vector<const ManifestDomain*>& chosen) {
+    for (const ManifestDomain* d : chosen) {
+      auto loc = qmail::LocateDomain(opt_.paths, d->name);
+      if (!loc.ok()) {
+        if (loc.status().code() != Status::Code::kNotFound) return loc.status();
+        return Status::Conflict(d->name + ": is not installed on this host; an add-only delta only adds mail to a "
+                                "domain that is there (import the full archive and the deltas first); nothing was changed");
+      }
+      DomainOutcome out = Outcome(*d);
+      out.is_delta = true;
+      out.add_only = true;
+      out.domain_dir = loc->dir;
+      auto job = std::make_unique<TailApply>(&ctx_, d, *loc);
+      auto applied = job->Begin();
+      if (!applied.ok()) return applied.status();
+      if (*applied) {
+        out.status = DomainStatus::kAlreadyApplied;
+        out.delta.base = d->delta.base;
+        out.delta.result = d->delta.result;
+        report_->domains.push_back(out);
+        continue;
+      }
+      sinks_[d->name] = job.get();
+      report_->domains.push_back(out);
+      tail_jobs_.push_back({std::move(job), report_->domains.size() - 1});
     }
     return Status::OK();
   }
@@ -385,6 +418,8 @@ class Importer {
       for (size_t i = 0; i < raw.size(); ++i)
         if (!UnescapeC(raw[i], &f[i])) return Status::Corrupt("delta.txt: line " + std::to_string(k + 1) + ": bad escape");
       if (f.size() < 3) return Status::Corrupt("delta.txt: line " + std::to_string(k + 1) + ": too few fields");
+      if (manifest().delta_add_only)
+        return Status::Corrupt("delta.txt: line " + std::to_string(k + 1) + ": an add-only delta has no records");
       if (!FindDomain(f[1]) || FindDomain(f[1])->name != f[1])
         return Status::Corrupt("delta.txt: line " + std::to_string(k + 1) + ": domain '" + EscapeC(f[1]) +
                                "' is not in the manifest");
@@ -457,6 +492,12 @@ class Importer {
       out.status = DomainStatus::kPlanned;
       NoteFirst(out);
     }
+    for (auto& job : tail_jobs_) {
+      DomainOutcome& out = report_->domains[job.outcome];
+      VM_RETURN_IF_ERROR(job.apply->Plan(&out));
+      out.status = DomainStatus::kPlanned;
+      NoteFirst(out);
+    }
     if (!want_server_) return Status::OK();
     return server_->ReplaceServerFiles(/*dry_run=*/true, *server_edits);
   }
@@ -505,6 +546,14 @@ class Importer {
       out.status = DomainStatus::kImported;
       NoteFirst(out);
     }
+    for (auto& job : tail_jobs_) {
+      DomainOutcome& out = report_->domains[job.outcome];
+      Status s = job.apply->Commit(&out);
+      job.apply.reset();
+      if (!s.ok()) return s;
+      out.status = DomainStatus::kImported;
+      NoteFirst(out);
+    }
     if (!want_server_) return Status::OK();
     return server_->ReplaceServerFiles(/*dry_run=*/false, server_edits);
   }
@@ -525,6 +574,11 @@ class Importer {
     size_t outcome;
   };
   std::vector<DeltaJob> delta_jobs_;              // after jobs_
+  struct TailJob {
+    std::unique_ptr<TailApply> apply;
+    size_t outcome;
+  };
+  std::vector<TailJob> tail_jobs_;                // an add-only delta (no jobs_ or delta_jobs_ then)
   std::map<std::string, DeltaApply*> delta_sinks_;
   bool seen_delta_ = false;                       // delta.txt came
   std::map<std::string, EntrySink*> sinks_;       // domain name -> its DomainImport

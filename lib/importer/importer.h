@@ -84,6 +84,8 @@ struct DomainOutcome {
   bool is_delta = false;    // applied (or planned) as a delta
   DomainDelta delta;        // with is_delta: what the delta changes here
   std::vector<std::string> aliases_added, aliases_removed;  // with is_delta
+  bool add_only = false;    // with is_delta: an add-only delta (importer/tail_apply.h)
+  std::uint64_t added = 0, already_there = 0;  // with add_only: messages added / found by unique name
 };
 
 /// A server configuration file (import --all).

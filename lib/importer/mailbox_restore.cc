@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "core/dir_mode.h"
 #include "core/errno_status.h"
 #include "core/resolve_path.h"
 #include "core/strings.h"
@@ -180,7 +181,7 @@ Status MailboxRestore::Accept(const EntryHeader& h, const MemberName& name, File
   std::string target = TargetRel(name.rel);
   if (target.empty()) return ignore();
   if (h.type == EntryType::kDirectory) {
-    archive_dirs_[target] = {static_cast<mode_t>(h.mode & 07777)};
+    archive_dirs_[target] = {CarriedDirMode(static_cast<mode_t>(h.mode))};
     return Status::OK();
   }
   if (h.type == EntryType::kSymlink) {

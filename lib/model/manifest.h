@@ -99,6 +99,10 @@ struct Manifest {
   /// Kind "delta" only: content digests of the base state and of the
   /// source's state when the delta was made (state/state_file.h).
   std::string delta_base, delta_result;
+  /// Kind "delta": an add-only ("tail") delta (export --since --add-only):
+  /// only messages new on the source, imported without a base check and
+  /// never deleting, renaming or overwriting (share/doc/archive-format.md).
+  bool delta_add_only = false;
 
   std::uint64_t total_messages() const;
   std::uint64_t total_bytes() const;

@@ -214,6 +214,7 @@ std::string ManifestToYaml(const Manifest& m) {
     out << YAML::Key << "delta" << YAML::Value << YAML::BeginMap;
     Str(out, "base", m.delta_base);
     Str(out, "result", m.delta_result);
+    if (m.delta_add_only) out << YAML::Key << "add_only" << YAML::Value << true;
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -409,6 +410,7 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
       if (!r.status.ok()) return r.status;
       m.delta_base = r.String(dm, "base", "delta.");
       m.delta_result = r.String(dm, "result", "delta.");
+      m.delta_add_only = r.Bool(dm, "add_only", "delta.", false);
       if (!r.status.ok()) return r.status;
       if (!IsDigestText(m.delta_base) || !IsDigestText(m.delta_result))
         return Status::Corrupt("manifest: delta.base and delta.result must be SHA-256 hex digests");

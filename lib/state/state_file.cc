@@ -1,5 +1,6 @@
 #include "state/state_file.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,6 +121,41 @@ std::string MaildirUniqueName(const std::string& file_name) {
 std::string StateUserLine(const VpasswdEntry& e) {
   return "user" + Field(e.name) + Field(e.passwd) + Field(e.uid) + Field(e.gid) + Field(e.gecos) +
          Field(e.quota) + (e.has_clear ? Field(e.clear) : std::string("\t-"));
+}
+
+StateOutput::~StateOutput() {
+  if (file_ && out_) std::fclose(out_);
+}
+
+Status StateOutput::Open(const std::string& path, bool overwrite) {
+  path_ = path;
+  if (path == "-") {
+    out_ = stdout;
+    return Status::OK();
+  }
+  if (path.empty()) return Status::OK();
+  struct stat st;
+  if (!overwrite && lstat(path.c_str(), &st) == 0)
+    return Status::Conflict(path + " already exists (--force replaces it)");
+  file_ = std::make_unique<AtomicFile>(path, 0600);
+  VM_RETURN_IF_ERROR(file_->Open());
+  int fd = dup(file_->fd());
+  if (fd < 0 || !(out_ = fdopen(fd, "w"))) {
+    if (fd >= 0) close(fd);
+    return FromErrno("cannot write " + path, errno);
+  }
+  return Status::OK();
+}
+
+Status StateOutput::Commit() {
+  if (!file_) {
+    if (out_ && std::fflush(out_) != 0) return FromErrno("cannot write the state", errno);
+    return Status::OK();
+  }
+  FILE* out = out_;
+  out_ = nullptr;
+  if (std::fclose(out) != 0) return FromErrno("cannot write " + path_, errno);
+  return file_->Commit();
 }
 
 std::string ContentDigest(const std::map<std::string, std::string>& digests) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/sha256.h"
 #include "core/status.h"
 #include "model/vpasswd_entry.h"
@@ -146,6 +147,30 @@ class StateFile {
   FILE* file_ = nullptr;
   std::string created_, host_, content_digest_;
   std::vector<StateDomain> domains_;
+};
+
+/// Where a StateWriter writes: "-" is stdout, "" is nowhere (digests only),
+/// anything else a file written through a temporary file in its directory
+/// and renamed into place by Commit: whole or not at all (mode 0600).
+class StateOutput {
+ public:
+  StateOutput() = default;
+  ~StateOutput();  // without Commit, a file is not written
+  StateOutput(const StateOutput&) = delete;
+  StateOutput& operator=(const StateOutput&) = delete;
+
+  /// kConflict "<path> already exists (--force replaces it)" when `path`
+  /// exists and !overwrite; kIoError when the temporary file cannot be made.
+  Status Open(const std::string& path, bool overwrite);
+  /// The stream for StateWriter; nullptr for "".
+  FILE* out() const { return out_; }
+  /// Flushes; a file is fsynced and renamed over `path`.
+  Status Commit();
+
+ private:
+  std::string path_;
+  std::unique_ptr<AtomicFile> file_;
+  FILE* out_ = nullptr;
 };
 
 /// SHA-256 of the domain digests of `digests` (name -> digest), as the

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "archive/layout.h"
+#include "core/dir_mode.h"
 #include "core/errno_status.h"
 #include "core/sha256.h"
 #include "core/strings.h"
@@ -219,7 +220,11 @@ Status MemberCheck::FindInstalled(const EntryHeader& h, const Mapped& m, struct 
 }
 
 void MemberCheck::CompareMetadata(const EntryHeader& h, const Mapped& m, const struct stat& st) {
-  if (h.type != EntryType::kSymlink && (st.st_mode & 07777) != (h.mode & 07777))
+  // A directory's sticky bit never travels (core/dir_mode.h), also not
+  // from an archive of an older vmigrate.
+  const bool dir = h.type == EntryType::kDirectory;
+  if (h.type != EntryType::kSymlink && (dir ? CarriedDirMode(st.st_mode) != CarriedDirMode(h.mode)
+                                            : (st.st_mode & 07777) != (h.mode & 07777)))
     Add(m.user, m.shown, "mode " + ModeText(h.mode) + " in the archive, " + ModeText(st.st_mode) + " installed");
   if (st.st_mtim.tv_sec != h.mtime_sec || st.st_mtim.tv_nsec != h.mtime_nsec)
     Add(m.user, m.shown, "mtime " + MtimeText(h.mtime_sec, h.mtime_nsec) + " in the archive, " +

@@ -49,7 +49,8 @@ struct Flags {
   PathFlags paths;
   ProgressFlags progress;
   std::vector<std::string> domains, exclude;
-  std::string output, compress = "zstd", domains_from, since;
+  std::string output, compress = "zstd", domains_from, since, state_out;
+  bool add_only = false;
   bool all = false, each = false, force = false, strip_cleartext = false, json = false,
        skip_invalid_users = false;
 };
@@ -93,6 +94,7 @@ void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
   if (f.json) {
     JsonWriter j;
     j.BeginObject().Key("status").String("ok").Key("kind").String(m.kind);
+    j.Key("add_only").Bool(m.delta_add_only);
     j.Key("domains").StringArray(names);
     j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
     j.Key("files").Number(t.files).Key("messages").Number(t.messages).Key("bytes").Number(t.bytes);
@@ -100,9 +102,17 @@ void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
     j.Key("removals").Number(t.removals).Key("users_added").Number(t.users_added);
     j.Key("users_removed").Number(t.users_removed).Key("users_changed").Number(t.users_changed);
     j.Key("entries").Number(report.entries).Key("output").String(f.output);
+    if (f.state_out.empty()) j.Key("state_out").Null();
+    else j.Key("state_out").String(f.state_out);
     j.Key("warnings").StringArray(report.warnings);
     j.EndObject();
     std::fprintf(out, "%s\n", j.str().c_str());
+    return;
+  }
+  if (m.delta_add_only) {
+    std::fprintf(out, "exported an add-only delta of %s: %llu new messages (%llu bytes), to %s\n",
+                 Join(names, ", ").c_str(), static_cast<unsigned long long>(t.messages),
+                 static_cast<unsigned long long>(t.bytes), f.output.c_str());
     return;
   }
   std::fprintf(out,
@@ -246,7 +256,14 @@ Handler AddExport(CLI::App* app) {
                   "write a delta: only what changed since STATE, a file written by `vmigrate state` "
                   "on the target ('-' reads it from stdin)")
       ->type_name("STATE");
-  app->add_flag("--force", f->force, "overwrite an existing output file");
+  app->add_flag("--add-only", f->add_only,
+                "with --since: an add-only (\"tail\") delta for a target that is already live: only "
+                "messages new since STATE; importing it never deletes, renames or overwrites anything");
+  app->add_option("--state-out", f->state_out,
+                  "also write the state of exactly what this export saw to FILE (the base of the "
+                  "next --since), whole or not at all")
+      ->type_name("FILE");
+  app->add_flag("--force", f->force, "overwrite an existing output file (and --state-out FILE)");
   app->add_flag("--strip-cleartext", f->strip_cleartext,
                 "leave the cleartext password field empty in the archive");
   app->add_flag("--skip-invalid-users", f->skip_invalid_users,
@@ -281,6 +298,11 @@ Handler AddExport(CLI::App* app) {
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("export", paths.status());
     if (f->each && !f->since.empty()) return usage("--since works with one DOMAIN or --all, not --each");
+    if (f->add_only && f->since.empty())
+      return usage("--add-only needs --since STATE (the state the new messages are counted from)");
+    if (f->each && !f->state_out.empty()) return usage("--state-out works with one DOMAIN or --all, not --each");
+    if (f->state_out == "-") return usage("--state-out needs a file name, not '-'");
+    if (!f->state_out.empty() && f->state_out == f->output) return usage("--state-out and -o name the same file");
     if (f->each) return RunEach(*f, *paths);
 
     ExportOptions opt;
@@ -298,6 +320,8 @@ Handler AddExport(CLI::App* app) {
     opt.strip_cleartext = f->strip_cleartext;
     opt.skip_invalid_users = f->skip_invalid_users;
     opt.since = f->since;
+    opt.add_only = f->add_only;
+    opt.state_out = f->state_out;
     auto meter = f->progress.MakeMeter("export");
     auto limiter = f->progress.MakeLimiter();
     if (!meter.ok()) return Fail("export", meter.status());

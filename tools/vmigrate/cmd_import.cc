@@ -179,7 +179,10 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
     for (const auto& d : report.domains) {
       j.BeginObject().Key("name").String(d.name).Key("status").String(DomainStatusName(d.status));
       j.Key("delta").Bool(d.is_delta).Key("domain_dir").String(d.domain_dir);
-      if (d.is_delta) {
+      if (d.add_only) {
+        j.Key("add_only").Bool(true).Key("added").Number(d.added).Key("already_there").Number(d.already_there);
+        j.Key("bytes").Number(d.delta.bytes);
+      } else if (d.is_delta) {
         j.Key("files").Number(d.delta.files).Key("bytes").Number(d.delta.bytes);
         j.Key("messages_added").Number(d.delta.messages);
         j.Key("renames").Number(d.delta.renames).Key("removals").Number(d.delta.removals);
@@ -206,7 +209,15 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
                 static_cast<unsigned long long>(report.entries));
   for (const auto& d : report.domains) {
     if (d.status == DomainStatus::kAlreadyApplied) {
-      std::printf("already applied: %s has the delta's result state; nothing changed\n", d.name.c_str());
+      std::printf(d.add_only ? "already applied: this add-only delta was imported into %s before; nothing changed\n"
+                             : "already applied: %s has the delta's result state; nothing changed\n",
+                  d.name.c_str());
+      continue;
+    }
+    if (d.add_only) {
+      std::printf("%s %s: %llu messages added (%llu bytes), %llu already there\n",
+                  dry_run ? "would add to" : "added to", d.name.c_str(), static_cast<unsigned long long>(d.added),
+                  static_cast<unsigned long long>(d.delta.bytes), static_cast<unsigned long long>(d.already_there));
       continue;
     }
     if (!d.is_delta) {

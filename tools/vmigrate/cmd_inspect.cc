@@ -91,6 +91,7 @@ int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
     JsonWriter j;
     j.BeginObject().Key("format_version").Number(static_cast<std::uint64_t>(m.format_version));
     j.Key("kind").String(m.kind).Key("created").String(m.created).Key("generator").String(m.generator);
+    j.Key("add_only").Bool(m.delta_add_only);
     j.Key("source_host").String(m.source.hostname);
     j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
     j.Key("domains").BeginArray();
@@ -116,7 +117,8 @@ int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
     std::printf("%s\n", j.str().c_str());
     return 0;
   }
-  std::printf("archive:        %s (format %d, kind delta: changes since a state)\n", path.c_str(), m.format_version);
+  std::printf("archive:        %s (format %d, kind delta: %s)\n", path.c_str(), m.format_version,
+              m.delta_add_only ? "add-only, new messages since a state" : "changes since a state");
   std::printf("created:        %s by %s\n", m.created.c_str(), m.generator.c_str());
   std::printf("source host:    %s\n", m.source.hostname.c_str());
   std::printf("base state:     %s\n", m.delta_base.c_str());
