@@ -37,6 +37,7 @@ set(VMIGRATE_LIB_SOURCES
   # importer/
   importer/delta_apply.cc
   importer/delta_journal.cc
+  importer/domain_discard.cc
   importer/domain_import.cc
   importer/import_context.cc
   importer/importer.cc

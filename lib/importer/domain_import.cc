@@ -15,6 +15,7 @@
 #include "core/errno_status.h"
 #include "core/resolve_path.h"
 #include "core/strings.h"
+#include "importer/domain_discard.h"
 #include "importer/journal.h"
 #include "templates.h"
 #include "vpopmail/dir_control.h"
@@ -448,10 +449,8 @@ Status DomainImport::Commit(DomainOutcome* out) {
   for (const auto& [name, rel] : user_rel_) target.user_dirs[name] = host_dir + "/" + rel;
   out->user_dirs = target.user_dirs;
 
-  VM_RETURN_IF_ERROR(FinishStaging(target));
-  CrashPoint("staging complete");
-
-  // Everything below changes the live target: journal it first.
+  // What the commit will change, worked out before the staging dir is
+  // finished so that a move record (--move-id) lands with the domain.
   std::vector<std::string> bucket_dirs;
   for (std::string d = DirName(final_disk); StartsWith(d, ctx_->domains_disk + "/"); d = DirName(d)) {
     if (lstat(d.c_str(), &st) == 0) break;
@@ -470,6 +469,12 @@ Status DomainImport::Commit(DomainOutcome* out) {
   plan.dir_control = dc_path;
   plan.dir_control_old = existing;
   plan.dir_control_new = domain_alloc.final_text;
+  if (!opt().move_id.empty())
+    VM_RETURN_IF_ERROR(WriteMoveRecord(staging_, opt().move_id, plan, ctx_->chown));
+  VM_RETURN_IF_ERROR(FinishStaging(target));
+  CrashPoint("staging complete");
+
+  // Everything below changes the live target: journal it first.
   std::string journal = JournalDir(ctx_->domains_disk, domain().name);
   VM_RETURN_IF_ERROR(WriteJournal(journal, plan));
   CrashPoint("journal written");

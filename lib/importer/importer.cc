@@ -158,6 +158,9 @@ class Importer {
   // What this run restores: one mailbox, one domain, or every domain (plus
   // the server files of a server archive).
   Status Select() {
+    if (!opt_.move_id.empty() && (manifest().kind == kKindDelta || !opt_.user.empty()))
+      return Status::InvalidInput("--move-id marks a domain created by a full import; this is " +
+                                  std::string(manifest().kind == kKindDelta ? "a delta" : "a mailbox restore"));
     if (manifest().kind == kKindDelta) return SelectDelta();
     const bool server = manifest().kind == kKindServer;
     if (!opt_.user.empty()) {
@@ -183,6 +186,9 @@ class Importer {
     } else {
       for (const auto& d : manifest().domains) chosen.push_back(&d);
     }
+    if (!opt_.move_id.empty() && chosen.size() != 1)
+      return Status::InvalidInput("--move-id marks one domain; the archive holds " + std::to_string(chosen.size()) +
+                                  " (choose one with --domain D)");
     want_server_ = server && opt_.domain.empty();
     if (want_server_ && !opt_.merge) {
       auto assign = ReadSmallFile(opt_.paths.OnDisk(opt_.paths.assign_file()));

@@ -46,6 +46,10 @@ struct ImportOptions {
   /// written; a line over vpopmail 5.4's 254 bytes but within N is written
   /// with a warning.
   size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
+  /// --move-id ID (importer/domain_discard.h): a full import of one domain
+  /// writes the move marker and its commit record into the domain dir, so
+  /// that `cutover discard` can take the import back. Empty: none.
+  std::string move_id;
   ProgressMeter* progress = nullptr;  // --progress; not owned
   RateLimiter* rate_limit = nullptr;  // --max-rate; not owned
   /// Set from a signal handler; checked between entries.

@@ -53,15 +53,9 @@ Status WriteJournal(const std::string& journal_dir, const JournalPlan& plan) {
   return SyncDirectory(journal_dir.substr(0, journal_dir.rfind('/')));
 }
 
-Result<bool> RecoverJournal(const std::string& journal_dir) {
-  struct stat st;
-  if (lstat(journal_dir.c_str(), &st) != 0) return false;
+Result<JournalPlan> ReadJournal(const std::string& journal_dir) {
   auto index = ReadSmallFile(journal_dir + "/index", 16u << 20);
-  if (!index.ok()) {
-    // No index: the run died while writing the journal, before touching anything.
-    VM_RETURN_IF_ERROR(RemoveJournal(journal_dir));
-    return true;
-  }
+  if (!index.ok()) return index.status();
   std::vector<std::string> lines = SplitLines(*index);
   if (lines.empty() || lines[0] != "vmigrate-journal 2")
     return Status::Corrupt(journal_dir + "/index: unknown journal format; check the target and remove it by hand");
@@ -81,22 +75,29 @@ Result<bool> RecoverJournal(const std::string& journal_dir) {
     else if (f[0] == "dircontrol" && f.size() == 2) plan.dir_control = f[1];
     else return Bad(journal_dir, lines[k]);
   }
-  std::map<std::string, bool> existed(plan.existed.begin(), plan.existed.end());
+  auto old_text = ReadSmallFile(journal_dir + "/dircontrol.old", 4096);
+  if (old_text.ok()) plan.dir_control_old = *old_text;
+  auto new_text = ReadSmallFile(journal_dir + "/dircontrol.new", 4096);
+  if (new_text.ok()) plan.dir_control_new = *new_text;
+  return plan;
+}
 
+Status UndoControlEdits(const JournalPlan& plan, bool always_rebuild_cdbs) {
+  std::map<std::string, bool> existed(plan.existed.begin(), plan.existed.end());
   // Undo this import's own lines, file by file; lines of other domains stay.
   std::map<std::string, std::vector<JournalPlan::Edit>> by_file;
   for (const auto& e : plan.edits) by_file[e.file].push_back(e);
   for (const auto& [file, edits] : by_file) {
     auto cf = qmail::ControlFile::Load(file, IsAssign(file));
-    if (!cf.ok()) return cf.status().WithContext("recovery");
+    if (!cf.ok()) return cf.status();
     bool changed = false;
     for (const auto& e : edits)
       changed |= e.op == '+' ? cf->Remove(e.line) : cf->InsertSorted(e.line);
-    if (!changed) continue;
+    if (!changed && !always_rebuild_cdbs) continue;
     bool drop = !existed[file] && cf->lines().empty();
     if (drop) {
       if (unlink(file.c_str()) != 0 && errno != ENOENT) return FromErrno("cannot remove " + file, errno);
-    } else {
+    } else if (changed) {
       VM_RETURN_IF_ERROR(cf->Save());
     }
     const std::string& cdb = IsAssign(file) ? plan.users_cdb
@@ -105,12 +106,29 @@ Result<bool> RecoverJournal(const std::string& journal_dir) {
     if (cdb.empty()) continue;
     if (drop) {
       unlink(cdb.c_str());
+    } else if (!cf->present() && !changed) {
+      continue;  // nothing to build a cdb from (a re-run after the file went)
     } else if (IsAssign(file)) {
       VM_RETURN_IF_ERROR(qmail::WriteUsersCdb(cf->Text(), cdb));
     } else {
       VM_RETURN_IF_ERROR(qmail::WriteMoreRcpthostsCdb(cf->Text(), cdb));
     }
   }
+  return Status::OK();
+}
+
+Result<bool> RecoverJournal(const std::string& journal_dir) {
+  struct stat st;
+  if (lstat(journal_dir.c_str(), &st) != 0) return false;
+  if (lstat((journal_dir + "/index").c_str(), &st) != 0) {
+    // No index: the run died while writing the journal, before touching anything.
+    VM_RETURN_IF_ERROR(RemoveJournal(journal_dir));
+    return true;
+  }
+  auto read = ReadJournal(journal_dir);
+  if (!read.ok()) return read.status();
+  const JournalPlan& plan = *read;
+  VM_RETURN_IF_ERROR(UndoControlEdits(plan, /*always_rebuild_cdbs=*/false).WithContext("recovery"));
 
   // domains/.dir-control: put it back if it is still what we wrote; if
   // another domain was added since, give our allocation back the way

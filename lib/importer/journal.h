@@ -51,6 +51,18 @@ std::string JournalDir(const std::string& domains_dir_on_disk, const std::string
 /// Writes the journal durably (contents, then index, then the directory).
 Status WriteJournal(const std::string& journal_dir, const JournalPlan& plan);
 
+/// Reads a journal's index and its dircontrol.old/new files. kNotFound
+/// without an index; kCorrupt for an index it cannot parse.
+Result<JournalPlan> ReadJournal(const std::string& journal_dir);
+
+/// Takes the plan's control-file edits back ('+' lines removed, '-' lines
+/// put back in vpopmail's order), keeping every other line; a file the plan
+/// created and that is now empty is removed with its cdb. users/cdb and
+/// morercpthosts.cdb are rebuilt when their file changed, or always with
+/// `always_rebuild_cdbs` (a re-run after a crash between a file and its
+/// cdb). Idempotent. The caller holds the control-file locks.
+Status UndoControlEdits(const JournalPlan& plan, bool always_rebuild_cdbs);
+
 /// Undoes what an interrupted commit did and removes the journal. Returns
 /// false (and changes nothing) when there is no journal. The caller holds
 /// the control-file locks.

@@ -135,7 +135,9 @@ Handler AddCutover(CLI::App* app) {
   add("status", "local, held or forwarded; the domain's messages in qmail's queue");
   add("block-logins", "block POP3/IMAP/webmail logins to the domain (vpopmail's NO_POP, NO_IMAP, NO_WEBMAIL)");
   add("open-logins", "undo block-logins (flags the user had before stay)");
-  return [subs]() -> int {
+  Handler discard = AddCutoverDiscard(app);  // cmd_cutover_discard.cc
+  return [subs, discard, app]() -> int {
+    if (app->got_subcommand("discard")) return discard();
     for (const Sub& s : *subs) {
       if (!s.app->parsed()) continue;
       const Flags& f = *s.flags;

@@ -5,6 +5,7 @@
 
 #include "core/json.h"
 #include "core/strings.h"
+#include "importer/domain_discard.h"
 #include "importer/importer.h"
 #include "tools/vmigrate/commands.h"
 
@@ -306,7 +307,7 @@ struct Flags {
   PathFlags paths;
   ProgressFlags progress;
   std::vector<std::string> archives;
-  std::string owner, domain, user, into_folder;
+  std::string owner, domain, user, into_folder, move_id;
   size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   bool no_reload = false, qmail_programs = false, json = false, dry_run = false, all = false,
        merge = false;
@@ -410,6 +411,10 @@ Handler AddImport(CLI::App* app) {
                   "home path) is refused before anything is written (exit 8); one over 254 but "
                   "within N is written with a warning")
       ->check(CLI::Range(size_t{64}, size_t{65536}));
+  app->add_option("--move-id", f->move_id,
+                  "mark the domain as created by move ID (8-64 of [0-9a-f]) so that 'cutover discard "
+                  "DOMAIN --move-id ID' can take this import back; a full archive of one domain only")
+      ->type_name("ID");
   app->add_flag("--no-reload", f->no_reload, "do not send SIGHUP to qmail-send afterwards");
   app->add_flag("--qmail-programs", f->qmail_programs,
                 "rebuild users/cdb and morercpthosts.cdb with qmail-newu/qmail-newmrh instead "
@@ -431,6 +436,10 @@ Handler AddImport(CLI::App* app) {
     if (!f->user.empty() && f->domain.empty()) return usage("--user needs --domain");
     if (!f->into_folder.empty() && f->user.empty()) return usage("--into-folder needs --user");
     if (f->archives.size() > 1 && !f->user.empty()) return usage("--user restores from one archive");
+    if (!f->move_id.empty()) {
+      if (!IsValidMoveId(f->move_id)) return usage("--move-id '" + f->move_id + "': not 8-64 characters of [0-9a-f]");
+      if (f->archives.size() > 1 || f->all) return usage("--move-id marks one domain of one full archive");
+    }
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("import", paths.status());
     ImportOptions opt;
@@ -449,6 +458,7 @@ Handler AddImport(CLI::App* app) {
     opt.user = f->user;
     opt.into_folder = f->into_folder;
     opt.vpasswd_line_max = f->vpasswd_line_max;
+    opt.move_id = f->move_id;
     opt.interrupted = &g_interrupted;
     auto limiter = f->progress.MakeLimiter();
     if (!limiter.ok()) return Fail("import", limiter.status());
