@@ -4,9 +4,14 @@
 // vmigrate pointed at it by --target-root/--target-vpopmail-home/
 // --target-qmail-dir and --remote-vmigrate (the build's binary).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <atomic>
 #include <filesystem>
@@ -19,6 +24,7 @@
 
 #include "cli/cli_fixture.h"
 #include "cli/delta_fixture.h"
+#include "support/smtp_server.h"
 #include "cutover/move_record.h"
 #include "support/sshd_server.h"
 #include "support/test_support.h"
@@ -167,6 +173,110 @@ TEST_F(MoveCliTest, ASecondMoveWhileOneIsRecordedIsRefused) {
   CommandResult nothing = RunVmigrate(MoveArgs({"--abort"}));
   EXPECT_EQ(nothing.exit_code, 7) << nothing.err;
   EXPECT_NE(nothing.err.find("example.com: no move to abort"), std::string::npos) << nothing.err;
+}
+
+
+// The pieces `move` drives: export --add-only/--state-out, import
+// --move-id, cutover discard. Until all are in this build, the end-to-end
+// tests below skip (and say why).
+bool HaveMovePieces(std::string* missing) {
+  if (RunVmigrate({"export", "--help"}).out.find("--add-only") == std::string::npos) *missing = "export --add-only";
+  else if (RunVmigrate({"import", "--help"}).out.find("--move-id") == std::string::npos) *missing = "import --move-id";
+  else if (RunVmigrate({"cutover", "--help"}).out.find("discard") == std::string::npos) *missing = "cutover discard";
+  else return true;
+  return false;
+}
+
+class MoveEndToEndTest : public MoveCliTest {
+ protected:
+  void SetUp() override {
+    MoveCliTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    std::string missing;
+    if (!HaveMovePieces(&missing)) GTEST_SKIP() << "this build has no " << missing;
+    SmtpTestServer::Options o;
+    o.domains = {"example.com", "example.org"};
+    smtp_ = std::make_unique<SmtpTestServer>(work_.path(), o);
+    ASSERT_TRUE(smtp_->ok()) << smtp_->error();
+  }
+  std::vector<std::string> Args(std::vector<std::string> extra) const {
+    return MoveArgs(Concat({"--smtp-port", std::to_string(smtp_->port())}, extra));
+  }
+  std::string StateDigest(const std::vector<std::string>& flags, const std::string& name) {
+    CommandResult s = RunVmigrate(Concat({"state", "example.com", "-o", work_ / name, "--json", "--force"}, flags));
+    EXPECT_EQ(s.exit_code, 0) << s.err;
+    size_t at = s.out.find("\"digest\":\"");
+    return at == std::string::npos ? "" : s.out.substr(at + 10, 64);
+  }
+  std::unique_ptr<SmtpTestServer> smtp_;
+};
+
+TEST_F(MoveEndToEndTest, MovesTheDomainAndForwardsIt) {
+  CommandResult r = RunVmigrate(Args({"--json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* step : {"\"step\":\"full\"", "\"step\":\"block-logins\"", "\"step\":\"round\"",
+                           "\"step\":\"hold\"", "\"step\":\"final\"", "\"step\":\"verify\"",
+                           "\"step\":\"forward\"", "\"step\":\"tail\"", "\"step\":\"open-logins\"",
+                           "\"event\":\"done\"", "\"hold_window\":"})
+    EXPECT_NE(r.out.find(step), std::string::npos) << step << "\n" << r.out;
+  // The new host has what the old one has (the unlocked view on both).
+  std::string here = StateDigest(SourceFlags(src_.path()), "here.state");
+  EXPECT_EQ(StateDigest(TargetFlags(dst_.path()), "there.state"), here);
+  // Logins open there again.
+  EXPECT_FALSE(std::filesystem::exists(TargetDomainDisk(dst_.path()) + "/.vmigrate-login-lock"));
+  // Forwarded here; the move record is gone.
+  std::string routes = ReadFile(src_.path() + kFixtureQmailDir + "/control/smtproutes");
+  EXPECT_NE(routes.find("example.com:127.0.0.1:" + std::to_string(smtp_->port())), std::string::npos) << routes;
+  EXPECT_FALSE(std::filesystem::exists(MoveDirDisk()));
+}
+
+// SIGKILL the move once the record says the rounds are done (or later),
+// then --resume finishes it; and a move killed after its full copy is
+// undone on both hosts by --abort.
+TEST_F(MoveEndToEndTest, ResumeAfterKillAndAbortRestoresBothSides) {
+  auto domain_before = TreeDigest(SourceDomainDisk(src_.path()));
+  std::vector<std::string> args = Concat({VMIGRATE_BINARY}, Args({}));
+  auto KillWhen = [&](const std::string& done_line) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null = open("/dev/null", O_RDWR);
+      dup2(null, 0), dup2(null, 1), dup2(null, 2);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    bool seen = false;
+    for (int i = 0; i < 1200 && !seen; ++i) {
+      seen = ReadFile(MoveDirDisk() + "/record").find(done_line) != std::string::npos;
+      if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return seen;
+  };
+  ASSERT_TRUE(KillWhen("done\tfull\n"));
+  CommandResult again = RunVmigrate(Args({}));
+  EXPECT_EQ(again.exit_code, 5) << again.err;  // a move is recorded: resume or abort
+  CommandResult abort = RunVmigrate(Args({"--abort"}));
+  ASSERT_EQ(abort.exit_code, 0) << abort.out << abort.err;
+  EXPECT_FALSE(std::filesystem::exists(MoveDirDisk()));
+  EXPECT_FALSE(std::filesystem::exists(TargetDomainDisk(dst_.path())));
+  EXPECT_EQ(ReadFile(TargetQmailDisk(dst_.path()) + "/users/assign").find("example.com"), std::string::npos);
+  EXPECT_EQ(DigestDiff(domain_before, TreeDigest(SourceDomainDisk(src_.path()))), "");
+  std::string here = StateDigest(SourceFlags(src_.path()), "after-abort.state");
+
+  ASSERT_TRUE(KillWhen("done\trounds\n"));
+  CommandResult resumed = RunVmigrate(Args({"--resume"}));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_NE(resumed.out.find("moved example.com to " + sshd_->destination()), std::string::npos) << resumed.out;
+  EXPECT_EQ(StateDigest(TargetFlags(dst_.path()), "there.state"), here);
+  EXPECT_FALSE(std::filesystem::exists(MoveDirDisk()));
+  // After the forward, abort has nothing to undo (the record is gone).
+  CommandResult late = RunVmigrate(Args({"--abort"}));
+  EXPECT_EQ(late.exit_code, 7) << late.err;
 }
 
 }  // namespace
