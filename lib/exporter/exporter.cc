@@ -455,7 +455,8 @@ class Exporter {
           Status home = AddTree(w_->home_disk.at(u.entry.name), NormalizePath(u.entry.dir),
                                 ArchiveUserPrefix(d.name, u.entry.name), "users/" + u.entry.name + "/", false);
           // A failed write is the output's fault (a full disk), not the user's.
-          if (!home.ok() && !writer_->failed()) home = home.WithContext(d.name + ": user " + u.entry.name);
+          if (!home.ok() && !writer_->failed() && home.code() != Status::Code::kInterrupted)
+            home = home.WithContext(d.name + ": user " + u.entry.name);
           VM_RETURN_IF_ERROR(home);
         }
         if (stream_state_)
