@@ -264,7 +264,10 @@ int PrintHelp(const CLI::App& app, const std::vector<std::string>& words) {
     prefix += (prefix.empty() ? "" : " ") + at->get_name();
     at = at->get_subcommand(w);
   }
-  std::fputs(at->help(at == &app ? "" : prefix).c_str(), stdout);
+  // The formatter, not at->help(): that would show `help` itself, the
+  // subcommand this run selected.
+  std::string name = prefix.empty() ? at->get_name() : prefix + " " + at->get_name();
+  std::fputs(at->get_formatter()->make_help(at, name, CLI::AppFormatMode::Normal).c_str(), stdout);
   return 0;
 }
 
