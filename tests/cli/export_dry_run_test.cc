@@ -106,6 +106,24 @@ TEST_F(ExportDryRunTest, WarningsOfTheExport) {
   EXPECT_EQ(d.err, e.err);
 }
 
+TEST_F(ExportDryRunTest, DeltaCountsWhatItWouldSend) {
+  const std::string state = work_ / "s.state";
+  CommandResult s = RunVmigrate(Concat({"state", "example.com", "-o", state}, SourceFlags(src_.path())));
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  WriteFile(SourceHomeDisk(src_.path()) + "/domains/example.com/bob/Maildir/new/1700000003.7.host,S=5000",
+            std::string(5000, 'n'));
+  CommandResult d = DryRun({"example.com", "--since", state, "--json"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_NE(d.out.find("\"kind\":\"delta\""), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("\"delta\":{\"files\":2,\"bytes\":5000,\"messages\":1,"), std::string::npos) << d.out;
+  EXPECT_EQ(Entries(), 1u) << "only the state file";
+  CommandResult e = Export(src_.path(), "example.com", work_ / "d.tar", {"--since", state, "--compress", "none"});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  double real = static_cast<double>(fs::file_size(work_ / "d.tar"));
+  double estimate = static_cast<double>(NumberAfter(d.out, "estimated_tar_bytes"));
+  EXPECT_NEAR(estimate / real, 1.0, 0.15) << "estimate " << estimate << ", real " << real;
+}
+
 TEST_F(ExportDryRunTest, AllAndEach) {
   CommandResult all = DryRun({"--all", "--json"});
   ASSERT_EQ(all.exit_code, 0) << all.err;
