@@ -37,14 +37,11 @@ constexpr Command kCommands[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The exit-code table comes from lib/core/exit_code.h (kExitCodes).
   CLI::App app{"vmigrate " VMIGRATE_VERSION
                " - move vpopmail + qmail mail domains between hosts without losing a message,\n"
-               "password, alias, quota or POP3 UIDL.\n\n"
-               "Exit codes: 0 ok, 1 failed (target unchanged), 2 usage, 3 differences,\n"
-               "4 partial batch, 5 conflict with the target (domain exists, delta base differs),\n"
-               "6 bad archive, 7 not found, 8 data refused, 9 refused by the forward target,\n"
-               "10 remote host failed (move --resume continues),\n"
-               "130 interrupted."};
+               "password, alias, quota or POP3 UIDL.\n\n" +
+               vmigrate::ExitCodeHelp()};
   app.set_version_flag("--version", std::string("vmigrate ") + VMIGRATE_VERSION);
   app.require_subcommand(1);
   std::map<CLI::App*, vmigrate::cli::Handler> handlers;
