@@ -78,6 +78,10 @@ class Exporter {
     VM_RETURN_IF_ERROR(OpenBase());
     VM_RETURN_IF_ERROR(BuildManifest());
     if (mode_ == Mode::kState) return Status::OK();
+    if (opt_.dry_run) {
+      report_->estimated_tar_bytes = EstimateTarBytes();
+      return Status::OK();
+    }
     if (opt_.progress) {
       ProgressTotals totals;
       for (const auto& d : report_->manifest.domains) totals.users += d.users.size();
@@ -195,8 +199,10 @@ class Exporter {
     if (opt_.all && mode_ != Mode::kState && !opt_.add_only) {
       for (const ServerFileSpec& spec : ServerFilePaths()) {
         struct stat st;
-        if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
           m.server_files.push_back(spec.path);
+          Tally(ServerFileDisk(spec.path), st);
+        }
       }
     }
     return Status::OK();
@@ -256,6 +262,7 @@ class Exporter {
       d.users.push_back(std::move(u));
     }
     SetUpReferences();
+    ++tally_.entries;  // the domain dir itself
     if (collector_) {
       collector_->BeginDomain(d.name, d.aliases);
       struct stat root;
@@ -269,6 +276,7 @@ class Exporter {
       if (rel.find('/') == std::string::npos && vpopmail::IsRegeneratedDomainFile(rel)) return false;
       if (w_->user_homes.count(rel)) return false;
       if (w_->buckets.count(rel)) return true;
+      Tally(disk, st);
       if (rel.find('/') == std::string::npos || w_->buckets.count(rel.substr(0, rel.rfind('/'))))
         d.domain_files.push_back(rel);
       Digested digest;
@@ -302,6 +310,7 @@ class Exporter {
         collector_->Add(".", home->disk, root, {});
       }
       storage_.NoteFollowed(*home);
+      ++tally_.entries;  // the home itself
       w_->home_disk[u.entry.name] = home->disk;
       const std::string prefix = "users/" + u.entry.name + "/";
       s = storage_.Walk(home->disk, NormalizePath(u.entry.dir), w_->loc.domain, nullptr, [&](const std::string& rel, const std::string& disk,
@@ -310,6 +319,7 @@ class Exporter {
           u.bytes += static_cast<std::uint64_t>(est.st_size);
           if (IsMessage(rel)) ++u.messages;
         }
+        Tally(disk, est);
         Digested digest;
         VM_RETURN_IF_ERROR(NoteRewrite(prefix + rel, rel, disk, est, NormalizePath(u.entry.dir), &digest));
         if (collector_) collector_->Add(rel, disk, est, digest);
@@ -421,17 +431,52 @@ class Exporter {
     return Status::OK();
   }
 
+  // What the scan saw, for --dry-run's size estimate (ExportReport).
+  struct ScanTally {
+    std::uint64_t entries = 0, pax = 0, data = 0;
+  } tally_;
+
+  void Tally(const std::string& disk, const struct stat& st) {
+    if (!opt_.dry_run) return;
+    ++tally_.entries;
+    // libarchive adds a pax header (512 + 512) for an mtime with nanoseconds.
+    if (st.st_mtim.tv_nsec != 0) ++tally_.pax;
+    if (S_ISREG(st.st_mode)) tally_.data += RoundUp512(static_cast<std::uint64_t>(st.st_size));
+    else if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))  // AddEntry's warning, said now
+      report_->warnings.push_back(disk + ": not a regular file, directory or symlink; skipped");
+  }
+
+  static std::uint64_t RoundUp512(std::uint64_t n) { return (n + 511) / 512 * 512; }
+
+  // ExportReport::estimated_tar_bytes: a 512-byte header per member (1536
+  // with a pax header), the data in 512-byte blocks, manifest.yaml,
+  // checksums.txt (about 105 bytes a line) and two zero blocks at the end.
+  std::uint64_t EstimateTarBytes() const {
+    constexpr std::uint64_t kHeader = 512, kPax = 1024, kLine = 105;
+    std::uint64_t entries = tally_.entries, pax = tally_.pax, data = tally_.data;
+    if (mode_ == Mode::kDelta) {
+      entries = data = 0;
+      for (const auto& d : report_->manifest.domains) {
+        entries += d.delta.files;
+        data += d.delta.bytes + d.delta.files * 256;  // the block rounding, on average
+      }
+      pax = tally_.entries ? entries * tally_.pax / tally_.entries : 0;
+      data += RoundUp512(collector_->records()->bytes());  // delta.txt
+      ++entries;
+    }
+    std::uint64_t manifest = RoundUp512(ManifestToYaml(report_->manifest).size());
+    std::uint64_t checksums = RoundUp512((entries + 1) * kLine);
+    return (entries + 2) * kHeader + pax * kPax + data + manifest + checksums + 2 * kHeader;
+  }
+
   Status WriteArchive() {
     Manifest& m = report_->manifest;
     for (size_t i = 0; i < work_.size(); ++i)
       m.domains[i].rewritten_files.assign(work_[i].rewritten.begin(), work_[i].rewritten.end());
     auto writer = ArchiveWriter::Open(opt_.output, opt_.compression, opt_.overwrite);
     if (!writer.ok()) return writer.status();
+    // A file is written to a temp file until Close() renames it into place.
     writer_ = std::move(*writer);
-    // Removed again on failure, but only if it is a regular file (never a device or FIFO).
-    struct stat out_st;
-    created_output_ = opt_.output != "-" && stat(opt_.output.c_str(), &out_st) == 0 &&
-                      S_ISREG(out_st.st_mode);
     VM_RETURN_IF_ERROR(spool_.Init());
 
     std::string manifest = ManifestToYaml(report_->manifest);
@@ -560,7 +605,6 @@ class Exporter {
     VM_RETURN_IF_ERROR(writer_->EndFile());
     VM_RETURN_IF_ERROR(writer_->Close());
     report_->entries = spool_.count() + 1;
-    created_output_ = false;  // complete: keep it
     return Status::OK();
   }
 
@@ -739,15 +783,6 @@ class Exporter {
     return spool_.Add(Record('f', info, info.size, sha.HexDigest(), false));
   }
 
- public:
-  ~Exporter() {
-    if (created_output_) {
-      writer_.reset();
-      unlink(opt_.output.c_str());
-    }
-  }
-
- private:
   const ExportOptions& opt_;
   ExportReport* report_;
   const Mode mode_;
@@ -774,7 +809,6 @@ class Exporter {
   DomainWork* w_ = nullptr;             // the domain being scanned or streamed
   std::unique_ptr<ArchiveWriter> writer_;
   RecordSpool spool_;
-  bool created_output_ = false;
   bool count_bytes_ = false;  // CountRead counts: the entries AddTree/WriteDeltaMembers are on
   StorageWalker storage_{opt_.paths, &report_->warnings, &report_->followed_links};
   char buffer_[kCopyBuffer];
@@ -786,6 +820,15 @@ class Exporter {
 Status ExportDomain(const ExportOptions& options, ExportReport* report) {
   if (options.add_only && options.since.empty())
     return Status::InvalidInput("--add-only needs --since STATE (the state the new messages are counted from)");
+  if (options.dry_run) {
+    if (!options.output.empty() && options.output != "-")
+      VM_RETURN_IF_ERROR(CheckArchiveOutput(options.output, options.overwrite));
+    if (!options.state_out.empty())
+      VM_RETURN_IF_ERROR(CheckArchiveOutput(options.state_out, options.overwrite).WithContext("--state-out"));
+    auto exporter = std::make_unique<Exporter>(options, report,
+                                               options.since.empty() ? Mode::kArchive : Mode::kDelta);
+    return exporter->Run();
+  }
   // Opened first, so that an existing one is refused before the scan.
   StateOutput state_out;
   std::unique_ptr<StateWriter> writer;

@@ -1,8 +1,12 @@
 // vmigrate state: what is installed for a domain on this host, for
 // export --since (share/doc/state-format.md).
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <memory>
 
+#include "core/atomic_file.h"
 #include "core/json.h"
 #include "core/strings.h"
 #include "exporter/exporter.h"
@@ -10,6 +14,13 @@
 
 namespace vmigrate::cli {
 namespace {
+
+// The state file is a temp file until it is complete: an interrupted run
+// removes it and leaves an existing state file as it was.
+void OnSignal(int) {
+  RemoveLiveTempFiles();
+  _exit(static_cast<int>(Exit::kInterrupted));
+}
 
 struct Flags {
   PathFlags paths;
@@ -62,6 +73,8 @@ Handler AddState(CLI::App* app) {
     }
     opt.output = f->output;
     opt.overwrite = f->force;
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
     StateReport report;
     Status s = WriteState(opt, &report);
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: state: warning: %s\n", w.c_str());

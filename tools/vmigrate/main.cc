@@ -32,6 +32,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddImport},
     {"inspect", "show what an archive holds: domain, aliases, users, messages, source host",
      vmigrate::cli::AddInspect},
+    {"list", "list this host's domains: alias domains, users, messages, bytes, backend, bucket",
+     vmigrate::cli::AddList},
     {"verify", "compare a domain installed on this host with its archive (exit 3 on differences)",
      vmigrate::cli::AddVerify},
     {"state", "describe what is installed for a domain here, for export --since (incremental sync)",
