@@ -244,8 +244,8 @@ TEST(DocsTest, ExitCodeTableHasEveryCodeOfTheEnumOnce) {
   ASSERT_NE(begin, std::string::npos);
   std::string body = header.substr(begin, header.find("};", begin) - begin);
   std::vector<int> enum_codes;
-  for (std::sregex_iterator it(body.begin(), body.end(), std::regex(R"(k[A-Za-z]+ = (\d+),)")), end;
-       it != end; ++it)
+  const std::regex entry(R"(k[A-Za-z]+ = (\d+),)");
+  for (std::sregex_iterator it(body.begin(), body.end(), entry), end; it != end; ++it)
     enum_codes.push_back(std::stoi((*it)[1]));
   std::vector<int> table_codes;
   std::set<std::string> names;
@@ -272,7 +272,7 @@ TEST(DocsTest, ManPageExitStatusIsTheTable) {
   for (const std::string& line : Lines(ReadFile(kManPage))) {
     if (line.rfind(".SH ", 0) == 0) in = line == ".SH EXIT STATUS";
     std::smatch m;
-    if (in && std::regex_match(line, m, std::regex(R"(\.BR (\d+) " \((.+)\)")")))
+    if (in && std::regex_match(line, m, std::regex(R"re(\.BR (\d+) " \((.+)\)")re")))
       man.push_back({std::stoi(m[1]), m[2]});
   }
   EXPECT_EQ(Show(man), Show(Table()));
