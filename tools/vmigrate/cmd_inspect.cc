@@ -219,12 +219,13 @@ Handler AddInspect(CLI::App* app) {
     std::printf("users:          %zu\n", d.users.size());
     std::printf("messages:       %llu\n", static_cast<unsigned long long>(m->total_messages()));
     std::printf("bytes:          %llu\n", static_cast<unsigned long long>(m->total_bytes()));
-    std::printf("domain files:   %s\n", Join(d.domain_files, " ").c_str());
-    std::printf("\n%-24s %-10s %-18s %8s %10s  %s\n", "USER", "FLAGS", "QUOTA", "MESSAGES", "BYTES", "HOME");
+    std::printf("domain files:   %s\n", EscapeC(Join(d.domain_files, " ")).c_str());
+    // FLAGS last: the names make it as wide as it needs.
+    std::printf("\n%-24s %-18s %8s %10s  %-16s %s\n", "USER", "QUOTA", "MESSAGES", "BYTES", "HOME", "FLAGS");
     for (const auto& u : d.users)
-      std::printf("%-24s %-10s %-18s %8llu %10llu  %s\n", u.entry.name.c_str(), FlagsText(u.entry.gid).c_str(),
-                  u.entry.quota.c_str(), static_cast<unsigned long long>(u.messages),
-                  static_cast<unsigned long long>(u.bytes), u.rel_dir.c_str());
+      std::printf("%-24s %-18s %8llu %10llu  %-16s %s\n", u.entry.name.c_str(), u.entry.quota.c_str(),
+                  static_cast<unsigned long long>(u.messages), static_cast<unsigned long long>(u.bytes),
+                  u.rel_dir.c_str(), FlagsText(u.entry.gid).c_str());
     if (!weak.empty())
       std::printf("\nwarning: weak password hashes (DES/MD5-crypt): %s\n", Join(weak, ", ").c_str());
     PrintUnreachable(*m);
