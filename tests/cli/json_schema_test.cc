@@ -91,12 +91,18 @@ void CheckKeys(const Json& v, const std::string& where) {
 
 // These lists hold strings only; "domains" and "user_list" objects only.
 void CheckElements(const Json& j, const std::string& where) {
-  for (const char* key : {"aliases", "warnings", "domain_names", "flags", "actions", "changes"})
-    if (j.contains(key))
-      for (const auto& e : j[key]) EXPECT_TRUE(e.is_string()) << where << ": " << key;
-  for (const char* key : {"domains", "user_list", "user_dirs", "control_edits", "outside_refs"})
-    if (j.contains(key))
-      for (const auto& e : j[key]) EXPECT_TRUE(e.is_object()) << where << ": " << key;
+  for (const char* key : {"aliases", "warnings", "domain_names", "flags", "actions", "changes"}) {
+    if (!j.contains(key)) continue;
+    for (const auto& e : j[key]) {
+      EXPECT_TRUE(e.is_string()) << where << ": " << key;
+    }
+  }
+  for (const char* key : {"domains", "user_list", "user_dirs", "control_edits", "outside_refs"}) {
+    if (!j.contains(key)) continue;
+    for (const auto& e : j[key]) {
+      EXPECT_TRUE(e.is_object()) << where << ": " << key;
+    }
+  }
 }
 
 class JsonSchemaTest : public ::testing::Test {

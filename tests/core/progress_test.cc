@@ -213,7 +213,7 @@ TEST_F(ProgressTest, FinishPrintsOnceAndSilencesLaterUpdates) {
   m.Finish();
   std::vector<std::string> lines = SplitLines(out_.str());
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_TRUE(StartsWith(lines[0], "{\"event\":\"done\",")) << lines[0];
+  EXPECT_TRUE(StartsWith(lines[0], "{\"schema\":1,\"type\":\"progress\",\"event\":\"done\",")) << lines[0];
 }
 
 }  // namespace
