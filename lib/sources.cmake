@@ -72,6 +72,7 @@ set(VMIGRATE_LIB_SOURCES
   # vpopmail/
   vpopmail/dir_control.cc
   vpopmail/flags.cc
+  vpopmail/host_listing.cc
   vpopmail/login_lock.cc
   vpopmail/names.cc
   vpopmail/password.cc

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include "core/errno_status.h"
 
@@ -19,23 +20,87 @@ Result<Compression> ParseCompression(const std::string& name) {
   return Status::InvalidInput("unknown compression '" + name + "' (use zstd, gzip or none)");
 }
 
+Status RefuseTerminal(const std::string& path) {
+  bool tty = false;
+  if (path == "-") {
+    tty = isatty(STDOUT_FILENO) == 1;
+  } else {
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) {
+      int fd = open(path.c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+      tty = fd >= 0 && isatty(fd) == 1;
+      if (fd >= 0) close(fd);
+    }
+  }
+  if (!tty) return Status::OK();
+  return Status::InvalidInput((path == "-" ? std::string("-o -") : path) +
+                              ": refusing to write a binary archive to a terminal; redirect stdout "
+                              "to a file or a pipe, or name a file with -o");
+}
+
+Status CheckArchiveOutput(const std::string& path, bool overwrite) {
+  VM_RETURN_IF_ERROR(RefuseTerminal(path));
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0 && !overwrite)
+    return Status::Conflict(path + ": already exists (remove it or choose another -o)");
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (access(path.c_str(), W_OK) != 0) return FromErrno("cannot create " + path, errno);
+    return Status::OK();
+  }
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
+  if (stat(dir.c_str(), &st) != 0) return FromErrno("cannot create " + path, errno);
+  if (!S_ISDIR(st.st_mode)) return FromErrno("cannot create " + path, ENOTDIR);
+  if (access(dir.c_str(), W_OK) != 0) return FromErrno("cannot create " + path, errno);
+  return Status::OK();
+}
+
+namespace {
+
+// Where an archive file is written: an existing non-regular file (a
+// device, a FIFO) directly; anything else through a temp file (`file`).
+Result<int> OpenOutput(const std::string& path, bool overwrite, std::unique_ptr<AtomicFile>* file) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0 && !overwrite)
+    return Status::Conflict(path + ": already exists (remove it or choose another -o)");
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC);
+    if (fd < 0) return FromErrno("cannot create " + path, errno);
+    return fd;
+  }
+  // A symlink to a file: replace the file, keep the link.
+  std::string final_path = path;
+  if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    char* real = realpath(path.c_str(), nullptr);
+    if (real) {
+      final_path = real;
+      free(real);
+    }
+  }
+  RemoveStaleTempFiles(final_path);
+  *file = std::make_unique<AtomicFile>(final_path, 0600);
+  (*file)->set_replace_existing(overwrite);
+  Status s = (*file)->Open();
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kNotFound) return FromErrno("cannot create " + path, ENOENT);
+    return s;
+  }
+  return (*file)->fd();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::Open(const std::string& path,
                                                           Compression compression,
                                                           bool overwrite) {
   std::unique_ptr<ArchiveWriter> w(new ArchiveWriter());
   w->path_ = path == "-" ? "<stdout>" : path;
+  VM_RETURN_IF_ERROR(RefuseTerminal(path));
   int fd = 1;
   if (path != "-") {
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_TRUNC | (overwrite ? 0 : O_EXCL);
-    fd = open(path.c_str(), flags, 0600);
-    if (fd < 0) {
-      if (errno == EEXIST)
-        return Status::Conflict(path + ": already exists (remove it or choose another -o)");
-      return FromErrno("cannot create " + path, errno);
-    }
-    // Only a regular file we write is narrowed to 0600 (never /dev/null or a FIFO).
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) fchmod(fd, 0600);
+    auto opened = OpenOutput(path, overwrite, &w->file_);
+    if (!opened.ok()) return opened.status();
+    fd = *opened;
   }
   w->a_ = archive_write_new();
   // Full pax: restricted pax would drop the nanoseconds of mtimes, which
@@ -63,7 +128,7 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::Open(const std::string& pa
   if (r != ARCHIVE_OK) {
     Status s = Status::Unsupported(std::string("compression not available: ") +
                                    archive_error_string(w->a_));
-    if (fd != 1) close(fd);
+    if (fd != 1 && !w->file_) close(fd);
     return s;
   }
   // Hand the output file 128 KiB per write(2) instead of 10 KiB tar
@@ -73,7 +138,7 @@ Result<std::unique_ptr<ArchiveWriter>> ArchiveWriter::Open(const std::string& pa
   archive_write_set_bytes_in_last_block(w->a_, 1);
   if (archive_write_open_fd(w->a_, fd) != ARCHIVE_OK) {
     Status s = w->Error("cannot open archive");
-    if (fd != 1) close(fd);
+    if (fd != 1 && !w->file_) close(fd);
     return s;
   }
   return w;
@@ -84,6 +149,15 @@ ArchiveWriter::~ArchiveWriter() {
 }
 
 Status ArchiveWriter::Error(const std::string& what) {
+  failed_ = true;
+  // libarchive keeps the errno of a failed write(2) next to its own text
+  // ("Write error"): the errno says why (ENOSPC, EDQUOT, EFBIG, EIO).
+  int err = archive_errno(a_);
+  // Its own categories are not errnos: ARCHIVE_ERRNO_MISC is -1, and
+  // ARCHIVE_ERRNO_FILE_FORMAT/_PROGRAMMER are EILSEQ/EINVAL on Linux
+  // (archive_private.h, not installed).
+  if (err > 0 && err != EILSEQ && err != EINVAL)
+    return FromErrno(path_ + ": " + what, err);
   const char* msg = archive_error_string(a_);
   return Status::IoError(path_ + ": " + what + ": " + (msg ? msg : "unknown libarchive error"));
 }
@@ -150,6 +224,7 @@ Status ArchiveWriter::Close() {
   if (closed_) return Status::OK();
   closed_ = true;
   if (archive_write_close(a_) != ARCHIVE_OK) return Error("cannot finish archive");
+  if (file_) return file_->Commit();
   return Status::OK();
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "core/atomic_file.h"
 #include "core/status.h"
 
 struct archive;
@@ -28,10 +29,28 @@ struct EntryInfo {
   std::int64_t size = 0;     // regular files: exact byte count that follows
 };
 
+/// kInvalidInput "<path>: refusing to write a binary archive to a terminal..."
+/// when `path` ("-" = stdout) is a terminal, OK otherwise. Cheap: export
+/// calls it before its scan, Open() again before writing.
+Status RefuseTerminal(const std::string& path);
+
+/// What Open(path, _, overwrite) would refuse, checked without creating
+/// anything (export --dry-run): kConflict for an existing `path` without
+/// `overwrite`, kNotFound for a missing directory, kIoError when the
+/// directory is not writable (access(2)), kInvalidInput for a terminal.
+Status CheckArchiveOutput(const std::string& path, bool overwrite);
+
 class ArchiveWriter {
  public:
   /// `path` "-" writes to stdout. A file is created with mode 0600 (the
-  /// archive holds password hashes) and must not exist unless `overwrite`.
+  /// archive holds password hashes) and must not exist unless `overwrite`
+  /// (kConflict). It is written whole or not at all: streamed into a temp
+  /// file beside it (core/atomic_file.h) that Close() renames into place,
+  /// so an existing file is replaced only then and a failed or killed run
+  /// never leaves a partial archive under `path`. A symlink at `path` is
+  /// followed: the file it names is replaced. An existing non-regular file
+  /// (/dev/null, a FIFO) is written directly. Stale temp files of killed
+  /// runs for `path` are removed. kInvalidInput for a terminal.
   static Result<std::unique_ptr<ArchiveWriter>> Open(const std::string& path,
                                                      Compression compression, bool overwrite);
   ~ArchiveWriter();
@@ -43,9 +62,13 @@ class ArchiveWriter {
   Status EndFile();
   Status AddDirectory(const EntryInfo& info);
   Status AddSymlink(const EntryInfo& info, const std::string& target);
-  /// Flushes and closes; the archive is complete only after this succeeds.
+  /// Flushes and closes; the archive is complete (and, for a file, under
+  /// its final name) only after this succeeds.
   Status Close();
   std::uint64_t bytes_in() const { return bytes_in_; }
+  /// True once writing to the output failed (libarchive or the file): the
+  /// error is the output's (e.g. "No space left on device"), not the data's.
+  bool failed() const { return failed_; }
 
  private:
   ArchiveWriter() = default;
@@ -54,7 +77,9 @@ class ArchiveWriter {
 
   struct archive* a_ = nullptr;
   std::string path_;
+  std::unique_ptr<AtomicFile> file_;  // null for stdout and non-regular outputs
   bool closed_ = false;
+  bool failed_ = false;
   std::int64_t remaining_ = 0;
   std::uint64_t bytes_in_ = 0;
 };

@@ -65,6 +65,9 @@ class Exporter {
       if (!dir.ok()) return dir.status().WithContext(loc->domain + ": domain directory " + loc->dir);
       work_[i].disk = dir->disk;
       struct stat st;
+      // Only a missing directory "does not exist"; one we may not enter says so.
+      if (dir->exists && stat(work_[i].disk.c_str(), &st) != 0 && errno != ENOENT)
+        return FromErrno(loc->domain + ": cannot read domain directory " + work_[i].disk, errno);
       if (!dir->exists || stat(work_[i].disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return Status::NotFound(loc->domain + ": domain directory " + loc->dir +
                                 " (from users/assign) does not exist under " + opt_.paths.root +
@@ -75,6 +78,10 @@ class Exporter {
     VM_RETURN_IF_ERROR(OpenBase());
     VM_RETURN_IF_ERROR(BuildManifest());
     if (mode_ == Mode::kState) return Status::OK();
+    if (opt_.dry_run) {
+      report_->estimated_tar_bytes = EstimateTarBytes();
+      return Status::OK();
+    }
     if (opt_.progress) {
       ProgressTotals totals;
       for (const auto& d : report_->manifest.domains) totals.users += d.users.size();
@@ -192,8 +199,10 @@ class Exporter {
     if (opt_.all && mode_ != Mode::kState && !opt_.add_only) {
       for (const ServerFileSpec& spec : ServerFilePaths()) {
         struct stat st;
-        if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        if (lstat(ServerFileDisk(spec.path).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
           m.server_files.push_back(spec.path);
+          Tally(ServerFileDisk(spec.path), st);
+        }
       }
     }
     return Status::OK();
@@ -253,6 +262,7 @@ class Exporter {
       d.users.push_back(std::move(u));
     }
     SetUpReferences();
+    ++tally_.entries;  // the domain dir itself
     if (collector_) {
       collector_->BeginDomain(d.name, d.aliases);
       struct stat root;
@@ -266,6 +276,7 @@ class Exporter {
       if (rel.find('/') == std::string::npos && vpopmail::IsRegeneratedDomainFile(rel)) return false;
       if (w_->user_homes.count(rel)) return false;
       if (w_->buckets.count(rel)) return true;
+      Tally(disk, st);
       if (rel.find('/') == std::string::npos || w_->buckets.count(rel.substr(0, rel.rfind('/'))))
         d.domain_files.push_back(rel);
       Digested digest;
@@ -299,6 +310,7 @@ class Exporter {
         collector_->Add(".", home->disk, root, {});
       }
       storage_.NoteFollowed(*home);
+      ++tally_.entries;  // the home itself
       w_->home_disk[u.entry.name] = home->disk;
       const std::string prefix = "users/" + u.entry.name + "/";
       s = storage_.Walk(home->disk, NormalizePath(u.entry.dir), w_->loc.domain, nullptr, [&](const std::string& rel, const std::string& disk,
@@ -307,6 +319,7 @@ class Exporter {
           u.bytes += static_cast<std::uint64_t>(est.st_size);
           if (IsMessage(rel)) ++u.messages;
         }
+        Tally(disk, est);
         Digested digest;
         VM_RETURN_IF_ERROR(NoteRewrite(prefix + rel, rel, disk, est, NormalizePath(u.entry.dir), &digest));
         if (collector_) collector_->Add(rel, disk, est, digest);
@@ -418,17 +431,52 @@ class Exporter {
     return Status::OK();
   }
 
+  // What the scan saw, for --dry-run's size estimate (ExportReport).
+  struct ScanTally {
+    std::uint64_t entries = 0, pax = 0, data = 0;
+  } tally_;
+
+  void Tally(const std::string& disk, const struct stat& st) {
+    if (!opt_.dry_run) return;
+    ++tally_.entries;
+    // libarchive adds a pax header (512 + 512) for an mtime with nanoseconds.
+    if (st.st_mtim.tv_nsec != 0) ++tally_.pax;
+    if (S_ISREG(st.st_mode)) tally_.data += RoundUp512(static_cast<std::uint64_t>(st.st_size));
+    else if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))  // AddEntry's warning, said now
+      report_->warnings.push_back(disk + ": not a regular file, directory or symlink; skipped");
+  }
+
+  static std::uint64_t RoundUp512(std::uint64_t n) { return (n + 511) / 512 * 512; }
+
+  // ExportReport::estimated_tar_bytes: a 512-byte header per member (1536
+  // with a pax header), the data in 512-byte blocks, manifest.yaml,
+  // checksums.txt (about 105 bytes a line) and two zero blocks at the end.
+  std::uint64_t EstimateTarBytes() const {
+    constexpr std::uint64_t kHeader = 512, kPax = 1024, kLine = 105;
+    std::uint64_t entries = tally_.entries, pax = tally_.pax, data = tally_.data;
+    if (mode_ == Mode::kDelta) {
+      entries = data = 0;
+      for (const auto& d : report_->manifest.domains) {
+        entries += d.delta.files;
+        data += d.delta.bytes + d.delta.files * 256;  // the block rounding, on average
+      }
+      pax = tally_.entries ? entries * tally_.pax / tally_.entries : 0;
+      data += RoundUp512(collector_->records()->bytes());  // delta.txt
+      ++entries;
+    }
+    std::uint64_t manifest = RoundUp512(ManifestToYaml(report_->manifest).size());
+    std::uint64_t checksums = RoundUp512((entries + 1) * kLine);
+    return (entries + 2) * kHeader + pax * kPax + data + manifest + checksums + 2 * kHeader;
+  }
+
   Status WriteArchive() {
     Manifest& m = report_->manifest;
     for (size_t i = 0; i < work_.size(); ++i)
       m.domains[i].rewritten_files.assign(work_[i].rewritten.begin(), work_[i].rewritten.end());
     auto writer = ArchiveWriter::Open(opt_.output, opt_.compression, opt_.overwrite);
     if (!writer.ok()) return writer.status();
+    // A file is written to a temp file until Close() renames it into place.
     writer_ = std::move(*writer);
-    // Removed again on failure, but only if it is a regular file (never a device or FIFO).
-    struct stat out_st;
-    created_output_ = opt_.output != "-" && stat(opt_.output.c_str(), &out_st) == 0 &&
-                      S_ISREG(out_st.st_mode);
     VM_RETURN_IF_ERROR(spool_.Init());
 
     std::string manifest = ManifestToYaml(report_->manifest);
@@ -449,10 +497,12 @@ class Exporter {
       if (stream_state_) VM_RETURN_IF_ERROR(stream_state_->EndSection(kFilesSection, "", "files"));
       for (const ManifestUser& u : d.users) {
         if (u.home_present) {
-          VM_RETURN_IF_ERROR(AddTree(w_->home_disk.at(u.entry.name), NormalizePath(u.entry.dir),
-                                     ArchiveUserPrefix(d.name, u.entry.name),
-                                     "users/" + u.entry.name + "/", false)
-                                 .WithContext(d.name + ": user " + u.entry.name));
+          Status home = AddTree(w_->home_disk.at(u.entry.name), NormalizePath(u.entry.dir),
+                                ArchiveUserPrefix(d.name, u.entry.name), "users/" + u.entry.name + "/", false);
+          // A failed write is the output's fault (a full disk), not the user's.
+          if (!home.ok() && !writer_->failed() && home.code() != Status::Code::kInterrupted)
+            home = home.WithContext(d.name + ": user " + u.entry.name);
+          VM_RETURN_IF_ERROR(home);
         }
         if (stream_state_)
           VM_RETURN_IF_ERROR(stream_state_->EndSection(kUserSectionPrefix + u.entry.name, StateUserLine(u.entry),
@@ -471,6 +521,7 @@ class Exporter {
   // Server configuration, verbatim (export --all, also with --since).
   Status WriteServerFiles() {
     w_ = nullptr;
+    count_bytes_ = false;
     for (const std::string& path : report_->manifest.server_files) {
       std::string disk = ServerFileDisk(path);
       struct stat st;
@@ -509,6 +560,7 @@ class Exporter {
     for (size_t i = 0; i < work_.size(); ++i) index[work_[i].loc.domain] = i;
     TextSpool* sends = collector_->sends();
     VM_RETURN_IF_ERROR(sends->Rewind());
+    count_bytes_ = true;  // the delta's bytes are every file it sends
     std::string domain, rel, disk;
     while (sends->ReadLine(&line)) {
       std::vector<std::string> f = Split(line, '\t');
@@ -553,7 +605,6 @@ class Exporter {
     VM_RETURN_IF_ERROR(writer_->EndFile());
     VM_RETURN_IF_ERROR(writer_->Close());
     report_->entries = spool_.count() + 1;
-    created_output_ = false;  // complete: keep it
     return Status::OK();
   }
 
@@ -581,6 +632,7 @@ class Exporter {
     struct stat st;
     if (lstat(disk_root.c_str(), &st) != 0) return FromErrno("cannot stat " + disk_root, errno);
     std::string root_member = member_prefix.substr(0, member_prefix.size() - 1);
+    count_bytes_ = !domain_level;  // the manifest's bytes are those of the homes
     VM_RETURN_IF_ERROR(AddEntry(root_member, disk_root, st, false));
     NoteStreamed(".", disk_root, st);
     return storage_.Walk(disk_root, host_root, w_->loc.domain, domain_level ? &w_->buckets : nullptr, [&](const std::string& rel, const std::string& disk,
@@ -638,6 +690,7 @@ class Exporter {
 
   Status AddEntry(const std::string& member, const std::string& disk, const struct stat& st,
                   bool rewrite) {
+    VM_RETURN_IF_ERROR(CheckInterrupted());
     last_ = FileRecord{};
     last_.type = 0;
     EntryInfo info;
@@ -683,12 +736,28 @@ class Exporter {
       info.size = static_cast<std::int64_t>(data.size());
       VM_RETURN_IF_ERROR(writer_->AddBytes(info, data));
       report_->file_bytes += data.size();
-      if (opt_.progress) opt_.progress->AddBytes(data.size());
+      CountRead(text->size());
       return spool_.Add(Record('f', info, info.size, Sha256::Of(data), true));
     }
     s = CopyFile(fd, disk, info);
     close(fd);
     return s;
+  }
+
+  // Progress and --max-rate count the same bytes: those of the files the
+  // totals count (the homes of a full archive, every file of a delta), as
+  // read from disk, so bytes_done ends at bytes_total and the rate the
+  // meter shows is the rate the limiter keeps.
+  void CountRead(std::uint64_t n) {
+    if (!count_bytes_) return;
+    if (opt_.progress) opt_.progress->AddBytes(n);
+    if (opt_.rate_limit) opt_.rate_limit->Consume(n);
+  }
+
+  Status CheckInterrupted() const {
+    if (!opt_.interrupted || !opt_.interrupted->load()) return Status::OK();
+    if (opt_.output == "-") return Status::Interrupted("interrupted; the archive on stdout is incomplete");
+    return Status::Interrupted("interrupted; " + opt_.output + " was not written");
   }
 
   Status CopyFile(int fd, const std::string& disk, const EntryInfo& info) {
@@ -706,23 +775,14 @@ class Exporter {
       sha.Update(buffer_, static_cast<size_t>(n));
       VM_RETURN_IF_ERROR(writer_->WriteData(buffer_, static_cast<size_t>(n)));
       left -= n;
-      if (opt_.progress) opt_.progress->AddBytes(static_cast<std::uint64_t>(n));
-      if (opt_.rate_limit) opt_.rate_limit->Consume(static_cast<std::uint64_t>(n));
+      CountRead(static_cast<std::uint64_t>(n));
+      if (left > 0) VM_RETURN_IF_ERROR(CheckInterrupted());
     }
     VM_RETURN_IF_ERROR(writer_->EndFile());
     report_->file_bytes += static_cast<std::uint64_t>(info.size);
     return spool_.Add(Record('f', info, info.size, sha.HexDigest(), false));
   }
 
- public:
-  ~Exporter() {
-    if (created_output_) {
-      writer_.reset();
-      unlink(opt_.output.c_str());
-    }
-  }
-
- private:
   const ExportOptions& opt_;
   ExportReport* report_;
   const Mode mode_;
@@ -749,7 +809,7 @@ class Exporter {
   DomainWork* w_ = nullptr;             // the domain being scanned or streamed
   std::unique_ptr<ArchiveWriter> writer_;
   RecordSpool spool_;
-  bool created_output_ = false;
+  bool count_bytes_ = false;  // CountRead counts: the entries AddTree/WriteDeltaMembers are on
   StorageWalker storage_{opt_.paths, &report_->warnings, &report_->followed_links};
   char buffer_[kCopyBuffer];
 };
@@ -760,6 +820,15 @@ class Exporter {
 Status ExportDomain(const ExportOptions& options, ExportReport* report) {
   if (options.add_only && options.since.empty())
     return Status::InvalidInput("--add-only needs --since STATE (the state the new messages are counted from)");
+  if (options.dry_run) {
+    if (!options.output.empty() && options.output != "-")
+      VM_RETURN_IF_ERROR(CheckArchiveOutput(options.output, options.overwrite));
+    if (!options.state_out.empty())
+      VM_RETURN_IF_ERROR(CheckArchiveOutput(options.state_out, options.overwrite).WithContext("--state-out"));
+    auto exporter = std::make_unique<Exporter>(options, report,
+                                               options.since.empty() ? Mode::kArchive : Mode::kDelta);
+    return exporter->Run();
+  }
   // Opened first, so that an existing one is refused before the scan.
   StateOutput state_out;
   std::unique_ptr<StateWriter> writer;

@@ -3,6 +3,7 @@
 #ifndef VMIGRATE_EXPORTER_EXPORTER_H_
 #define VMIGRATE_EXPORTER_EXPORTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -48,8 +49,18 @@ struct ExportOptions {
   /// the archive carries (taken while it is written). Refused when FILE
   /// exists unless `overwrite`.
   std::string state_out;
+  /// --dry-run: scan exactly as an export does (the same counts and
+  /// warnings) and write nothing: no archive, no --state-out. `output` and
+  /// `state_out`, when given, are checked as the export would (an existing
+  /// file without `overwrite`, a missing or read-only directory) without
+  /// creating anything. The report's estimated_tar_bytes says how big the
+  /// archive would be before compression.
+  bool dry_run = false;
   ProgressMeter* progress = nullptr;        // --progress; not owned
   RateLimiter* rate_limit = nullptr;        // --max-rate; not owned
+  /// Set (by a SIGINT/SIGTERM handler) to stop between two pieces of data:
+  /// the export then fails with kInterrupted and removes its output.
+  const std::atomic<bool>* interrupted = nullptr;
 };
 
 struct ExportReport {
@@ -65,9 +76,18 @@ struct ExportReport {
   /// home, a Maildir), each once, as vpopmail follows them; links above the
   /// vpopmail home (e.g. /home -> /usr/home) are not listed.
   std::vector<SymlinkHop> followed_links;
+  /// dry_run: the size of the uncompressed tar the export would write,
+  /// estimated from the scan: per member (file, directory, link) a pax
+  /// extended header and a ustar header (1536 bytes), file data rounded up
+  /// to 512, plus manifest.yaml, checksums.txt (one line per member) and
+  /// the end-of-archive blocks. A delta counts what it would send. The
+  /// compressed size is not estimated: it depends on the mail.
+  std::uint64_t estimated_tar_bytes = 0;
 };
 
-/// Writes the archive: one domain, or with `all` a server backup. On failure a partly written output file is removed.
+/// Writes the archive: one domain, or with `all` a server backup, whole or
+/// not at all (ArchiveWriter::Open: a failed run leaves no file and an
+/// existing one as it was).
 /// A vpasswd line of any length is read (vpopmail 5.6 writes longer lines than
 /// 5.4 reads; the importer checks the target's limit). An account vpopmail
 /// cannot reach but that is safe to carry (vpopmail::UnreachableReason) is

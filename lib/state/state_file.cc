@@ -137,7 +137,9 @@ Status StateOutput::Open(const std::string& path, bool overwrite) {
   struct stat st;
   if (!overwrite && lstat(path.c_str(), &st) == 0)
     return Status::Conflict(path + " already exists (--force replaces it)");
+  RemoveStaleTempFiles(path);
   file_ = std::make_unique<AtomicFile>(path, 0600);
+  file_->set_replace_existing(overwrite);
   VM_RETURN_IF_ERROR(file_->Open());
   int fd = dup(file_->fd());
   if (fd < 0 || !(out_ = fdopen(fd, "w"))) {

@@ -18,6 +18,7 @@ class CdbUserStore : public UserStore {
   explicit CdbUserStore(HostPaths paths) : paths_(std::move(paths)) {}
 
   std::string Describe() const override { return "vpasswd (cdb backend)"; }
+  std::string Backend() const override { return "cdb"; }
 
   Result<std::vector<VpasswdEntry>> ReadUsers(const qmail::DomainLocation& where) override {
     auto dir = DomainDisk(where);

@@ -35,6 +35,10 @@ class UserStore {
   /// "vpasswd (cdb backend)", for reports.
   virtual std::string Describe() const = 0;
 
+  /// vpopmail's name of the auth module (configure --enable-auth-module):
+  /// "cdb" today, "mysql" once that backend plugs in; for `vmigrate list`.
+  virtual std::string Backend() const = 0;
+
   /// Every account of the domain at `where`, every field verbatim, in the
   /// backend's order. kNotFound when the domain has no user database;
   /// kCorrupt naming the line for an unreadable entry.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -213,6 +214,30 @@ TEST(ArchiveWriterTest, OpenRefusesExistingFileUnlessOverwrite) {
   ASSERT_TRUE(rs.ok()) << rs.ToString();
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0].data, "m");
+}
+
+TEST(ArchiveWriterTest, NothingUnderTheFinalNameUntilClose) {
+  TempDir dir;
+  std::string path = dir / "a.tar";
+  {
+    auto w = ArchiveWriter::Open(path, Compression::kZstd, false);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->AddBytes(Info("manifest.yaml", 0644, 1, 0), "m").ok());
+    struct stat st;
+    EXPECT_NE(lstat(path.c_str(), &st), 0) << "the archive is visible before Close";
+  }  // abandoned: the temp file goes too
+  size_t entries = 0;
+  for (auto it = std::filesystem::directory_iterator(dir.path()); it != std::filesystem::directory_iterator(); ++it)
+    ++entries;
+  EXPECT_EQ(entries, 0u);
+
+  testing::WriteFile(path, "old");
+  auto o = ArchiveWriter::Open(path, Compression::kNone, true);
+  ASSERT_TRUE(o.ok());
+  ASSERT_TRUE((*o)->AddBytes(Info("manifest.yaml", 0644, 1, 0), "m").ok());
+  EXPECT_EQ(testing::ReadFile(path), "old") << "--force replaced the file before Close";
+  ASSERT_TRUE((*o)->Close().ok());
+  EXPECT_NE(testing::ReadFile(path), "old");
 }
 
 TEST(ArchiveWriterTest, OpenInMissingDirectoryFails) {

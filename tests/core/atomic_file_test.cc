@@ -1,5 +1,7 @@
 #include "core/atomic_file.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,6 +103,64 @@ TEST(AtomicFileTest, OpenInMissingDirectoryIsNotFound) {
   Status s = WriteFileAtomic(dir / "no/such/dir/file", "x", 0600);
   EXPECT_EQ(s.code(), Status::Code::kNotFound);
   EXPECT_NE(s.message().find("no/such/dir"), std::string::npos) << s.message();
+}
+
+TEST(AtomicFileTest, WithoutReplaceAnEntryThatAppearedIsKept) {
+  TempDir dir;
+  std::string path = dir / "target";
+  AtomicFile file(path, 0600);
+  file.set_replace_existing(false);
+  ASSERT_TRUE(file.Open().ok());
+  ASSERT_TRUE(file.Append("new").ok());
+  WriteFile(path, "appeared meanwhile");
+  Status s = file.Commit();
+  EXPECT_EQ(s.code(), Status::Code::kConflict) << s.ToString();
+  EXPECT_EQ(ReadFile(path), "appeared meanwhile");
+}
+
+TEST(AtomicFileTest, WithoutReplaceANewFileIsCommitted) {
+  TempDir dir;
+  AtomicFile file(dir / "target", 0600);
+  file.set_replace_existing(false);
+  ASSERT_TRUE(file.Open().ok());
+  ASSERT_TRUE(file.Append("new").ok());
+  ASSERT_TRUE(file.Commit().ok());
+  EXPECT_EQ(ReadFile(dir / "target"), "new");
+  EXPECT_FALSE(Exists(file.temp_path()));
+}
+
+TEST(AtomicFileTest, RemoveLiveTempFilesRemovesOnlyUncommittedOnes) {
+  TempDir dir;
+  AtomicFile open_one(dir / "a", 0600), done(dir / "b", 0600);
+  ASSERT_TRUE(open_one.Open().ok());
+  ASSERT_TRUE(done.Open().ok());
+  ASSERT_TRUE(done.Commit().ok());
+  RemoveLiveTempFiles();
+  EXPECT_FALSE(Exists(open_one.temp_path()));
+  EXPECT_TRUE(Exists(dir / "b"));
+}
+
+TEST(AtomicFileTest, RemoveStaleTempFilesKeepsLockedAndForeignNames) {
+  TempDir dir;
+  std::string path = dir / "out.tar";
+  WriteFile(dir / ".out.tar.vmigrate-tmp.123", "stale");
+  WriteFile(dir / ".out.tar.vmigrate-tmp.456", "live");
+  WriteFile(dir / ".out.tar.vmigrate-tmp.x", "not a pid");
+  WriteFile(dir / ".other.vmigrate-tmp.123", "another file's");
+  int fd = open((dir / ".out.tar.vmigrate-tmp.456").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  EXPECT_EQ(RemoveStaleTempFiles(path), 1);
+  close(fd);
+  EXPECT_FALSE(Exists(dir / ".out.tar.vmigrate-tmp.123"));
+  EXPECT_TRUE(Exists(dir / ".out.tar.vmigrate-tmp.456"));
+  EXPECT_TRUE(Exists(dir / ".out.tar.vmigrate-tmp.x"));
+  EXPECT_TRUE(Exists(dir / ".other.vmigrate-tmp.123"));
+  // A writer in this process holds its temp file locked while it writes.
+  AtomicFile live(path, 0600);
+  ASSERT_TRUE(live.Open().ok());
+  EXPECT_EQ(RemoveStaleTempFiles(path), 1);  // the .456 one, now unlocked
+  EXPECT_TRUE(Exists(live.temp_path()));
 }
 
 TEST(AtomicFileTest, ReadSmallFileReadsWholeFile) {

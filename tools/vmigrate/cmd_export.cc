@@ -1,11 +1,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
 
+#include "core/atomic_file.h"
 #include "core/json.h"
 #include "core/strings.h"
 #include "exporter/exporter.h"
@@ -15,26 +17,22 @@
 namespace vmigrate::cli {
 namespace {
 
-// The partly written archive is removed when export is interrupted, so a
-// truncated file is never left looking like a finished one.
-char g_output_path[4096];
+// SIGINT/SIGTERM stop the export between two pieces of data: it fails with
+// "interrupted" (exit 130) like import. The archive (and --state-out) is
+// written to temp files until it is complete, so the failure removes them and
+// an existing output stays as it was. A second signal (a write blocked on a
+// stalled pipe never gets to the check) removes the temp files and exits.
+std::atomic<bool> g_interrupted{false};
 
-void OnSignal(int sig) {
-  if (g_output_path[0] != '\0') unlink(g_output_path);
-  _exit(sig == SIGINT || sig == SIGTERM ? 130 : 1);
+void OnSignal(int) {
+  if (!g_interrupted.exchange(true)) return;
+  RemoveLiveTempFiles();
+  _exit(130);
 }
 
-// Only a regular file this run creates or replaces is removed on a signal.
-void GuardOutput(const std::string& output, bool force) {
-  g_output_path[0] = '\0';
-  if (output == "-" || output.size() >= sizeof g_output_path) return;
-  struct stat st;
-  bool exists = stat(output.c_str(), &st) == 0;
-  if (!exists || (force && S_ISREG(st.st_mode))) {
-    std::snprintf(g_output_path, sizeof g_output_path, "%s", output.c_str());
-    std::signal(SIGINT, OnSignal);
-    std::signal(SIGTERM, OnSignal);
-  }
+void GuardOutput() {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
 }
 
 const char* ArchiveSuffix(Compression c) {
@@ -52,11 +50,12 @@ struct Flags {
   std::string output, compress = "zstd", domains_from, since, state_out;
   bool add_only = false;
   bool all = false, each = false, force = false, strip_cleartext = false, json = false,
-       skip_invalid_users = false;
+       skip_invalid_users = false, dry_run = false;
 };
 
 // Storage reached through symlinks is carried; say which links were followed.
 void PrintFollowed(const ExportReport& report) {
+  if (Quiet()) return;
   for (const auto& hop : report.followed_links)
     std::fprintf(stderr, "vmigrate: export: notice: followed storage symlink %s\n",
                  EscapeC(DescribeHop(hop)).c_str());
@@ -128,6 +127,7 @@ void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
 
 void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
   const Manifest& m = report.manifest;
+  if (Quiet() && !f.json) return;
   if (m.kind == kKindDelta) return PrintDeltaResult(f, report, out);
   if (f.json) {
     JsonWriter j;
@@ -180,6 +180,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
                 f.output);
   size_t ok = 0, failed = 0;
   for (const std::string& domain : f.domains) {
+    if (g_interrupted.load()) break;
     ExportOptions opt;
     opt.paths = paths;
     opt.domain = domain;
@@ -194,13 +195,12 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     if (!limiter.ok()) return Fail("export", limiter.status());
     opt.progress = meter->get();
     opt.rate_limit = limiter->get();
+    opt.interrupted = &g_interrupted;
     auto start = std::chrono::steady_clock::now();
-    GuardOutput(opt.output, f.force);
     ExportReport report;
     Status s = vpopmail::ValidateDomainName(ToLower(domain));
     if (s.ok()) s = ExportDomain(opt, &report);
     if (*meter) (*meter)->Finish();
-    g_output_path[0] = '\0';
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& w : report.warnings)
       std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
@@ -222,19 +222,88 @@ int RunEach(const Flags& f, const HostPaths& paths) {
       else j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s)));
       j.EndObject();
       std::printf("%s\n", j.str().c_str());
-    } else if (s.ok()) {
+    } else if (s.ok() && !Quiet()) {
       std::printf("ok     %s: %zu users, %llu messages, %llu bytes -> %s (%.1f s)\n", domain.c_str(),
                   m.domains[0].users.size(), static_cast<unsigned long long>(m.total_messages()),
                   static_cast<unsigned long long>(m.total_bytes()), opt.output.c_str(), seconds);
-    } else {
-      std::printf("FAILED %s: %s\n", EscapeC(domain).c_str(), s.message().c_str());
-      std::fprintf(stderr, "vmigrate: export: %s: %s\n", EscapeC(domain).c_str(), s.message().c_str());
+    } else if (!s.ok()) {
+      // The reason goes to stderr, once; the listing says which and how.
+      std::printf("FAILED %s (exit %d)\n", EscapeC(domain).c_str(), static_cast<int>(ToExit(s)));
+      std::fprintf(stderr, "vmigrate: export: %s\n", WithObject(s, EscapeC(domain)).message().c_str());
     }
     std::fflush(stdout);
   }
-  int code = BatchExit(ok, failed);
-  PrintBatchSummary(f.json, ok, failed, code, "exported");
+  int code = g_interrupted.load() ? static_cast<int>(Exit::kInterrupted) : BatchExit(ok, failed);
+  if (f.json || !Quiet()) PrintBatchSummary(f.json, ok, failed, code, "exported");
   return code;
+}
+
+// The options of one DOMAIN or --all from the command line.
+ExportOptions BaseOptions(const Flags& f, const HostPaths& paths) {
+  ExportOptions opt;
+  opt.paths = paths;
+  opt.all = f.all;
+  if (f.all) {
+    opt.only = f.domains;
+    opt.exclude = f.exclude;
+  } else {
+    opt.domain = f.domains[0];
+  }
+  opt.output = f.output;
+  opt.compression = *ParseCompression(f.compress);
+  opt.overwrite = f.force;
+  opt.strip_cleartext = f.strip_cleartext;
+  opt.skip_invalid_users = f.skip_invalid_users;
+  opt.since = f.since;
+  opt.add_only = f.add_only;
+  opt.state_out = f.state_out;
+  opt.dry_run = f.dry_run;
+  return opt;
+}
+
+// export --dry-run: the scan of `base` (one DOMAIN or --all), or with
+// --each of every DOMAIN, printed; nothing is written. --each goes on past
+// a failed domain and exits as a batch does.
+int RunDryRun(const Flags& f, const ExportOptions& base) {
+  std::vector<std::unique_ptr<ExportReport>> reports;
+  std::vector<DryRunDomain> shown;
+  ExportReport total;
+  size_t ok = 0, failed = 0;
+  Status last;
+  const std::vector<std::string> each = f.each ? f.domains : std::vector<std::string>{base.domain};
+  for (const std::string& domain : each) {
+    ExportOptions opt = base;
+    opt.domain = domain;
+    if (f.each && !f.output.empty())
+      opt.output = f.output + "/" + ToLower(domain) + ArchiveSuffix(opt.compression);
+    auto report = std::make_unique<ExportReport>();
+    Status s = ExportDomain(opt, report.get());
+    for (const auto& w : report->warnings) std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
+    PrintFollowed(*report);
+    if (!s.ok()) {
+      ++failed;
+      last = f.all ? s : s.WithContext(domain);
+      if (f.each) std::fprintf(stderr, "vmigrate: export: %s\n", last.message().c_str());
+      continue;
+    }
+    ++ok;
+    for (const auto& d : report->manifest.domains) shown.push_back({&d, opt.output == "-" ? "" : opt.output});
+    ExportReport& t = total;
+    t.warnings.insert(t.warnings.end(), report->warnings.begin(), report->warnings.end());
+    t.unreachable_users.insert(t.unreachable_users.end(), report->unreachable_users.begin(),
+                               report->unreachable_users.end());
+    t.skipped_users.insert(t.skipped_users.end(), report->skipped_users.begin(), report->skipped_users.end());
+    t.followed_links.insert(t.followed_links.end(), report->followed_links.begin(), report->followed_links.end());
+    t.manifest.server_files = report->manifest.server_files;
+    for (const auto& d : report->manifest.domains) t.manifest.domains.push_back(d);
+    t.manifest.kind = report->manifest.kind;
+    t.estimated_tar_bytes += report->estimated_tar_bytes;
+    reports.push_back(std::move(report));
+  }
+  if (!f.each && failed) return Fail("export", last);
+  const std::string kind = total.manifest.kind.empty() ? kKindDomain : total.manifest.kind;
+  PrintExportDryRun(shown, total, kind, f.output == "-" ? "" : f.output, f.json);
+  return f.each ? BatchExit(ok, failed) : 0;
 }
 
 }  // namespace
@@ -244,8 +313,8 @@ Handler AddExport(CLI::App* app) {
   app->add_option("DOMAIN", f->domains,
                   "the vpopmail domain to export (its alias domains come along); several with --each");
   app->add_option("-o,--output", f->output,
-                  "archive file to write, '-' for stdout; with --each, a directory")
-      ->required();
+                  "archive file to write, '-' for stdout; with --each, a directory (required "
+                  "unless --dry-run)");
   app->add_flag("--all", f->all,
                 "back up the whole server: every domain, its alias domains and the qmail/vpopmail "
                 "configuration, in one archive");
@@ -270,6 +339,9 @@ Handler AddExport(CLI::App* app) {
                   "next --since), whole or not at all")
       ->type_name("FILE");
   app->add_flag("--force", f->force, "overwrite an existing output file (and --state-out FILE)");
+  app->add_flag("--dry-run", f->dry_run,
+                "scan as the export would and print what it would archive (users, messages, bytes, "
+                "warnings, estimated size); write nothing, only check that -o could be written");
   app->add_flag("--strip-cleartext", f->strip_cleartext,
                 "leave the cleartext password field empty in the archive");
   app->add_flag("--skip-invalid-users", f->skip_invalid_users,
@@ -285,6 +357,7 @@ Handler AddExport(CLI::App* app) {
     if (f->json) JsonErrors(true, f->output == "-" ? stderr : stdout);
     auto usage = [](const std::string& msg) { return Usage("export", msg); };
     if (f->all && f->each) return usage("--all and --each exclude each other");
+    if (f->output.empty() && !f->dry_run) return usage("-o FILE is required (unless --dry-run)");
     if (!f->exclude.empty() && !f->all) return usage("--exclude needs --all");
     if (!f->domains_from.empty()) {
       if (!f->all && !f->each) return usage("--domains-from needs --all or --each");
@@ -308,39 +381,36 @@ Handler AddExport(CLI::App* app) {
     if (f->each && !f->state_out.empty()) return usage("--state-out works with one DOMAIN or --all, not --each");
     if (f->state_out == "-") return usage("--state-out needs a file name, not '-'");
     if (!f->state_out.empty() && f->state_out == f->output) return usage("--state-out and -o name the same file");
+    if (f->dry_run) {
+      struct stat out_st;
+      if (f->each && !f->output.empty() &&
+          (stat(f->output.c_str(), &out_st) != 0 || !S_ISDIR(out_st.st_mode)))
+        return Fail("export", Status::InvalidInput("--each: -o " + f->output + " must be an existing directory"));
+      return RunDryRun(*f, BaseOptions(*f, *paths));
+    }
+    if (!f->each) {
+      Status tty = RefuseTerminal(f->output);
+      if (!tty.ok()) return Fail("export", tty);
+    }
+    GuardOutput();
     if (f->each) return RunEach(*f, *paths);
 
-    ExportOptions opt;
-    opt.paths = *paths;
-    opt.all = f->all;
-    if (f->all) {
-      opt.only = f->domains;
-      opt.exclude = f->exclude;
-    } else {
-      opt.domain = f->domains[0];
-    }
-    opt.output = f->output;
-    opt.compression = *ParseCompression(f->compress);
-    opt.overwrite = f->force;
-    opt.strip_cleartext = f->strip_cleartext;
-    opt.skip_invalid_users = f->skip_invalid_users;
-    opt.since = f->since;
-    opt.add_only = f->add_only;
-    opt.state_out = f->state_out;
+    ExportOptions opt = BaseOptions(*f, *paths);
     auto meter = f->progress.MakeMeter("export");
     auto limiter = f->progress.MakeLimiter();
     if (!meter.ok()) return Fail("export", meter.status());
     if (!limiter.ok()) return Fail("export", limiter.status());
     opt.progress = meter->get();
     opt.rate_limit = limiter->get();
-    GuardOutput(f->output, f->force);
+    opt.interrupted = &g_interrupted;
     ExportReport report;
     Status s = ExportDomain(opt, &report);
     if (*meter) (*meter)->Finish();
-    g_output_path[0] = '\0';
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
     PrintFollowed(report);
-    if (!s.ok()) return Fail("export", f->all ? s : s.WithContext(f->domains[0]));
+    // The object is the domain, or the output when writing it failed.
+    if (!s.ok())
+      return Fail("export", f->all || StartsWith(s.message(), f->output + ": ") ? s : WithObject(s, f->domains[0]));
     // The archive may be on stdout; the summary then goes to stderr.
     PrintResult(*f, report, f->output == "-" ? stderr : stdout);
     return 0;

@@ -47,6 +47,7 @@ void FollowedJson(JsonWriter* j, const ImportReport& report) {
 }
 
 void PrintNotices(const ImportReport& report) {
+  if (Quiet()) return;
   for (const auto& hop : report.followed_links)
     std::fprintf(stderr, "vmigrate: import: notice: followed storage symlink %s\n",
                  EscapeC(DescribeHop(hop)).c_str());
@@ -353,7 +354,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
       out.status = DomainStatus::kFailed;
       out.error = s.message();
       outcomes = {out};
-      std::fprintf(stderr, "vmigrate: import: %s: %s\n", archive.c_str(), s.message().c_str());
+      std::fprintf(stderr, "vmigrate: import: %s\n", WithObject(s, archive).message().c_str());
     }
     for (const auto& d : outcomes) {
       bool good = d.status != DomainStatus::kFailed;
@@ -375,10 +376,13 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
         j.EndObject();
         std::printf("%s\n", j.str().c_str());
       } else if (good) {
+        if (Quiet()) continue;
         std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n",
                     d.is_delta && d.status == DomainStatus::kImported ? "applied" : DomainStatusName(d.status),
                     d.name.c_str(), d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
                     static_cast<unsigned long long>(d.messages), archive.c_str());
+      } else if (!s.ok()) {  // the reason is on stderr, once
+        std::printf("FAILED   %s from %s (exit %d)\n", d.name.c_str(), archive.c_str(), static_cast<int>(ToExit(s)));
       } else {
         std::printf("FAILED   %s (%s): %s\n", d.name.c_str(), archive.c_str(), d.error.c_str());
       }
@@ -386,7 +390,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     }
   }
   int code = g_interrupted.load() ? static_cast<int>(Exit::kInterrupted) : BatchExit(ok, failed);
-  PrintBatchSummary(f.json, ok, failed, code, "ok");
+  if (f.json || !Quiet()) PrintBatchSummary(f.json, ok, failed, code, "ok");
   return code;
 }
 
@@ -490,13 +494,19 @@ Handler AddImport(CLI::App* app) {
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: import: warning: %s\n", w.c_str());
     PrintNotices(report);
     std::string label = Label(report, opt.archive);
-    if (!s.ok()) return Fail("import", s.WithContext(label), label);
+    if (!s.ok()) {
+      // An archive that cannot be read is the object, not the domain in it.
+      std::string shown = opt.archive == "-" ? "<stdin>" : opt.archive;
+      if (StartsWith(s.message(), shown + ": ")) return Fail("import", s, shown);
+      return Fail("import", WithObject(s, label), label);
+    }
     if (report.mailbox) return PrintMailbox(report, f->domain, f->user, f->json, f->dry_run);
     if (report.manifest.kind == kKindDelta) return PrintDelta(report, f->json, f->dry_run);
     bool single = (report.manifest.kind == kKindDomain || !f->domain.empty()) && !f->all;
     if (!single) return PrintServer(report, f->json, f->dry_run);
     if (f->dry_run) PrintPlan(report, f->json);
-    else PrintImported(report, f->json);
+    else if (f->json || !Quiet()) PrintImported(report, f->json);
+    else PrintOutsideRefs(report);
     return 0;
   };
 }

@@ -1,8 +1,12 @@
 // vmigrate state: what is installed for a domain on this host, for
 // export --since (share/doc/state-format.md).
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <memory>
 
+#include "core/atomic_file.h"
 #include "core/json.h"
 #include "core/strings.h"
 #include "exporter/exporter.h"
@@ -10,6 +14,13 @@
 
 namespace vmigrate::cli {
 namespace {
+
+// The state file is a temp file until it is complete: an interrupted run
+// removes it and leaves an existing state file as it was.
+void OnSignal(int) {
+  RemoveLiveTempFiles();
+  _exit(static_cast<int>(Exit::kInterrupted));
+}
 
 struct Flags {
   PathFlags paths;
@@ -61,10 +72,12 @@ Handler AddState(CLI::App* app) {
     }
     opt.output = f->output;
     opt.overwrite = f->force;
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
     StateReport report;
     Status s = WriteState(opt, &report);
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: state: warning: %s\n", w.c_str());
-    if (!s.ok()) return Fail("state", f->all ? s : s.WithContext(f->domains[0]));
+    if (!s.ok()) return Fail("state", f->all ? s : WithObject(s, f->domains[0]));
     FILE* out = f->output == "-" ? stderr : stdout;
     std::vector<std::string> names;
     for (const auto& [name, digest] : report.domain_digests) names.push_back(name);
@@ -75,7 +88,7 @@ Handler AddState(CLI::App* app) {
       j.Key("messages").Number(report.messages).Key("output").String(f->output);
       j.Key("warnings").StringArray(report.warnings).EndObject();
       std::fprintf(out, "%s\n", j.str().c_str());
-    } else {
+    } else if (!Quiet()) {
       std::fprintf(out, "state of %s (%llu users, %llu messages, digest %s) written to %s\n",
                    Join(names, ", ").c_str(), static_cast<unsigned long long>(report.users),
                    static_cast<unsigned long long>(report.messages), report.content_digest.substr(0, 16).c_str(),

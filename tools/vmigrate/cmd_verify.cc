@@ -144,7 +144,12 @@ int VerifyOne(const VerifyFlags& flags, const HostPaths& paths, const std::strin
   VerifyReport report;
   Status s = Verify(opt, &report);
   const std::string label = report.domain.empty() ? f->archive : report.domain;
-  if (!s.ok()) return Fail("verify", s.WithContext(label), label);
+  if (!s.ok()) {
+    // An archive that cannot be read is the object, not the domain in it.
+    std::string shown = f->archive == "-" ? "<stdin>" : f->archive;
+    if (StartsWith(s.message(), shown + ": ")) return Fail("verify", s, shown);
+    return Fail("verify", WithObject(s, label), label);
+  }
   const bool differ = !report.differences.empty();
   const int rc = static_cast<int>(differ ? Exit::kDifferences : Exit::kOk);
   if (f->json) {

@@ -21,6 +21,10 @@
 #include "model/outside_refs.h"
 #include "vpopmail/names.h"
 
+namespace vmigrate {
+struct ExportReport;
+}
+
 namespace vmigrate::cli {
 
 using Handler = std::function<int()>;
@@ -45,6 +49,17 @@ struct ProgressFlags {
   /// nullptr when --max-rate was not given.
   Result<std::unique_ptr<RateLimiter>> MakeLimiter() const;
 };
+
+/// -q/--quiet (every command): no notices, progress (unless --progress was
+/// given) or success summaries; errors, warnings, --json output and the
+/// output that is a command's answer (inspect, verify, a plan) stay.
+void SetQuiet(bool quiet);
+bool Quiet();
+
+/// `status` with "<object>: " in front, unless its message already names
+/// `object` first: an error names its object once.
+Status WithObject(const Status& status, const std::string& object);
+
 
 /// --json: from now on Fail() and Usage() also print the error object
 /// {"schema":1,"type":"error","command","object","message","exit"}
@@ -88,9 +103,23 @@ void OutsideRefFields(JsonWriter* j, const ReportedRef& r);
 /// to an open JSON object; "other_domain" and "note" only when set.
 void AddOutsideRefsJson(JsonWriter* j, const std::vector<ReportedRef>& refs);
 
+/// One domain of an export --dry-run and the archive it would go to ("" when none).
+struct DryRunDomain {
+  const ManifestDomain* domain;
+  std::string output;
+};
+
+/// Prints export --dry-run's result (cmd_export_dry_run.cc): text, or one
+/// JSON object {"schema":1,"type":"export","dry_run":true,...}. `report`
+/// holds the warnings, references and the size estimate of all `domains`;
+/// `kind` is the archive kind ("domain", "server", "delta").
+void PrintExportDryRun(const std::vector<DryRunDomain>& domains, const ExportReport& report,
+                       const std::string& kind, const std::string& output, bool json);
+
 Handler AddExport(CLI::App* app);
 Handler AddImport(CLI::App* app);
 Handler AddInspect(CLI::App* app);
+Handler AddList(CLI::App* app);
 Handler AddVerify(CLI::App* app);
 Handler AddCutover(CLI::App* app);
 Handler AddState(CLI::App* app);
