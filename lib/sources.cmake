@@ -71,6 +71,7 @@ set(VMIGRATE_LIB_SOURCES
   verify/verifier.cc
   # vpopmail/
   vpopmail/dir_control.cc
+  vpopmail/flags.cc
   vpopmail/host_listing.cc
   vpopmail/login_lock.cc
   vpopmail/names.cc

@@ -140,7 +140,7 @@ void ProgressMeter::Print(double now, bool final) {
 
   if (mode_ == ProgressMode::kJson) {
     JsonWriter w;
-    w.BeginObject()
+    w.BeginRecord("progress")
         .Key("event").String(final ? "done" : "progress")
         .Key("verb").String(verb_)
         .Key("domain").String(domain_)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 
 #include "archive/layout.h"
 #include "core/dir_mode.h"
@@ -22,9 +23,15 @@ namespace {
 constexpr size_t kBuffer = 256 * 1024;
 constexpr size_t kMaxRewriteBytes = 1u << 20;
 
+// ISO 8601 UTC with nanoseconds ("2026-11-30T01:02:03.000000000Z"), so that
+// an admin reads the two times without converting epoch seconds.
 std::string MtimeText(std::int64_t sec, long nsec) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%lld.%09ld", static_cast<long long>(sec), nsec);
+  time_t t = static_cast<time_t>(sec);
+  struct tm tm;
+  char day[40] = "?";
+  if (gmtime_r(&t, &tm) != nullptr) strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s.%09ldZ", day, nsec);
   return buf;
 }
 

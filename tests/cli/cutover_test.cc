@@ -167,7 +167,7 @@ TEST_F(CutoverTest, StatusCountsTheDomainsMessagesInQmailsQueue) {
   EXPECT_NE(st.out.find("\"todo\":1,\"local\":2,\"remote\":0"), std::string::npos) << st.out;
   EXPECT_NE(st.out.find("\"pending\":3"), std::string::npos) << st.out;
   EXPECT_NE(st.out.find("\"state\":\"local\""), std::string::npos) << st.out;
-  EXPECT_NE(st.out.find("\"queuelifetime\":604800"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("\"queuelifetime_seconds\":604800"), std::string::npos) << st.out;
 
   // Held mail half-way to queuelifetime: hold and status warn.
   WriteFile(qmail_ + "/control/queuelifetime", "7200\n");

@@ -134,7 +134,7 @@ TEST_F(DiscardTest, RemovesTheMorercpthostsAndBucketTheImportCreated) {
 
   CommandResult d = Discard(dst.path(), "example.com", kId, {"--json"});
   ASSERT_EQ(d.exit_code, 0) << d.err;
-  EXPECT_EQ(d.out.rfind("{\"domain\":\"example.com\",\"step\":\"discard\",\"changed\":true", 0), 0u) << d.out;
+  EXPECT_EQ(d.out.rfind("{\"schema\":1,\"type\":\"cutover\",\"status\":\"ok\",\"domain\":\"example.com\",\"step\":\"discard\",\"changed\":true", 0), 0u) << d.out;
   EXPECT_TRUE(SameTree(before, ContentView(dst.path())));
   EXPECT_EQ(ReadFile(TargetHomeDisk(dst.path()) + "/domains/.dir-control"), dc);
   EXPECT_FALSE(fs::exists(q + "/control/morercpthosts"));
@@ -188,7 +188,7 @@ TEST_F(DiscardTest, SecondDiscardIsANoOp) {
   EXPECT_EQ(again.out, "example.com: nothing to discard (not a domain on this host)\n");
   CommandResult json = Discard(dst.path(), "example.com", kId, {"--json"});
   EXPECT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_EQ(json.out.rfind("{\"domain\":\"example.com\",\"step\":\"discard\",\"changed\":false", 0), 0u) << json.out;
+  EXPECT_EQ(json.out.rfind("{\"schema\":1,\"type\":\"cutover\",\"status\":\"ok\",\"domain\":\"example.com\",\"step\":\"discard\",\"changed\":false", 0), 0u) << json.out;
   EXPECT_TRUE(SameTree(once, TreeDigest(dst.path())));
   EXPECT_TRUE(SameTree(before, ContentView(dst.path())));
 }

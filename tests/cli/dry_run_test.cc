@@ -36,10 +36,10 @@ TEST_F(DryRunCliTest, DryRunChangesNothingAndItsPlanIsWhatTheImportDoes) {
   std::string assign = ReadFile(TargetQmailDisk(dst_.path()) + "/users/assign");
   std::string rcpthosts = ReadFile(TargetQmailDisk(dst_.path()) + "/control/rcpthosts");
   std::string virtualdomains = ReadFile(TargetQmailDisk(dst_.path()) + "/control/virtualdomains");
-  EXPECT_NE(plan.out.find("\"line\":\"" + Lines(assign)[0] + "\""), std::string::npos) << assign;
+  EXPECT_NE(plan.out.find("\"text\":\"" + Lines(assign)[0] + "\""), std::string::npos) << assign;
   EXPECT_TRUE(HasLine(rcpthosts, "big.example"));
   EXPECT_TRUE(HasLine(virtualdomains, "big.example:big.example"));
-  EXPECT_NE(plan.out.find("\"line\":\"big.example:big.example\""), std::string::npos);
+  EXPECT_NE(plan.out.find("\"text\":\"big.example:big.example\""), std::string::npos);
   // And the users are where the plan said.
   EXPECT_TRUE(fs::is_directory(TargetHomeDisk(dst_.path()) + "/domains/big.example/1/user250/Maildir"));
   std::string dc = ReadFile(TargetHomeDisk(dst_.path()) + "/domains/.dir-control");

@@ -64,7 +64,7 @@ TEST_F(InspectCliTest, TextOutputShowsDomainAliasUsersMessagesAndBytes) {
   EXPECT_NE(Field(r.out, "archive").find("format 1"), std::string::npos) << r.out;
   EXPECT_NE(Field(r.out, "source host").find(kFixtureVpopmailHome), std::string::npos) << r.out;
   for (const char* user : {"alice", "bob", "carol", "ivan", "judy", "postmaster"})
-    EXPECT_TRUE(std::regex_search(r.out, std::regex(std::string("\n") + user + " +[0-9]+ ")))
+    EXPECT_TRUE(std::regex_search(r.out, std::regex(std::string("\n") + user + " +\\S+ +[0-9]+ ")))
         << user << " has no row\n" << r.out;
 }
 

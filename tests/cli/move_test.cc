@@ -114,15 +114,15 @@ TEST_F(MoveCliTest, DryRunChecksAndChangesNothing) {
   EXPECT_EQ(DigestDiff(src_before, TreeDigest(src_.path())), "");
   EXPECT_EQ(DigestDiff(dst_before, TreeDigest(dst_.path())), "");
 
-  // --json: one event object per line.
+  // --json: one object per line, each with its "type".
   CommandResult j = RunVmigrate(MoveArgs({"--dry-run", "--json", "--smtp-port", std::to_string(smtp.port())}));
   ASSERT_EQ(j.exit_code, 0) << j.err;
   for (const auto& line : Lines(j.out)) {
     WriteFile(work_ / "event.json", line);
-    CommandResult q = RunCommand({"jq", "-e", ".event", work_ / "event.json"});
+    CommandResult q = RunCommand({"jq", "-e", ".type", work_ / "event.json"});
     EXPECT_EQ(q.exit_code, 0) << line;
   }
-  EXPECT_NE(j.out.find("{\"event\":\"step\",\"step\":\"check\",\"check\":\"ssh\""), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("{\"schema\":1,\"type\":\"step\",\"step\":\"check\",\"check\":\"ssh\""), std::string::npos) << j.out;
 }
 
 TEST_F(MoveCliTest, DryRunUnreachableHostIsExit10WithOneLine) {
@@ -204,7 +204,7 @@ TEST_F(MoveEndToEndTest, MovesTheDomainAndForwardsIt) {
   for (const char* step : {"\"step\":\"full\"", "\"step\":\"block-logins\"", "\"step\":\"round\"",
                            "\"step\":\"hold\"", "\"step\":\"final\"", "\"step\":\"verify\"",
                            "\"step\":\"forward\"", "\"step\":\"tail\"", "\"step\":\"open-logins\"",
-                           "\"event\":\"done\"", "\"hold_window\":"})
+                           "\"type\":\"summary\"", "\"hold_window_seconds\":"})
     EXPECT_NE(r.out.find(step), std::string::npos) << step << "\n" << r.out;
   // The new host has what the old one has (the unlocked view on both).
   std::string here = StateDigest(SourceFlags(src_.path()), "here.state");

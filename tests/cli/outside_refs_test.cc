@@ -211,7 +211,7 @@ TEST_F(OutsideRefsCliTest, VerifyOnTheTargetReportsMissingDeliveryTargetsAndTheR
 
   CommandResult j = RunVmigrate(VerifyArgs(archive_, TargetFlags(dst_.path()), {"--json"}));
   EXPECT_EQ(j.exit_code, 3);
-  EXPECT_TRUE(HasLine(j.out, "{\"type\":\"outside_ref\",\"domain\":\"example.com\",\"file\":\"files/.qmail-support\","
+  EXPECT_TRUE(HasLine(j.out, "{\"schema\":1,\"type\":\"outside_ref\",\"domain\":\"example.com\",\"file\":\"files/.qmail-support\","
                              "\"line\":1,\"path\":\"" + kNet + "/tom/Maildir/\",\"reason\":\"other_domain\","
                              "\"other_domain\":\"example.net\",\"note\":\"it does not exist on this host\"}"))
       << j.out;

@@ -351,7 +351,7 @@ TEST_F(ServerBackupTest, BatchGoesOnAfterABrokenArchiveAndReportsIt) {
   EXPECT_NE(lines[1].find("\"status\":\"error\""), std::string::npos) << lines[1];
   EXPECT_NE(lines[1].find("example.net.tar.zst"), std::string::npos) << lines[1];
   EXPECT_NE(lines[2].find("\"domain\":\"big.example\",\"status\":\"ok\""), std::string::npos) << lines[2];
-  EXPECT_NE(lines[3].find("\"summary\":true,\"ok\":2,\"failed\":1,\"exit\":4"), std::string::npos) << lines[3];
+  EXPECT_NE(lines[3].find("\"type\":\"summary\",\"ok\":2,\"failed\":1,\"exit\":4"), std::string::npos) << lines[3];
   Owner owner = HomeOwner(dst_.path());
   ExpectImportedLikeSource(Mapping("example.com", src_.path(), dst_.path()), {"example.org"}, owner);
   ExpectImportedLikeSource(Mapping("big.example", src_.path(), dst_.path()), {}, owner);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <string>
@@ -204,8 +205,13 @@ TEST_F(VerifyCliTest, ChangedMtimeIsReportedWithNanoseconds) {
   struct timespec later = {t.tv_sec, 123456789};
   SetMtime(path, later);
   CommandResult r = VerifyTarget();
-  ExpectDifference(r, "alice", rel, "mtime " + std::to_string(t.tv_sec) + ".000000000 in the archive, " +
-                                        std::to_string(t.tv_sec) + ".123456789 installed");
+  // ISO 8601 UTC, to the nanosecond.
+  char day[40];
+  time_t sec = t.tv_sec;
+  struct tm tm;
+  strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", gmtime_r(&sec, &tm));
+  ExpectDifference(r, "alice", rel, std::string("mtime ") + day + ".000000000Z in the archive, " + day +
+                                        ".123456789Z installed");
   EXPECT_EQ(LinesWith(r.out, "vmigrate: verify:").size(), LinesWith(r.out, rel).size()) << r.out;
 }
 
@@ -261,11 +267,11 @@ TEST_F(VerifyCliTest, JsonPrintsOneObjectPerDifferenceThenASummary) {
   auto lines = Lines(r.out);
   ASSERT_FALSE(lines.empty());
   for (const auto& l : lines) EXPECT_TRUE(l.front() == '{' && l.back() == '}') << l;
-  EXPECT_NE(r.out.find("{\"type\":\"difference\",\"domain\":\"example.com\",\"user\":\"\",\"path\":"
+  EXPECT_NE(r.out.find("{\"schema\":1,\"type\":\"difference\",\"domain\":\"example.com\",\"user\":\"\",\"path\":"
                        "\".qmail-sales\",\"what\":\"missing (a file in the archive)\"}"),
             std::string::npos)
       << r.out;
-  EXPECT_EQ(lines.back().rfind("{\"type\":\"summary\",\"status\":\"differences\"", 0), 0u) << lines.back();
+  EXPECT_EQ(lines.back().rfind("{\"schema\":1,\"type\":\"summary\",\"status\":\"differences\"", 0), 0u) << lines.back();
   EXPECT_NE(lines.back().find("\"exit\":3"), std::string::npos) << lines.back();
 
   CommandResult ok = RunVmigrate(Concat({"verify", archive_, "--json"}, SourceFlags(src_.path())));

@@ -110,7 +110,7 @@ TEST_F(VpasswdLimitsCliTest, DryRunAndJsonReportTheRefusal) {
   EXPECT_NE(dry.err.find("user 'ken': vpasswd line is"), std::string::npos) << dry.err;
   CommandResult json = Import(dst_.path(), archive, {"--json"});
   EXPECT_EQ(json.exit_code, 8) << json.err;
-  EXPECT_NE(json.out.find("\"status\":\"error\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"type\":\"error\""), std::string::npos) << json.out;
   EXPECT_NE(json.out.find("\"exit\":8"), std::string::npos) << json.out;
   EXPECT_EQ(DigestDiff(before, TreeDigest(dst_.path())), "") << "the target changed";
 }

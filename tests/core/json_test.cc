@@ -61,5 +61,45 @@ TEST(JsonTest, KeysAreEscapedToo) {
   EXPECT_EQ(w.str(), R"({"a\"b\n":"v\\"})");
 }
 
+// U+FFFD as it appears in the output (UTF-8).
+const std::string kFffd = "\xEF\xBF\xBD";
+
+TEST(JsonTest, RecordStartsWithSchemaAndType) {
+  JsonWriter w;
+  w.BeginRecord("export").Key("users").Number(3).EndObject();
+  EXPECT_EQ(w.str(), R"({"schema":1,"type":"export","users":3})");
+}
+
+TEST(JsonTest, InvalidUtf8BytesBecomeReplacementCharacters) {
+  EXPECT_EQ(JsonWriter::Quote("a\xff" "b"), "\"a" + kFffd + "b\"");
+  // A lone continuation byte, a truncated sequence, an overlong '/', a
+  // UTF-16 surrogate and a code point above U+10FFFF: one U+FFFD per byte.
+  EXPECT_EQ(JsonWriter::Quote("\x80"), "\"" + kFffd + "\"");
+  EXPECT_EQ(JsonWriter::Quote("\xe2\x82" "x"), "\"" + kFffd + kFffd + "x\"");
+  EXPECT_EQ(JsonWriter::Quote("\xc0\xaf"), "\"" + kFffd + kFffd + "\"");
+  EXPECT_EQ(JsonWriter::Quote("\xed\xa0\x80"), "\"" + kFffd + kFffd + kFffd + "\"");
+  EXPECT_EQ(JsonWriter::Quote("\xf4\x90\x80\x80"), "\"" + kFffd + kFffd + kFffd + kFffd + "\"");
+  // Valid sequences of every length stay as they are.
+  EXPECT_EQ(JsonWriter::Quote("\xc3\xa9\xe2\x82\xac\xf0\x9f\x93\xa7"), "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x93\xa7\"");
+}
+
+TEST(JsonTest, IsValidUtf8) {
+  EXPECT_TRUE(JsonWriter::IsValidUtf8(""));
+  EXPECT_TRUE(JsonWriter::IsValidUtf8("J\xc3\xbcrgen \xf4\x8f\xbf\xbf"));
+  EXPECT_FALSE(JsonWriter::IsValidUtf8("\xff"));
+  EXPECT_FALSE(JsonWriter::IsValidUtf8("ok\xc3"));
+  EXPECT_FALSE(JsonWriter::IsValidUtf8("\xe0\x80\x80"));
+}
+
+TEST(JsonTest, KeyedInvalidStringGetsAHexSibling) {
+  JsonWriter w;
+  w.BeginObject().Key("name").String(".qmail-\xff").Key("n").Number(1).EndObject();
+  EXPECT_EQ(w.str(), "{\"name\":\".qmail-" + kFffd + "\",\"name_hex\":\"2e716d61696c2dff\",\"n\":1}");
+  // Valid values get no sibling; array elements cannot have one.
+  JsonWriter v;
+  v.BeginObject().Key("name").String("ok").Key("list").StringArray({"\xfe"}).EndObject();
+  EXPECT_EQ(v.str(), "{\"name\":\"ok\",\"list\":[\"" + kFffd + "\"]}");
+}
+
 }  // namespace
 }  // namespace vmigrate

@@ -185,7 +185,7 @@ TEST_F(ProgressTest, JsonModePrintsAtMostEverySecond) {
   std::vector<std::string> lines = SplitLines(out_.str());
   ASSERT_EQ(lines.size(), 2u);
   for (const auto& line : lines) {
-    EXPECT_TRUE(StartsWith(line, "{\"event\":\"progress\",")) << line;
+    EXPECT_TRUE(StartsWith(line, "{\"schema\":1,\"type\":\"progress\",\"event\":\"progress\",")) << line;
     EXPECT_TRUE(EndsWith(line, "}")) << line;
     EXPECT_EQ(Count(line, '{'), 1u) << line;
     EXPECT_NE(line.find("\"eta_sec\":null"), std::string::npos) << line;
@@ -199,7 +199,7 @@ TEST_F(ProgressTest, JsonFinishPrintsDoneWithAllKeys) {
   FillQuarter(&m);
   m.Finish();
   EXPECT_EQ(out_.str(),
-            "{\"event\":\"done\",\"verb\":\"import\",\"domain\":\"example.com\","
+            "{\"schema\":1,\"type\":\"progress\",\"event\":\"done\",\"verb\":\"import\",\"domain\":\"example.com\","
             "\"users_done\":3,\"users_total\":17,\"messages_done\":1200,\"messages_total\":5000,"
             "\"bytes_done\":104857600,\"bytes_total\":419430400,"
             "\"rate_bytes_per_sec\":10485760,\"elapsed_sec\":10.000,\"eta_sec\":30}\n");
@@ -213,7 +213,7 @@ TEST_F(ProgressTest, FinishPrintsOnceAndSilencesLaterUpdates) {
   m.Finish();
   std::vector<std::string> lines = SplitLines(out_.str());
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_TRUE(StartsWith(lines[0], "{\"event\":\"done\",")) << lines[0];
+  EXPECT_TRUE(StartsWith(lines[0], "{\"schema\":1,\"type\":\"progress\",\"event\":\"done\",")) << lines[0];
 }
 
 // Mail that arrives during a run is counted done: the known total grows

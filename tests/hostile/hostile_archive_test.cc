@@ -1064,7 +1064,7 @@ TEST_F(HostileArchiveTest, JsonModePrintsOnlyAJsonErrorOnStdout) {
   const std::string& out = o.result.out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   EXPECT_EQ(out.rfind("{", 0), 0u) << out;
-  EXPECT_NE(out.find("\"status\":\"error\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"type\":\"error\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"exit\":6"), std::string::npos) << out;
 }
 

@@ -20,6 +20,16 @@ struct Flags {
   int smtp_timeout = 30;
 };
 
+// ISO 8601 UTC, the form of every time in --json (share/doc/json.md).
+std::string IsoUtc(std::int64_t t) {
+  char buf[64];
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 std::string Utc(std::int64_t t) {
   char buf[64];
   time_t tt = static_cast<time_t>(t);
@@ -41,7 +51,7 @@ int PrintStep(const char* step, const Flags& f, const Result<cutover::StepResult
   for (const auto& w : r->warnings) std::fprintf(stderr, "vmigrate: %s: warning: %s\n", command.c_str(), w.c_str());
   if (f.json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String("ok").Key("domain").String(f.domain).Key("step").String(step);
+    j.BeginRecord("cutover").Key("status").String("ok").Key("domain").String(f.domain).Key("step").String(step);
     j.Key("changed").Bool(r->changed).Key("state").String(cutover::PhaseName(r->phase));
     j.Key("actions").StringArray(r->actions).Key("warnings").StringArray(r->warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
@@ -70,19 +80,19 @@ int PrintStatus(const Flags& f, const cutover::CutoverStatus& st) {
   std::int64_t oldest = st.queue.oldest_birth > 0 ? st.now - st.queue.oldest_birth : 0;
   if (f.json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String("ok").Key("domain").String(st.domain);
+    j.BeginRecord("cutover").Key("status").String("ok").Key("domain").String(st.domain).Key("step").String("status");
     j.Key("aliases").StringArray(st.aliases).Key("state").String(cutover::PhaseName(st.phase));
-    j.Key("held_since");
-    if (st.held_since) j.Number(static_cast<std::uint64_t>(st.held_since)); else j.Null();
+    j.Key("held_at");
+    if (st.held_since) j.String(IsoUtc(st.held_since)); else j.Null();
     j.Key("forwarded_to");
     if (!st.forwarded_to.empty()) j.String(st.forwarded_to); else j.Null();
     j.Key("forwarded_at");
-    if (st.forwarded_at) j.Number(static_cast<std::uint64_t>(st.forwarded_at)); else j.Null();
+    if (st.forwarded_at) j.String(IsoUtc(st.forwarded_at)); else j.Null();
     j.Key("sticky").Bool(st.sticky).Key("logins").String(st.logins_blocked ? "blocked" : "open");
     j.Key("queue").BeginObject().Key("read").Bool(st.queue_read).Key("todo").Number(st.queue.todo);
     j.Key("local").Number(st.queue.local).Key("remote").Number(st.queue.remote);
     j.Key("oldest_seconds").Number(static_cast<std::uint64_t>(oldest > 0 ? oldest : 0)).EndObject();
-    j.Key("queuelifetime").Number(static_cast<std::uint64_t>(st.queuelifetime));
+    j.Key("queuelifetime_seconds").Number(static_cast<std::uint64_t>(st.queuelifetime));
     j.Key("pending").Number(st.pending()).Key("warnings").StringArray(st.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return 0;
@@ -142,6 +152,7 @@ Handler AddCutover(CLI::App* app) {
       if (!s.app->parsed()) continue;
       const Flags& f = *s.flags;
       const std::string name = s.app->get_name();
+      JsonErrors(f.json);
       auto opt = Options(f);
       if (!opt.ok()) return Fail("cutover " + name, opt.status());
       if (name == "hold") return PrintStep("hold", f, cutover::Hold(*opt, f.domain));

@@ -18,13 +18,14 @@ struct Flags {
 
 void PrintJson(const DiscardReport& r, bool dry_run) {
   JsonWriter j;
-  j.BeginObject().Key("domain").String(r.domain).Key("step").String("discard").Key("changed").Bool(r.changed);
+  j.BeginRecord("cutover").Key("status").String(dry_run ? "dry-run" : "ok");
+  j.Key("domain").String(r.domain).Key("step").String("discard").Key("changed").Bool(r.changed);
   j.Key("dry_run").Bool(dry_run).Key("resumed").Bool(r.resumed).Key("domain_dir").String(r.domain_dir);
   j.Key("control_edits").BeginArray();
   for (const auto& e : r.control_edits)
-    j.BeginObject().Key("file").String(e.file).Key("op").String(std::string(1, e.op)).Key("line").String(e.line).EndObject();
+    j.BeginObject().Key("file").String(e.file).Key("op").String(std::string(1, e.op)).Key("text").String(e.line).EndObject();
   j.EndArray();
-  j.Key("dir_control").String(r.dir_control).Key("qmail_send_signalled").Number(r.qmail_send_signalled);
+  j.Key("dir_control").String(r.dir_control).Key("qmail_send_signalled").Bool(r.qmail_send_signalled > 0);
   j.Key("warnings").StringArray(r.warnings).EndObject();
   std::printf("%s\n", j.str().c_str());
 }
@@ -63,14 +64,12 @@ Handler AddCutoverDiscard(CLI::App* cutover) {
   app->add_flag("--dry-run", f->dry_run, "print what would be removed and put back, change nothing");
   app->add_flag("--no-reload", f->no_reload, "do not send SIGHUP to qmail-send afterwards");
   app->add_flag("--json", f->json,
-                "print one JSON object: {\"domain\",\"step\":\"discard\",\"changed\",...}");
+                "print one JSON object: {\"schema\":1,\"type\":\"cutover\",\"status\",\"domain\",\"step\":\"discard\",...}");
   f->paths.Add(app);
   return [f]() -> int {
-    if (!IsValidMoveId(f->move_id)) {
-      std::fprintf(stderr, "vmigrate: cutover discard: --move-id '%s': not 8-64 characters of [0-9a-f]\n",
-                   f->move_id.c_str());
-      return static_cast<int>(Exit::kUsage);
-    }
+    JsonErrors(f->json);
+    if (!IsValidMoveId(f->move_id))
+      return Usage("cutover discard", "--move-id '" + f->move_id + "': not 8-64 characters of [0-9a-f]");
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("cutover discard", paths.status());
     DiscardOptions opt;
@@ -83,15 +82,7 @@ Handler AddCutoverDiscard(CLI::App* cutover) {
     Status s = DiscardDomain(opt, &report);
     for (const auto& w : report.warnings)
       std::fprintf(stderr, "vmigrate: cutover discard: warning: %s\n", w.c_str());
-    if (!s.ok()) {
-      if (f->json) {
-        JsonWriter j;
-        j.BeginObject().Key("domain").String(f->domain).Key("step").String("discard").Key("changed").Bool(false);
-        j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s))).EndObject();
-        std::printf("%s\n", j.str().c_str());
-      }
-      return Fail("cutover discard", s);
-    }
+    if (!s.ok()) return Fail("cutover discard", s, f->domain);
     if (f->json) PrintJson(report, f->dry_run);
     else PrintText(report, f->move_id, f->dry_run);
     return 0;

@@ -92,9 +92,9 @@ void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
   for (const auto& d : m.domains) names.push_back(d.name);
   if (f.json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String("ok").Key("kind").String(m.kind);
+    j.BeginRecord("export").Key("status").String("ok").Key("kind").String(m.kind);
     j.Key("add_only").Bool(m.delta_add_only);
-    j.Key("domains").StringArray(names);
+    j.Key("domain_names").StringArray(names);
     j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
     j.Key("files").Number(t.files).Key("messages").Number(t.messages).Key("bytes").Number(t.bytes);
     j.Key("renames").Number(t.renames);
@@ -131,14 +131,19 @@ void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
   if (m.kind == kKindDelta) return PrintDeltaResult(f, report, out);
   if (f.json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String("ok").Key("kind").String(m.kind);
+    j.BeginRecord("export").Key("status").String("ok").Key("kind").String(m.kind);
     if (m.kind == kKindDomain) {
       j.Key("domain").String(m.domains[0].name).Key("aliases").StringArray(m.domains[0].aliases);
       j.Key("users").Number(m.domains[0].users.size());
     } else {
       std::vector<std::string> names;
-      for (const auto& d : m.domains) names.push_back(d.name);
-      j.Key("domains").StringArray(names).Key("server_files").StringArray(m.server_files);
+      size_t users = 0;
+      for (const auto& d : m.domains) {
+        names.push_back(d.name);
+        users += d.users.size();
+      }
+      j.Key("domain_names").StringArray(names).Key("users").Number(users);
+      j.Key("server_files").StringArray(m.server_files);
     }
     j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
     j.Key("entries").Number(report.entries).Key("output").String(f.output);
@@ -171,7 +176,8 @@ void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
 int RunEach(const Flags& f, const HostPaths& paths) {
   struct stat st;
   if (stat(f.output.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return Fail("export", Status::InvalidInput("--each: -o " + f.output + " must be an existing directory"));
+    return Fail("export", Status::InvalidInput("--each: -o " + f.output + " must be an existing directory"),
+                f.output);
   size_t ok = 0, failed = 0;
   for (const std::string& domain : f.domains) {
     if (g_interrupted.load()) break;
@@ -203,7 +209,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     const Manifest& m = report.manifest;
     if (f.json) {
       JsonWriter j;
-      j.BeginObject().Key("domain").String(EscapeC(domain)).Key("status").String(s.ok() ? "ok" : "error");
+      j.BeginRecord("domain").Key("domain").String(domain).Key("status").String(s.ok() ? "ok" : "error");
       j.Key("users").Number(s.ok() ? m.domains[0].users.size() : 0);
       j.Key("messages").Number(s.ok() ? m.total_messages() : 0);
       j.Key("bytes").Number(s.ok() ? m.total_bytes() : 0);
@@ -347,10 +353,9 @@ Handler AddExport(CLI::App* app) {
   f->paths.Add(app);
   f->progress.Add(app);
   return [f]() -> int {
-    auto usage = [](const std::string& msg) {
-      std::fprintf(stderr, "vmigrate: export: %s\n", msg.c_str());
-      return static_cast<int>(Exit::kUsage);
-    };
+    // With -o - stdout is the archive: the JSON goes to stderr.
+    if (f->json) JsonErrors(true, f->output == "-" ? stderr : stdout);
+    auto usage = [](const std::string& msg) { return Usage("export", msg); };
     if (f->all && f->each) return usage("--all and --each exclude each other");
     if (f->output.empty() && !f->dry_run) return usage("-o FILE is required (unless --dry-run)");
     if (!f->exclude.empty() && !f->all) return usage("--exclude needs --all");

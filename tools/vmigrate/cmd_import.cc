@@ -33,7 +33,7 @@ void EditsJson(JsonWriter* j, const std::vector<ImportReport::Edit>& edits) {
   j->Key("control_edits").BeginArray();
   for (const auto& e : edits)
     j->BeginObject().Key("file").String(e.file).Key("op").String(std::string(1, e.op))
-        .Key("line").String(e.line).EndObject();
+        .Key("text").String(e.line).EndObject();
   j->EndArray();
 }
 
@@ -73,12 +73,14 @@ void PrintPlan(const ImportReport& report, bool json) {
   const DomainOutcome& d = report.domains[0];
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String("dry-run").Key("domain").String(d.name);
+    j.BeginRecord("import").Key("status").String("dry-run").Key("kind").String(report.manifest.kind);
+    j.Key("domain").String(d.name);
     j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(d.domain_dir);
     j.Key("owner").String(OwnerText(report.owner));
+    j.Key("users").Number(d.user_dirs.size());
     j.Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
     j.Key("entries_checked").Number(report.entries);
-    UserDirsJson(&j, "users", d.user_dirs);
+    UserDirsJson(&j, "user_dirs", d.user_dirs);
     EditsJson(&j, report.control_edits);
     j.Key("domains_dir_control").String(report.domains_dir_control);
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
@@ -118,7 +120,7 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
   int code = failed == 0 ? 0 : imported > 0 ? static_cast<int>(Exit::kPartial) : static_cast<int>(Exit::kFailed);
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String(dry_run ? "dry-run" : failed ? "partial" : "ok");
+    j.BeginRecord("import").Key("status").String(dry_run ? "dry-run" : failed ? "partial" : "ok");
     j.Key("kind").String(report.manifest.kind).Key("owner").String(OwnerText(report.owner));
     j.Key("entries_checked").Number(report.entries);
     j.Key("domains").BeginArray();
@@ -174,7 +176,7 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
   for (const auto& d : report.domains) all_applied &= d.status == DomainStatus::kAlreadyApplied;
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String(dry_run ? "dry-run" : all_applied ? "already_applied" : "ok");
+    j.BeginRecord("import").Key("status").String(dry_run ? "dry-run" : all_applied ? "already_applied" : "ok");
     j.Key("kind").String(report.manifest.kind).Key("base").String(report.manifest.delta_base);
     j.Key("result").String(report.manifest.delta_result).Key("entries_checked").Number(report.entries);
     j.Key("domains").BeginArray();
@@ -253,7 +255,8 @@ int PrintMailbox(const ImportReport& report, const std::string& domain, const st
   const MailboxOutcome& m = *report.mailbox;
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String(dry_run ? "dry-run" : "ok").Key("domain").String(domain);
+    j.BeginRecord("import").Key("status").String(dry_run ? "dry-run" : "ok").Key("kind").String("mailbox");
+    j.Key("domain").String(domain);
     j.Key("user").String(user).Key("user_dir").String(m.user_dir).Key("folder").String(m.folder);
     j.Key("restored_messages").Number(m.restored_messages).Key("restored_bytes").Number(m.restored_bytes);
     j.Key("restored_files").Number(m.restored_files).Key("created_dirs").StringArray(m.created_dirs);
@@ -285,11 +288,12 @@ void PrintImported(const ImportReport& report, bool json) {
   const DomainOutcome& d = report.domains[0];
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String("ok").Key("domain").String(d.name);
+    j.BeginRecord("import").Key("status").String("ok").Key("kind").String(report.manifest.kind);
+    j.Key("domain").String(d.name);
     j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(d.domain_dir);
     j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
     j.Key("owner").String(OwnerText(report.owner));
-    j.Key("qmail_send_signalled").Number(static_cast<std::uint64_t>(report.qmail_send_signalled));
+    j.Key("qmail_send_signalled").Bool(report.qmail_send_signalled > 0);
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     AddOutsideRefsJson(&j, report.outside_refs);
     FollowedJson(&j, report);
@@ -342,6 +346,8 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
       std::fprintf(stderr, "vmigrate: import: warning: %s\n", DescribeReportedRef(r).c_str());
     PrintNotices(report);
     std::vector<DomainOutcome> outcomes = report.domains;
+    // The JSON "domain" of a failed archive: null when the archive named none.
+    const bool named = report.manifest.domains.size() == 1;
     if (!s.ok()) {
       DomainOutcome out;
       out.name = Label(report, archive);
@@ -355,7 +361,9 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
       good ? ++ok : ++failed;
       if (f.json) {
         JsonWriter j;
-        j.BeginObject().Key("archive").String(archive).Key("domain").String(d.name);
+        j.BeginRecord("domain").Key("archive").String(archive).Key("domain");
+        if (s.ok() || named) j.String(s.ok() ? d.name : report.manifest.domains[0].name);
+        else j.Null();
         const char* status = !good ? "error" : f.dry_run ? "dry-run"
                              : d.status == DomainStatus::kSkipped ? "skipped"
                              : d.status == DomainStatus::kAlreadyApplied ? "already_applied" : "ok";
@@ -427,14 +435,13 @@ Handler AddImport(CLI::App* app) {
                 "check the whole archive and print the plan (where domains and users land, "
                 "control-file lines to add, files to restore or skip) without changing anything");
   app->add_flag("--json", f->json,
-                "print the result as one JSON object (several archives: one line per domain and a summary)");
+                "print the result as one JSON object (several archives: JSON Lines, one per domain and a "
+                "summary); share/doc/json.md");
   f->paths.Add(app);
   f->progress.Add(app);
   return [f]() -> int {
-    auto usage = [](const std::string& msg) {
-      std::fprintf(stderr, "vmigrate: import: %s\n", msg.c_str());
-      return static_cast<int>(Exit::kUsage);
-    };
+    JsonErrors(f->json);
+    auto usage = [](const std::string& msg) { return Usage("import", msg); };
     if (f->merge && !f->all) return usage("--merge needs --all");
     if (f->all && !f->domain.empty()) return usage("--all and --domain exclude each other");
     if (!f->user.empty() && f->domain.empty()) return usage("--user needs --domain");
@@ -488,15 +495,10 @@ Handler AddImport(CLI::App* app) {
     PrintNotices(report);
     std::string label = Label(report, opt.archive);
     if (!s.ok()) {
-      if (f->json) {
-        JsonWriter j;
-        j.BeginObject().Key("status").String("error").Key("domain").String(label);
-        j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s))).EndObject();
-        std::printf("%s\n", j.str().c_str());
-      }
       // An archive that cannot be read is the object, not the domain in it.
       std::string shown = opt.archive == "-" ? "<stdin>" : opt.archive;
-      return Fail("import", StartsWith(s.message(), shown + ": ") ? s : WithObject(s, label));
+      if (StartsWith(s.message(), shown + ": ")) return Fail("import", s, shown);
+      return Fail("import", WithObject(s, label), label);
     }
     if (report.mailbox) return PrintMailbox(report, f->domain, f->user, f->json, f->dry_run);
     if (report.manifest.kind == kKindDelta) return PrintDelta(report, f->json, f->dry_run);

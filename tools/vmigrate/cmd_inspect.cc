@@ -4,6 +4,7 @@
 #include "archive/layout.h"
 #include "core/json.h"
 #include "core/strings.h"
+#include "vpopmail/flags.h"
 #include "vpopmail/password.h"
 #include "tools/vmigrate/commands.h"
 
@@ -22,12 +23,20 @@ void PrintUnreachable(const Manifest& m) {
                 EscapeC(u.name).c_str(), u.reason.c_str());
 }
 
+// The FLAGS column: vpopmail's names for the bits ("NO_POP,NO_IMAP"), "-"
+// for none, the field as it is when it is not a number.
+std::string FlagsText(const std::string& pw_gid) {
+  auto names = vpopmail::FlagNames(pw_gid);
+  if (!names.empty()) return Join(names, ",");
+  return pw_gid == "0" ? "-" : pw_gid;
+}
+
 // A full-server backup: one line per domain and the configuration files.
 int InspectServer(const std::string& archive, const Manifest& m, bool json) {
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("format_version").Number(static_cast<std::uint64_t>(m.format_version));
-    j.Key("kind").String(m.kind).Key("created").String(m.created).Key("generator").String(m.generator);
+    j.BeginRecord("inspect").Key("format_version").Number(static_cast<std::uint64_t>(m.format_version));
+    j.Key("kind").String(m.kind).Key("created_at").String(m.created).Key("generator").String(m.generator);
     j.Key("source").BeginObject().Key("hostname").String(m.source.hostname);
     j.Key("vpopmail_home").String(m.source.vpopmail_home).Key("qmail_dir").String(m.source.qmail_dir).EndObject();
     j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
@@ -89,8 +98,8 @@ int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
   }
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("format_version").Number(static_cast<std::uint64_t>(m.format_version));
-    j.Key("kind").String(m.kind).Key("created").String(m.created).Key("generator").String(m.generator);
+    j.BeginRecord("inspect").Key("format_version").Number(static_cast<std::uint64_t>(m.format_version));
+    j.Key("kind").String(m.kind).Key("created_at").String(m.created).Key("generator").String(m.generator);
     j.Key("add_only").Bool(m.delta_add_only);
     j.Key("source_host").String(m.source.hostname);
     j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
@@ -160,9 +169,12 @@ Handler AddInspect(CLI::App* app) {
   app->add_option("ARCHIVE", f->archive, "archive to describe, '-' for stdin")->required();
   app->add_flag("--json", f->json, "print one JSON object");
   return [f]() -> int {
+    JsonErrors(f->json);
     auto archive = OpenArchive(f->archive);
-    if (!archive.ok())
-      return Fail("inspect", WithObject(archive.status(), f->archive == "-" ? "<stdin>" : f->archive));
+    if (!archive.ok()) {
+      std::string shown = f->archive == "-" ? "<stdin>" : f->archive;
+      return Fail("inspect", WithObject(archive.status(), shown), shown);
+    }
     const Manifest* m = &archive->manifest;
     if (m->kind == kKindServer) return InspectServer(f->archive, *m, f->json);
     if (m->kind == kKindDelta) return InspectDelta(f->archive, &*archive, f->json);
@@ -174,8 +186,8 @@ Handler AddInspect(CLI::App* app) {
     }
     if (f->json) {
       JsonWriter j;
-      j.BeginObject().Key("format_version").Number(static_cast<std::uint64_t>(m->format_version));
-      j.Key("kind").String(m->kind).Key("created").String(m->created);
+      j.BeginRecord("inspect").Key("format_version").Number(static_cast<std::uint64_t>(m->format_version));
+      j.Key("kind").String(m->kind).Key("created_at").String(m->created);
       j.Key("generator").String(m->generator);
       j.Key("source").BeginObject().Key("hostname").String(m->source.hostname);
       j.Key("vpopmail_home").String(m->source.vpopmail_home);
@@ -183,11 +195,11 @@ Handler AddInspect(CLI::App* app) {
       j.Key("uid").Number(d.uid).Key("gid").Number(d.gid).EndObject();
       j.Key("domain").String(d.name).Key("aliases").StringArray(d.aliases);
       j.Key("messages").Number(m->total_messages()).Key("bytes").Number(m->total_bytes());
-      j.Key("users").BeginArray();
+      j.Key("users").Number(d.users.size()).Key("user_list").BeginArray();
       for (const auto& u : d.users) {
         j.BeginObject().Key("name").String(u.entry.name);
         j.Key("reachable").Bool(vpopmail::UnreachableReason(u.entry.name).empty());
-        j.Key("flags").String(u.entry.gid);
+        j.Key("flags").StringArray(vpopmail::FlagNames(u.entry.gid)).Key("pw_gid").String(u.entry.gid);
         j.Key("quota").String(u.entry.quota).Key("gecos").String(u.entry.gecos);
         j.Key("dir").String(u.rel_dir).Key("cleartext_stored").Bool(u.entry.has_clear && !u.entry.clear.empty());
         j.Key("weak_hash").String(vpopmail::WeakHashScheme(u.entry.passwd));
@@ -210,12 +222,13 @@ Handler AddInspect(CLI::App* app) {
     std::printf("users:          %zu\n", d.users.size());
     std::printf("messages:       %llu\n", static_cast<unsigned long long>(m->total_messages()));
     std::printf("bytes:          %llu\n", static_cast<unsigned long long>(m->total_bytes()));
-    std::printf("domain files:   %s\n", Join(d.domain_files, " ").c_str());
-    std::printf("\n%-24s %-10s %-18s %8s %10s  %s\n", "USER", "FLAGS", "QUOTA", "MESSAGES", "BYTES", "HOME");
+    std::printf("domain files:   %s\n", EscapeC(Join(d.domain_files, " ")).c_str());
+    // FLAGS last: the names make it as wide as it needs.
+    std::printf("\n%-24s %-18s %8s %10s  %-16s %s\n", "USER", "QUOTA", "MESSAGES", "BYTES", "HOME", "FLAGS");
     for (const auto& u : d.users)
-      std::printf("%-24s %-10s %-18s %8llu %10llu  %s\n", u.entry.name.c_str(), u.entry.gid.c_str(),
-                  u.entry.quota.c_str(), static_cast<unsigned long long>(u.messages),
-                  static_cast<unsigned long long>(u.bytes), u.rel_dir.c_str());
+      std::printf("%-24s %-18s %8llu %10llu  %-16s %s\n", u.entry.name.c_str(), u.entry.quota.c_str(),
+                  static_cast<unsigned long long>(u.messages), static_cast<unsigned long long>(u.bytes),
+                  u.rel_dir.c_str(), FlagsText(u.entry.gid).c_str());
     if (!weak.empty())
       std::printf("\nwarning: weak password hashes (DES/MD5-crypt): %s\n", Join(weak, ", ").c_str());
     PrintUnreachable(*m);

@@ -113,6 +113,7 @@ Handler AddList(CLI::App* app) {
   app->add_flag("--json", f->json, "print the listing as one JSON object");
   f->paths.Add(app);
   return [f]() -> int {
+    JsonErrors(f->json);
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("list", paths.status());
     auto host = vpopmail::ListHost(*paths);

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
+#include "core/json.h"
 #include "core/strings.h"
 #include "core/subprocess.h"
 #include "cutover/move_record.h"
@@ -44,15 +45,38 @@ struct Carried {
   double seconds = 0;
 };
 
-// The last line of `lines` that parses as a JSON object (a command's --json
-// summary; warnings come before it), or a discarded value.
-nlohmann::ordered_json LastJson(const std::vector<std::string>& lines) {
+// The last line of `lines` that parses as a JSON object of schema 1 and the
+// given "type" (a command's --json result, share/doc/json.md; warnings come
+// before it), or a discarded value.
+nlohmann::ordered_json LastJson(const std::vector<std::string>& lines, const char* type) {
   for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
     if (it->empty() || (*it)[0] != '{') continue;
     auto j = nlohmann::ordered_json::parse(*it, nullptr, false);
-    if (j.is_object()) return j;
+    if (j.is_object() && j.value("schema", 0) == static_cast<int>(kJsonSchema) && j.value("type", "") == type)
+      return j;
   }
   return nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
+}
+
+// ISO 8601 UTC, the form of every time in --json.
+std::string IsoUtc(std::int64_t t) {
+  char buf[64];
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// One line of JSON; bytes that are not UTF-8 (a host name, a remote
+// error text) become U+FFFD instead of throwing.
+std::string Dump(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+// A move --json line: {"schema":1,"type":<type>, ...fields}.
+nlohmann::ordered_json Record(const char* type) {
+  return nlohmann::ordered_json{{"schema", kJsonSchema}, {"type", type}};
 }
 
 std::uint64_t Count(const nlohmann::ordered_json& j, const char* key) {
@@ -154,7 +178,7 @@ Status Mover::RemoteDigest(std::string* digest) {
   digest->clear();
   if (r.exit_code == static_cast<int>(Exit::kNotFound)) return Status::OK();
   VM_RETURN_IF_ERROR(s);
-  auto j = LastJson(r.err_lines);
+  auto j = LastJson(r.err_lines, "state");
   if (!j.is_object() || !j.contains("digest") || !j["digest"].is_string())
     return Status::RemoteFailed(target_.host() + ": vmigrate state printed no digest");
   *digest = j["digest"].get<std::string>();
@@ -166,7 +190,7 @@ Status Mover::LocalDigest(std::string* digest) {
   auto res = RunProcess(Local({"state", f_.domain, "-o", "-", "--json"}), PipelineOptions{0, 200, ""});
   if (!res.ok()) return res.status();
   VM_RETURN_IF_ERROR(ChildStatus("vmigrate state", *res));
-  auto j = LastJson(res->err_lines);
+  auto j = LastJson(res->err_lines, "state");
   if (!j.is_object() || !j.contains("digest") || !j["digest"].is_string())
     return Status::IoError("vmigrate state printed no digest");
   *digest = j["digest"].get<std::string>();
@@ -175,9 +199,10 @@ Status Mover::LocalDigest(std::string* digest) {
 
 void Mover::Event(const std::string& step, nlohmann::ordered_json fields, const std::string& text) {
   if (f_.json) {
-    nlohmann::ordered_json j = {{"event", "step"}, {"step", step}};
+    nlohmann::ordered_json j = Record("step");
+    j["step"] = step;
     j.update(fields);
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", Dump(j).c_str());
   } else {
     std::printf("move: %-12s %s\n", (step + ":").c_str(), text.c_str());
   }
@@ -220,13 +245,13 @@ Status Mover::Transfer(const std::string& label, bool add_only, Carried* carried
   if (e.exit_code > 0) return ChildStatus("vmigrate export", e).WithContext(label);
   VM_RETURN_IF_ERROR(RemoteStatus(target_, "vmigrate import", i).WithContext(label));
   VM_RETURN_IF_ERROR(ChildStatus("vmigrate export", e).WithContext(label));
-  auto imported = LastJson(SplitLines(i.out));
+  auto imported = LastJson(SplitLines(i.out), "import");
   std::string status = imported.is_object() && imported.contains("status") && imported["status"].is_string()
                            ? imported["status"].get<std::string>()
                            : "";
   if (status != "ok" && status != "already_applied")
     return Status::RemoteFailed(target_.host() + ": " + label + ": vmigrate import did not report success");
-  auto exported = LastJson(e.err_lines);
+  auto exported = LastJson(e.err_lines, "export");
   carried->bytes = Count(exported, "bytes");
   carried->messages = Count(exported, "messages");
   carried->seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -251,7 +276,7 @@ Status Mover::Checks() {
   VM_RETURN_IF_ERROR(RemoteStatus(target_, "vmigrate --version", *ver));
   std::string remote_version = Trim(ver->out.substr(0, ver->out.find('\n')));
   VM_RETURN_IF_ERROR(CheckCompatibleVersion(target_.host(), remote_version));
-  Event("check", {{"check", "ssh"}, {"ok", true}, {"remote_version", remote_version}},
+  Event("check", {{"check", "ssh"}, {"passed", true}, {"remote_version", remote_version}},
         "ssh to " + target_.destination + " works, " + remote_version + " there");
   std::string local_digest;
   VM_RETURN_IF_ERROR(LocalDigest(&local_digest).WithContext(f_.domain));
@@ -259,12 +284,12 @@ Status Mover::Checks() {
   if (!remote_digest_.empty() && !f_.resume)
     return Status::Conflict(target_.host() + " already has " + f_.domain +
                             " (a move there is continued with --resume; nothing was changed)");
-  Event("check", {{"check", "target"}, {"ok", true}, {"target_has_domain", !remote_digest_.empty()}},
+  Event("check", {{"check", "target"}, {"passed", true}, {"target_has_domain", !remote_digest_.empty()}},
         remote_digest_.empty() ? f_.domain + " is here and not on " + target_.host()
                                : target_.host() + " has " + f_.domain + " from this move");
   if (f_.dry_run) {
     VM_RETURN_IF_ERROR(CheckSmtpGreeting(target_.host(), f_.smtp_port));
-    Event("check", {{"check", "smtp"}, {"ok", true}, {"port", f_.smtp_port}},
+    Event("check", {{"check", "smtp"}, {"passed", true}, {"port", f_.smtp_port}},
           target_.host() + ":" + std::to_string(f_.smtp_port) + " answers SMTP");
   }
   return Status::OK();
@@ -328,7 +353,7 @@ Status Mover::Steps() {
     rec_.hold_time = Now();
     rec_.done = MoveStep::kHold;
     VM_RETURN_IF_ERROR(Save());
-    Event("hold", {{"time", rec_.hold_time}}, f_.domain + " held here: mail queued, logins blocked");
+    Event("hold", {{"held_at", IsoUtc(rec_.hold_time)}}, f_.domain + " held here: mail queued, logins blocked");
   }
   if (rec_.done < MoveStep::kFinal) {
     step_ = "final";
@@ -375,7 +400,7 @@ Status Mover::StepForward() {
   rec_.done = MoveStep::kForward;
   VM_RETURN_IF_ERROR(Save());
   std::int64_t window = rec_.forward_time - rec_.hold_time;
-  Event("forward", {{"to", to}, {"time", rec_.forward_time}, {"hold_window", window}},
+  Event("forward", {{"to", to}, {"forwarded_at", IsoUtc(rec_.forward_time)}, {"hold_window_seconds", window}},
         "new mail for " + f_.domain + " goes to " + to + "; hold window " + std::to_string(window) + " s");
   return Status::OK();
 }
@@ -392,7 +417,7 @@ Status Mover::Tails() {
     VM_RETURN_IF_ERROR(Save());
     StageResult r;
     VM_RETURN_IF_ERROR(RunLocal("cutover status", {"cutover", "status", f_.domain, "--json"}, &r));
-    auto status = LastJson(SplitLines(r.out));
+    auto status = LastJson(SplitLines(r.out), "cutover");
     if (!status.is_object() || !status.contains("pending") || !status["pending"].is_number_unsigned())
       return Status::IoError("tail: vmigrate cutover status printed no 'pending' count");
     std::uint64_t pending = status["pending"].get<std::uint64_t>();
@@ -422,8 +447,10 @@ void Mover::PrintPlan() const {
       {"open-logins", "open logins on " + target_.host()}};
   for (const auto& [step, what] : plan) {
     if (f_.json) {
-      nlohmann::ordered_json j = {{"event", "plan"}, {"step", step}, {"what", what}};
-      std::printf("%s\n", j.dump().c_str());
+      nlohmann::ordered_json j = Record("plan");
+      j["step"] = step;
+      j["what"] = what;
+      std::printf("%s\n", Dump(j).c_str());
     } else {
       std::printf("plan: %-12s %s\n", (step + ":").c_str(), what.c_str());
     }
@@ -438,10 +465,10 @@ void Mover::PrintDone() const {
     nlohmann::ordered_json transfers = nlohmann::ordered_json::array();
     for (const auto& t : rec_.transfers)
       transfers.push_back({{"step", t.label}, {"bytes", t.bytes}, {"messages", t.messages}, {"seconds", t.seconds}});
-    nlohmann::ordered_json j = {{"event", "done"},         {"domain", f_.domain},   {"to", target_.destination},
-                        {"seconds", total},        {"hold_window", window}, {"rounds", rec_.rounds},
-                        {"transfers", transfers}};
-    std::printf("%s\n", j.dump().c_str());
+    nlohmann::ordered_json j = Record("summary");
+    j.update({{"status", "ok"}, {"domain", f_.domain}, {"to", target_.destination}, {"seconds", total},
+              {"hold_window_seconds", window}, {"rounds", rec_.rounds}, {"transfers", transfers}});
+    std::printf("%s\n", Dump(j).c_str());
     return;
   }
   std::printf("moved %s to %s in %.0f s; hold window %lld s; %d delta rounds\n", f_.domain.c_str(),
@@ -453,15 +480,18 @@ void Mover::PrintDone() const {
 
 int Mover::Finish(const Status& s) {
   if (s.ok()) return 0;
-  const int code = static_cast<int>(ToExit(s));
-  if (f_.json) {
-    nlohmann::ordered_json j = {{"event", "error"}, {"step", step_}, {"error", s.message()}, {"exit", code}};
-    std::printf("%s\n", j.dump().c_str());
-    std::fflush(stdout);
-  }
   std::string msg = f_.domain + ": " + step_ + ": " + s.message();
   if (have_record_ && s.code() == Status::Code::kRemoteFailed)
     msg += " (`vmigrate move " + f_.domain + " --to " + target_.destination + " --resume` continues)";
+  // The error object (Fail) with the step that failed: printed here, as it
+  // has the extra key.
+  const int code = static_cast<int>(ToExit(s));
+  if (f_.json) {
+    nlohmann::ordered_json j = Record("error");
+    j.update({{"command", "move"}, {"object", f_.domain}, {"message", msg}, {"exit", code}, {"step", step_}});
+    std::printf("%s\n", Dump(j).c_str());
+    std::fflush(stdout);
+  }
   std::fprintf(stderr, "vmigrate: move: %s\n", msg.c_str());
   return code;
 }
@@ -559,13 +589,11 @@ Handler AddMove(CLI::App* app) {
   auto* resume = app->add_flag("--resume", f->resume, "continue the move recorded for DOMAIN");
   app->add_flag("--abort", f->abort, "undo the recorded move (only before the forward)")->excludes(resume);
   app->add_flag("--dry-run", f->dry_run, "run the checks and print the plan; change nothing");
-  app->add_flag("--json", f->json, "one JSON event per line");
+  app->add_flag("--json", f->json, "JSON Lines: one object per step, then a summary (share/doc/json.md)");
   f->paths.Add(app);
   return [f]() -> int {
-    if (f->dry_run && f->abort) {
-      std::fprintf(stderr, "vmigrate: move: --dry-run and --abort exclude each other\n");
-      return static_cast<int>(Exit::kUsage);
-    }
+    JsonErrors(f->json);
+    if (f->dry_run && f->abort) return Usage("move", "--dry-run and --abort exclude each other");
     f->domain = ToLower(f->domain);
     Status s = vpopmail::ValidateDomainName(f->domain);
     if (!s.ok()) return Fail("move", s);

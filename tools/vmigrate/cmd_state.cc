@@ -42,13 +42,12 @@ Handler AddState(CLI::App* app) {
   app->add_option("--domains-from", f->domains_from, "with --all: only the domains named in FILE")
       ->type_name("FILE");
   app->add_flag("--force", f->force, "overwrite an existing output file");
-  app->add_flag("--json", f->json, "print the result as one JSON object");
+  app->add_flag("--json", f->json, "print the result as one JSON object (on stderr with -o -)");
   f->paths.Add(app);
   return [f]() -> int {
-    auto usage = [](const std::string& msg) {
-      std::fprintf(stderr, "vmigrate: state: %s\n", msg.c_str());
-      return static_cast<int>(Exit::kUsage);
-    };
+    // With -o - stdout is the state: the JSON goes to stderr.
+    if (f->json) JsonErrors(true, f->output == "-" ? stderr : stdout);
+    auto usage = [](const std::string& msg) { return Usage("state", msg); };
     if (!f->exclude.empty() && !f->all) return usage("--exclude needs --all");
     if (!f->domains_from.empty()) {
       if (!f->all) return usage("--domains-from needs --all");
@@ -84,7 +83,7 @@ Handler AddState(CLI::App* app) {
     for (const auto& [name, digest] : report.domain_digests) names.push_back(name);
     if (f->json) {
       JsonWriter j;
-      j.BeginObject().Key("status").String("ok").Key("domains").StringArray(names);
+      j.BeginRecord("state").Key("status").String("ok").Key("domain_names").StringArray(names);
       j.Key("digest").String(report.content_digest).Key("users").Number(report.users);
       j.Key("messages").Number(report.messages).Key("output").String(f->output);
       j.Key("warnings").StringArray(report.warnings).EndObject();

@@ -37,7 +37,7 @@ void PrintUidlText(const VerifyReport& r) {
 void PrintUidlJson(const VerifyReport& r) {
   for (const FolderUidl& f : r.uidl) {
     JsonWriter j;
-    j.BeginObject().Key("type").String("uidl").Key("domain").String(r.domain);
+    j.BeginRecord("uidl").Key("domain").String(r.domain);
     j.Key("user").String(f.user).Key("folder").String(f.folder).Key("messages").Number(f.messages);
     j.Key("uidl_kept").Number(f.uidl_kept);
     if (f.folder == "INBOX") j.Key("pop3_order_kept").Bool(f.pop3_order_kept);
@@ -68,7 +68,7 @@ int VerifyDeltaResult(const VerifyFlags& f, const HostPaths& paths, const Manife
     differ |= !v.match();
     if (f.json) {
       JsonWriter j;
-      j.BeginObject().Key("type").String("summary").Key("status").String(v.match() ? "ok" : "differences");
+      j.BeginRecord("summary").Key("status").String(v.match() ? "ok" : "differences");
       j.Key("domain").String(v.domain).Key("installed_state").String(v.installed);
       j.Key("delta_result").String(v.result);
       j.Key("exit").Number(static_cast<std::uint64_t>(v.match() ? 0 : static_cast<int>(Exit::kDifferences)));
@@ -98,7 +98,8 @@ Handler AddVerify(CLI::App* app) {
                 "also report, per user and folder, whether POP3 UIDLs (qmail-pop3d) and IMAP UIDs "
                 "(dovecot-uidlist, courierimapuiddb) stay the same");
   app->add_flag("--json", f->json,
-                "one JSON object per line: each difference, warning and UIDL folder, then a summary");
+                "JSON Lines: each difference, warning and UIDL folder, then a summary per domain "
+                "(share/doc/json.md)");
   app->add_option("--domain", f->domain,
                   "verify only this domain of a server backup (default: every domain in it)");
   f->paths.Add(app);
@@ -108,6 +109,7 @@ Handler AddVerify(CLI::App* app) {
       "Exit codes: 0 no differences, 3 differences found, 1/6/7 errors (see 'vmigrate --help').");
   return [f]() -> int {
     std::signal(SIGPIPE, SIG_IGN);
+    JsonErrors(f->json);
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("verify", paths.status());
     // A server backup is verified domain by domain, one pass each.
@@ -143,46 +145,40 @@ int VerifyOne(const VerifyFlags& flags, const HostPaths& paths, const std::strin
   Status s = Verify(opt, &report);
   const std::string label = report.domain.empty() ? f->archive : report.domain;
   if (!s.ok()) {
-    if (f->json) {
-      JsonWriter j;
-      j.BeginObject().Key("type").String("summary").Key("status").String("error");
-      j.Key("domain").String(label).Key("error").String(s.message());
-      j.Key("exit").Number(static_cast<std::uint64_t>(ToExit(s))).EndObject();
-      std::printf("%s\n", j.str().c_str());
-    }
     // An archive that cannot be read is the object, not the domain in it.
     std::string shown = f->archive == "-" ? "<stdin>" : f->archive;
-    return Fail("verify", StartsWith(s.message(), shown + ": ") ? s : WithObject(s, label));
+    if (StartsWith(s.message(), shown + ": ")) return Fail("verify", s, shown);
+    return Fail("verify", WithObject(s, label), label);
   }
   const bool differ = !report.differences.empty();
   const int rc = static_cast<int>(differ ? Exit::kDifferences : Exit::kOk);
   if (f->json) {
     for (const Difference& d : report.differences) {
       JsonWriter j;
-      j.BeginObject().Key("type").String("difference").Key("domain").String(report.domain);
+      j.BeginRecord("difference").Key("domain").String(report.domain);
       j.Key("user").String(d.user).Key("path").String(d.path).Key("what").String(d.what).EndObject();
       std::printf("%s\n", j.str().c_str());
     }
     for (const auto& w : report.warnings) {
       JsonWriter j;
-      j.BeginObject().Key("type").String("warning").Key("domain").String(report.domain);
+      j.BeginRecord("warning").Key("domain").String(report.domain);
       j.Key("message").String(w).EndObject();
       std::printf("%s\n", j.str().c_str());
     }
     for (const auto& r : report.outside_refs) {
       JsonWriter j;
-      j.BeginObject().Key("type").String("outside_ref");
+      j.BeginRecord("outside_ref");
       OutsideRefFields(&j, r);
       std::printf("%s\n", j.EndObject().str().c_str());
     }
     PrintUidlJson(report);
     JsonWriter j;
-    j.BeginObject().Key("type").String("summary").Key("status").String(differ ? "differences" : "ok");
+    j.BeginRecord("summary").Key("status").String(differ ? "differences" : "ok");
     j.Key("domain").String(report.domain).Key("domain_dir").String(report.domain_dir);
     j.Key("aliases").StringArray(report.aliases).Key("users").Number(report.users);
     j.Key("entries").Number(report.entries).Key("passwords_checked").Number(report.passwords_checked);
     j.Key("differences").Number(report.differences.size());
-    j.Key("warnings").Number(report.warnings.size());
+    j.Key("warning_count").Number(report.warnings.size());
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     j.Key("exit").Number(static_cast<std::uint64_t>(rc)).EndObject();
     std::printf("%s\n", j.str().c_str());

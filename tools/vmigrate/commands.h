@@ -3,6 +3,7 @@
 #ifndef VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
 #define VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
 
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,13 +60,27 @@ bool Quiet();
 /// `object` first: an error names its object once.
 Status WithObject(const Status& status, const std::string& object);
 
-/// Prints "vmigrate: <command>: <message>" on stderr and returns its exit code.
-int Fail(const std::string& command, const Status& status);
+
+/// --json: from now on Fail() and Usage() also print the error object
+/// {"schema":1,"type":"error","command","object","message","exit"}
+/// (share/doc/json.md) on `out`: stdout, or stderr when stdout carries
+/// data (export -o -, state -o -). `on` false turns it off.
+void JsonErrors(bool on, FILE* out = stdout);
+
+/// Prints "vmigrate: <command>: <message>" on stderr (and the JSON error
+/// object after JsonErrors(true)) and returns the status's exit code.
+/// `object` is what failed, for the JSON object; empty means the first
+/// field of the message (the error line's "<object>: ...").
+int Fail(const std::string& command, const Status& status, const std::string& object = "");
+
+/// A usage error a handler found (exit 2): "vmigrate: <command>: <message>"
+/// on stderr, and the JSON error object (object "") after JsonErrors(true).
+int Usage(const std::string& command, const std::string& message);
 
 /// Exit code of a batch: 0 all ok, 4 some failed, 1 nothing done.
 int BatchExit(size_t ok, size_t failed);
 
-/// A batch's last line on stdout: {"summary":true,"ok":N,"failed":M,"exit":X}
+/// A batch's last line on stdout: {"schema":1,"type":"summary","ok":N,"failed":M,"exit":X}
 /// with --json, else "N <done_word>, M failed".
 void PrintBatchSummary(bool json, size_t ok, size_t failed, int exit_code, const char* done_word);
 

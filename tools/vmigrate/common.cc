@@ -35,9 +35,42 @@ Status WithObject(const Status& status, const std::string& object) {
   return status.WithContext(object);
 }
 
-int Fail(const std::string& command, const Status& status) {
+namespace {
+// Where Fail() prints the JSON error object; nullptr without --json.
+FILE* g_json_errors = nullptr;
+
+void PrintErrorObject(const std::string& command, const std::string& object, const std::string& message,
+                      int exit_code) {
+  if (g_json_errors == nullptr) return;
+  JsonWriter j;
+  j.BeginRecord("error").Key("command").String(command).Key("object").String(object);
+  j.Key("message").String(message).Key("exit").Number(static_cast<std::uint64_t>(exit_code)).EndObject();
+  std::fprintf(g_json_errors, "%s\n", j.str().c_str());
+  std::fflush(g_json_errors);
+}
+}  // namespace
+
+void JsonErrors(bool on, FILE* out) { g_json_errors = on ? out : nullptr; }
+
+int Fail(const std::string& command, const Status& status, const std::string& object) {
   std::fprintf(stderr, "vmigrate: %s: %s\n", command.c_str(), status.message().c_str());
-  return static_cast<int>(ToExit(status));
+  const int code = static_cast<int>(ToExit(status));
+  if (g_json_errors != nullptr) {
+    std::string what = object;
+    if (what.empty()) {
+      // The error line is "<object>: <what failed>: <cause>".
+      size_t colon = status.message().find(": ");
+      if (colon != std::string::npos) what = status.message().substr(0, colon);
+    }
+    PrintErrorObject(command, what, status.message(), code);
+  }
+  return code;
+}
+
+int Usage(const std::string& command, const std::string& message) {
+  std::fprintf(stderr, "vmigrate: %s: %s\n", command.c_str(), message.c_str());
+  PrintErrorObject(command, "", message, static_cast<int>(Exit::kUsage));
+  return static_cast<int>(Exit::kUsage);
 }
 
 void ProgressFlags::Add(CLI::App* app) {
@@ -76,7 +109,7 @@ int BatchExit(size_t ok, size_t failed) {
 void PrintBatchSummary(bool json, size_t ok, size_t failed, int exit_code, const char* done_word) {
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("summary").Bool(true).Key("ok").Number(ok).Key("failed").Number(failed);
+    j.BeginRecord("summary").Key("ok").Number(ok).Key("failed").Number(failed);
     j.Key("exit").Number(exit_code).EndObject();
     std::printf("%s\n", j.str().c_str());
   } else {
