@@ -7,13 +7,13 @@
 #              holding only its checksums.txt / only its manifest.yaml
 #   import/    the same archives as archive/
 #   state/     `vmigrate state` of example.com and of the whole host
-# The export comes from /work/shared/fixtures/real-small.tar.gz (a real
+# The export comes from tests/fixtures/real-small.tar.gz (a real
 # vpopmail+qmail tree), unpacked under a temp --root.
 set -euo pipefail
 vmigrate=$(realpath "$1")
 out=$2
 here=$(cd "$(dirname "$0")/.." && pwd)
-fixture=${VMIGRATE_FIXTURE:-$here/../shared/fixtures/real-small.tar.gz}
+fixture=${VMIGRATE_FIXTURE:-$here/tests/fixtures/real-small.tar.gz}
 [ -f "$fixture" ] || { echo "make-seeds: fixture $fixture not found" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/vmigrate-seeds-XXXXXX)

@@ -18,6 +18,7 @@
 
 #include "core/errno_status.h"
 #include "core/sha256.h"
+#include "core/strings.h"
 
 namespace vmigrate {
 
@@ -187,37 +188,158 @@ struct ArchiveReader::Pipeline {
   }
 };
 
+// The bytes libarchive reads, through our own callbacks rather than
+// archive_read_open_filename: a failed open then still tells how many bytes
+// there were, what they began with (to name the format that is not ours)
+// and the errno of a failed read.
+struct ArchiveReader::Source {
+  int fd = -1;
+  bool own_fd = false;
+  bool seekable = false;       // a regular file: skips seek instead of reading
+  std::uint64_t bytes = 0;     // read so far
+  std::string head;            // the first bytes, for OpenError
+  int read_errno = 0;          // the last read(2) failure
+  std::vector<char> block = std::vector<char>(kReadBlock);
+
+  ~Source() {
+    if (own_fd) close(fd);
+  }
+
+  static la_ssize_t Read(struct archive* a, void* data, const void** buf) {
+    auto* s = static_cast<Source*>(data);
+    ssize_t n;
+    do n = read(s->fd, s->block.data(), s->block.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      s->read_errno = errno;
+      archive_set_error(a, errno, "%s", std::strerror(errno));
+      return -1;
+    }
+    if (s->head.size() < kHeadBytes)
+      s->head.append(s->block.data(), std::min(static_cast<size_t>(n), kHeadBytes - s->head.size()));
+    s->bytes += static_cast<std::uint64_t>(n);
+    *buf = s->block.data();
+    return n;
+  }
+
+  // Whole blocks past data nobody reads (libarchive asks; 0 = read instead).
+  static la_int64_t Skip(struct archive*, void* data, la_int64_t request) {
+    auto* s = static_cast<Source*>(data);
+    if (!s->seekable || request <= 0) return 0;
+    la_int64_t step = request / static_cast<la_int64_t>(kReadBlock) * static_cast<la_int64_t>(kReadBlock);
+    if (step == 0 || lseek(s->fd, step, SEEK_CUR) < 0) return 0;
+    s->bytes += static_cast<std::uint64_t>(step);
+    return step;
+  }
+
+  static constexpr size_t kHeadBytes = kReadBlock;
+};
+
+namespace {
+
+bool LooksLikeText(const std::string& head) {
+  size_t odd = 0;
+  for (unsigned char c : head) {
+    if (c == 0) return false;
+    if (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f') ++odd;
+  }
+  return odd * 100 <= head.size();
+}
+
+// What `head` (the first bytes of an input that is no tar archive we read)
+// is, by libarchive's format detection with every filter and format
+// enabled: "zip file", "xz-compressed tar archive", "text file", ...
+// Only the first header is parsed, from memory.
+std::string DescribeForeign(const std::string& head) {
+  struct archive* a = archive_read_new();
+  archive_read_support_filter_all(a);
+  archive_read_support_format_all(a);
+  std::string filter, format;
+  int base = 0;
+  if (archive_read_open_memory(a, head.data(), head.size()) == ARCHIVE_OK) {
+    if (archive_filter_count(a) > 1) filter = archive_filter_name(a, 0);
+    struct archive_entry* e = nullptr;
+    int rc = archive_read_next_header(a, &e);
+    if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+      base = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
+      if (archive_format_name(a)) format = archive_format_name(a);
+    }
+  }
+  archive_read_free(a);
+  struct Kind { int base; const char* noun; };
+  static const Kind kKinds[] = {
+      {ARCHIVE_FORMAT_TAR, "tar archive"},     {ARCHIVE_FORMAT_ZIP, "zip file"},
+      {ARCHIVE_FORMAT_CPIO, "cpio archive"},   {ARCHIVE_FORMAT_7ZIP, "7-Zip archive"},
+      {ARCHIVE_FORMAT_RAR, "RAR archive"},     {ARCHIVE_FORMAT_RAR_V5, "RAR archive"},
+      {ARCHIVE_FORMAT_ISO9660, "ISO 9660 image"}, {ARCHIVE_FORMAT_AR, "ar archive"},
+      {ARCHIVE_FORMAT_CAB, "cab archive"},     {ARCHIVE_FORMAT_LHA, "lha archive"},
+      {ARCHIVE_FORMAT_XAR, "xar archive"},     {ARCHIVE_FORMAT_WARC, "WARC file"},
+      {ARCHIVE_FORMAT_MTREE, "mtree file"},
+  };
+  std::string noun;
+  for (const Kind& k : kKinds)
+    if (k.base == base) noun = k.noun;
+  if (noun.empty() && !format.empty()) noun = format + " archive";
+  if (!filter.empty()) return filter + "-compressed " + (noun.empty() ? "data" : noun);
+  if (!noun.empty()) return noun;
+  if (LooksLikeText(head)) return "text file";
+  return "no archive format libarchive knows";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(const std::string& path) {
   std::unique_ptr<ArchiveReader> r(new ArchiveReader());
   r->path_ = path == "-" ? "<stdin>" : path;
+  r->source_ = std::make_unique<Source>();
+  Source* src = r->source_.get();
+  if (path == "-") {
+    src->fd = 0;
+  } else {
+    src->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (src->fd < 0) return FromErrno(path + ": cannot open", errno);
+    src->own_fd = true;
+  }
+  struct stat st;
+  if (fstat(src->fd, &st) != 0) return FromErrno(r->path_ + ": cannot stat", errno);
+  if (S_ISDIR(st.st_mode)) return FromErrno(r->path_ + ": cannot read", EISDIR);
+  src->seekable = S_ISREG(st.st_mode);
   r->a_ = archive_read_new();
   archive_read_support_filter_zstd(r->a_);
   archive_read_support_filter_gzip(r->a_);
   archive_read_support_filter_none(r->a_);
   archive_read_support_format_tar(r->a_);
-  int rc;
-  if (path == "-") {
-    rc = archive_read_open_fd(r->a_, 0, kReadBlock);
-  } else {
-    if (access(path.c_str(), R_OK) != 0) return FromErrno("cannot read " + path, errno);
-    rc = archive_read_open_filename(r->a_, path.c_str(), kReadBlock);
-  }
-  if (rc != ARCHIVE_OK) {
-    if (archive_filter_bytes(r->a_, -1) == 0)
-      return Status::Corrupt(r->path_ + ": empty input (no bytes): not a vmigrate archive");
-    return r->Error("not a vmigrate archive");
-  }
+  archive_read_set_callback_data(r->a_, src);
+  archive_read_set_read_callback(r->a_, Source::Read);
+  archive_read_set_skip_callback(r->a_, Source::Skip);
+  if (archive_read_open1(r->a_) != ARCHIVE_OK) return r->OpenError();
   // A regular file is read ahead on a second thread. Stdin and FIFOs are
   // read on the caller's: a read there can block for ever, and the thread
   // could then not be stopped when the caller gives up.
-  struct stat st;
-  if (path != "-" && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+  if (S_ISREG(st.st_mode)) {
     r->pipeline_ = std::make_unique<Pipeline>();
     r->pipeline_->reader = r.get();
     Pipeline* p = r->pipeline_.get();
     p->thread = std::thread([p] { p->Run(); });
   }
   return r;
+}
+
+// libarchive found no filter and tar format it reads at the start.
+Status ArchiveReader::OpenError() {
+  if (source_->read_errno != 0) return FromErrno(path_ + ": cannot read", source_->read_errno);
+  if (source_->bytes == 0)
+    return Status::Corrupt(path_ + ": empty input (no bytes): not a vmigrate archive");
+  // A stream in a format we read that breaks off before its first tar
+  // header: libarchive says why (e.g. "Truncated zstd input").
+  // ("Unrecognized archive format" comes with ARCHIVE_ERRNO_FILE_FORMAT,
+  // which is EILSEQ on Linux: archive_private.h is not installed.)
+  if (archive_errno(a_) != EILSEQ) return Error("truncated or corrupt archive");
+  std::string what = DescribeForeign(source_->head);
+  if (EndsWith(what, "tar archive"))  // compressed with a filter we leave out
+    return Status::Corrupt(path_ + ": not a vmigrate archive: " + what +
+                           " (vmigrate reads tar uncompressed or compressed with zstd or gzip)");
+  return Status::Corrupt(path_ + ": not a vmigrate archive: not a tar archive (" + what + ")");
 }
 
 ArchiveReader::~ArchiveReader() {

@@ -32,7 +32,12 @@ struct EntryHeader {
 
 class ArchiveReader {
  public:
-  /// "-" reads stdin.
+  /// "-" reads stdin. Errors name the path (or "<stdin>") and the cause:
+  /// the errno text when opening or reading fails (kNotFound for ENOENT,
+  /// kIoError otherwise, also for a directory), "empty input (no bytes)",
+  /// "not a tar archive (zip file)" and the like for another format (named
+  /// by libarchive's format detection), "truncated or corrupt archive" for a
+  /// compressed stream that ends early: all kCorrupt.
   static Result<std::unique_ptr<ArchiveReader>> Open(const std::string& path);
   ~ArchiveReader();
 
@@ -56,7 +61,10 @@ class ArchiveReader {
   Result<size_t> DirectRead(void* buf, size_t size);
   Status Error(const std::string& what);
 
+  struct Source;    // the file descriptor libarchive reads (archive_reader.cc)
   struct Pipeline;  // reads ahead on a second thread (archive_reader.cc)
+  Status OpenError();
+  std::unique_ptr<Source> source_;
   std::unique_ptr<Pipeline> pipeline_;
   struct archive* a_ = nullptr;
   std::string path_;

@@ -84,6 +84,15 @@ ArchiveWriter::~ArchiveWriter() {
 }
 
 Status ArchiveWriter::Error(const std::string& what) {
+  failed_ = true;
+  // libarchive keeps the errno of a failed write(2) next to its own text
+  // ("Write error"): the errno says why (ENOSPC, EDQUOT, EFBIG, EIO).
+  int err = archive_errno(a_);
+  // Its own categories are not errnos: ARCHIVE_ERRNO_MISC is -1, and
+  // ARCHIVE_ERRNO_FILE_FORMAT/_PROGRAMMER are EILSEQ/EINVAL on Linux
+  // (archive_private.h, not installed).
+  if (err > 0 && err != EILSEQ && err != EINVAL)
+    return FromErrno(path_ + ": " + what, err);
   const char* msg = archive_error_string(a_);
   return Status::IoError(path_ + ": " + what + ": " + (msg ? msg : "unknown libarchive error"));
 }

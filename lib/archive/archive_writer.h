@@ -46,6 +46,9 @@ class ArchiveWriter {
   /// Flushes and closes; the archive is complete only after this succeeds.
   Status Close();
   std::uint64_t bytes_in() const { return bytes_in_; }
+  /// True once writing to the output failed (libarchive or the file): the
+  /// error is the output's (e.g. "No space left on device"), not the data's.
+  bool failed() const { return failed_; }
 
  private:
   ArchiveWriter() = default;
@@ -55,6 +58,7 @@ class ArchiveWriter {
   struct archive* a_ = nullptr;
   std::string path_;
   bool closed_ = false;
+  bool failed_ = false;
   std::int64_t remaining_ = 0;
   std::uint64_t bytes_in_ = 0;
 };

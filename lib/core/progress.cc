@@ -63,6 +63,11 @@ double Remaining(std::uint64_t done, std::uint64_t total, double elapsed) {
   return eta > 1e9 ? -1 : eta;  // ~30 years: no useful answer
 }
 
+// A known total the count has passed grows with it (see progress.h).
+void Grow(std::uint64_t done, std::uint64_t* total) {
+  if (*total > 0 && done > *total) *total = done;
+}
+
 int Percent(std::uint64_t done, std::uint64_t total) {
   double p = static_cast<double>(done) * 100 / static_cast<double>(total);
   return static_cast<int>(std::min(p, 100.0));
@@ -97,17 +102,18 @@ void ProgressMeter::SetTotals(const ProgressTotals& totals) { totals_ = totals; 
 void ProgressMeter::SetDomain(const std::string& name) { domain_ = name; }
 
 void ProgressMeter::UserDone() {
-  ++done_.users;
+  Grow(++done_.users, &totals_.users);
   MaybePrint();
 }
 
 void ProgressMeter::MessageDone() {
-  ++done_.messages;
+  Grow(++done_.messages, &totals_.messages);
   MaybePrint();
 }
 
 void ProgressMeter::AddBytes(std::uint64_t n) {
   done_.bytes += n;
+  Grow(done_.bytes, &totals_.bytes);
   MaybePrint();
 }
 

@@ -19,7 +19,10 @@ enum class ProgressMode { kOff, kLine, kJson };
 /// Anything else: kInvalidInput naming the value.
 Result<ProgressMode> ParseProgressMode(const std::string& value, int fd);
 
-/// Expected (or counted-so-far) amounts; 0 means unknown.
+/// Expected (or counted-so-far) amounts; 0 means unknown. The callers count
+/// done exactly what their totals count; a count that still passes its known
+/// total (mail that arrived during the run) takes the total along, so done
+/// never exceeds total.
 struct ProgressTotals {
   std::uint64_t users = 0, messages = 0, bytes = 0;
 };

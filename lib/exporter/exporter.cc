@@ -65,6 +65,9 @@ class Exporter {
       if (!dir.ok()) return dir.status().WithContext(loc->domain + ": domain directory " + loc->dir);
       work_[i].disk = dir->disk;
       struct stat st;
+      // Only a missing directory "does not exist"; one we may not enter says so.
+      if (dir->exists && stat(work_[i].disk.c_str(), &st) != 0 && errno != ENOENT)
+        return FromErrno(loc->domain + ": cannot read domain directory " + work_[i].disk, errno);
       if (!dir->exists || stat(work_[i].disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return Status::NotFound(loc->domain + ": domain directory " + loc->dir +
                                 " (from users/assign) does not exist under " + opt_.paths.root +
@@ -449,10 +452,12 @@ class Exporter {
       if (stream_state_) VM_RETURN_IF_ERROR(stream_state_->EndSection(kFilesSection, "", "files"));
       for (const ManifestUser& u : d.users) {
         if (u.home_present) {
-          VM_RETURN_IF_ERROR(AddTree(w_->home_disk.at(u.entry.name), NormalizePath(u.entry.dir),
-                                     ArchiveUserPrefix(d.name, u.entry.name),
-                                     "users/" + u.entry.name + "/", false)
-                                 .WithContext(d.name + ": user " + u.entry.name));
+          Status home = AddTree(w_->home_disk.at(u.entry.name), NormalizePath(u.entry.dir),
+                                ArchiveUserPrefix(d.name, u.entry.name), "users/" + u.entry.name + "/", false);
+          // A failed write is the output's fault (a full disk), not the user's.
+          if (!home.ok() && !writer_->failed() && home.code() != Status::Code::kInterrupted)
+            home = home.WithContext(d.name + ": user " + u.entry.name);
+          VM_RETURN_IF_ERROR(home);
         }
         if (stream_state_)
           VM_RETURN_IF_ERROR(stream_state_->EndSection(kUserSectionPrefix + u.entry.name, StateUserLine(u.entry),
@@ -471,6 +476,7 @@ class Exporter {
   // Server configuration, verbatim (export --all, also with --since).
   Status WriteServerFiles() {
     w_ = nullptr;
+    count_bytes_ = false;
     for (const std::string& path : report_->manifest.server_files) {
       std::string disk = ServerFileDisk(path);
       struct stat st;
@@ -509,6 +515,7 @@ class Exporter {
     for (size_t i = 0; i < work_.size(); ++i) index[work_[i].loc.domain] = i;
     TextSpool* sends = collector_->sends();
     VM_RETURN_IF_ERROR(sends->Rewind());
+    count_bytes_ = true;  // the delta's bytes are every file it sends
     std::string domain, rel, disk;
     while (sends->ReadLine(&line)) {
       std::vector<std::string> f = Split(line, '\t');
@@ -581,6 +588,7 @@ class Exporter {
     struct stat st;
     if (lstat(disk_root.c_str(), &st) != 0) return FromErrno("cannot stat " + disk_root, errno);
     std::string root_member = member_prefix.substr(0, member_prefix.size() - 1);
+    count_bytes_ = !domain_level;  // the manifest's bytes are those of the homes
     VM_RETURN_IF_ERROR(AddEntry(root_member, disk_root, st, false));
     NoteStreamed(".", disk_root, st);
     return storage_.Walk(disk_root, host_root, w_->loc.domain, domain_level ? &w_->buckets : nullptr, [&](const std::string& rel, const std::string& disk,
@@ -638,6 +646,7 @@ class Exporter {
 
   Status AddEntry(const std::string& member, const std::string& disk, const struct stat& st,
                   bool rewrite) {
+    VM_RETURN_IF_ERROR(CheckInterrupted());
     last_ = FileRecord{};
     last_.type = 0;
     EntryInfo info;
@@ -683,12 +692,28 @@ class Exporter {
       info.size = static_cast<std::int64_t>(data.size());
       VM_RETURN_IF_ERROR(writer_->AddBytes(info, data));
       report_->file_bytes += data.size();
-      if (opt_.progress) opt_.progress->AddBytes(data.size());
+      CountRead(text->size());
       return spool_.Add(Record('f', info, info.size, Sha256::Of(data), true));
     }
     s = CopyFile(fd, disk, info);
     close(fd);
     return s;
+  }
+
+  // Progress and --max-rate count the same bytes: those of the files the
+  // totals count (the homes of a full archive, every file of a delta), as
+  // read from disk, so bytes_done ends at bytes_total and the rate the
+  // meter shows is the rate the limiter keeps.
+  void CountRead(std::uint64_t n) {
+    if (!count_bytes_) return;
+    if (opt_.progress) opt_.progress->AddBytes(n);
+    if (opt_.rate_limit) opt_.rate_limit->Consume(n);
+  }
+
+  Status CheckInterrupted() const {
+    if (!opt_.interrupted || !opt_.interrupted->load()) return Status::OK();
+    if (opt_.output == "-") return Status::Interrupted("interrupted; the archive on stdout is incomplete");
+    return Status::Interrupted("interrupted; " + opt_.output + " was not written");
   }
 
   Status CopyFile(int fd, const std::string& disk, const EntryInfo& info) {
@@ -706,8 +731,8 @@ class Exporter {
       sha.Update(buffer_, static_cast<size_t>(n));
       VM_RETURN_IF_ERROR(writer_->WriteData(buffer_, static_cast<size_t>(n)));
       left -= n;
-      if (opt_.progress) opt_.progress->AddBytes(static_cast<std::uint64_t>(n));
-      if (opt_.rate_limit) opt_.rate_limit->Consume(static_cast<std::uint64_t>(n));
+      CountRead(static_cast<std::uint64_t>(n));
+      if (left > 0) VM_RETURN_IF_ERROR(CheckInterrupted());
     }
     VM_RETURN_IF_ERROR(writer_->EndFile());
     report_->file_bytes += static_cast<std::uint64_t>(info.size);
@@ -750,6 +775,7 @@ class Exporter {
   std::unique_ptr<ArchiveWriter> writer_;
   RecordSpool spool_;
   bool created_output_ = false;
+  bool count_bytes_ = false;  // CountRead counts: the entries AddTree/WriteDeltaMembers are on
   StorageWalker storage_{opt_.paths, &report_->warnings, &report_->followed_links};
   char buffer_[kCopyBuffer];
 };

@@ -3,6 +3,7 @@
 #ifndef VMIGRATE_EXPORTER_EXPORTER_H_
 #define VMIGRATE_EXPORTER_EXPORTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -50,6 +51,9 @@ struct ExportOptions {
   std::string state_out;
   ProgressMeter* progress = nullptr;        // --progress; not owned
   RateLimiter* rate_limit = nullptr;        // --max-rate; not owned
+  /// Set (by a SIGINT/SIGTERM handler) to stop between two pieces of data:
+  /// the export then fails with kInterrupted and removes its output.
+  const std::atomic<bool>* interrupted = nullptr;
 };
 
 struct ExportReport {

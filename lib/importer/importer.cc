@@ -105,6 +105,8 @@ class Importer {
     auto domains = ResolveUnderRoot(opt_.paths.root, opt_.paths.domains_dir());
     if (!domains.ok()) return domains.status().WithContext("target " + opt_.paths.domains_dir());
     ctx_.vp_disk = home->disk;
+    if (home->exists && stat(ctx_.vp_disk.c_str(), &st) != 0 && errno != ENOENT)
+      return FromErrno("target vpopmail home " + ctx_.vp_disk, errno);
     if (!home->exists || stat(ctx_.vp_disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return Status::NotFound("target vpopmail home " + ctx_.vp_disk + " does not exist");
     ctx_.domains_disk = domains->exists ? domains->disk : ctx_.vp_disk + "/domains";
@@ -117,6 +119,9 @@ class Importer {
       if (!StartsWith(opt_.paths.vpopmail_home, hop.link + "/")) report_->followed_links.push_back(hop);
     for (const char* sub : {"", "/control", "/users"}) {
       std::string d = opt_.paths.OnDisk(opt_.paths.qmail_dir + sub);
+      // Only a missing directory "does not exist"; one we may not enter says so.
+      if (stat(d.c_str(), &st) != 0 && errno != ENOENT && errno != ENOTDIR)
+        return FromErrno("target qmail directory " + d, errno);
       if (stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return Status::NotFound("target qmail directory " + d + " does not exist");
     }
@@ -381,33 +386,38 @@ class Importer {
     return out;
   }
 
-  // Progress counts what this run restores (or, for a mailbox, the user).
+  // Progress counts what this run restores (or, for a mailbox, the user):
+  // the homes of the domains it imports, as the manifest counts them (so
+  // bytes_done ends at bytes_total, never past it). --max-rate limits the
+  // same bytes, so the rate shown is the rate kept.
   void StartProgress() {
-    if (!opt_.progress) return;
     ProgressTotals totals;
     for (const auto& d : report_->domains) {
-      if (d.status == DomainStatus::kSkipped) continue;
+      if (d.status == DomainStatus::kSkipped || d.status == DomainStatus::kAlreadyApplied) continue;
+      counted_domains_.insert(d.name);
       totals.users += d.users;
       totals.messages += d.messages;
       totals.bytes += d.bytes;
     }
     if (mailbox_) totals = {1, 0, 0};
-    opt_.progress->SetTotals(totals);
+    if (opt_.progress) opt_.progress->SetTotals(totals);
   }
 
   void NoteProgress(const EntryHeader& h, const MemberName& name, const FileRecord& rec) {
     if (!opt_.progress && !opt_.rate_limit) return;
+    const bool user =
+        name.part == MemberPart::kUserHome && (mailbox_ || counted_domains_.count(name.domain) > 0);
+    const bool counted = user && rec.type == 'f';
     if (opt_.progress) {
       if (!name.domain.empty() && name.domain != progress_domain_)
         opt_.progress->SetDomain(progress_domain_ = name.domain);
-      const bool user = name.part == MemberPart::kUserHome;
       if (user && h.type == EntryType::kDirectory && name.rel.empty()) opt_.progress->UserDone();
-      if (rec.type == 'f') {
+      if (counted) {
         opt_.progress->AddBytes(static_cast<std::uint64_t>(rec.size));
-        if (user && IsMessagePath(name.rel)) opt_.progress->MessageDone();
+        if (IsMessagePath(name.rel)) opt_.progress->MessageDone();
       }
     }
-    if (opt_.rate_limit && rec.type == 'f') opt_.rate_limit->Consume(static_cast<std::uint64_t>(rec.size));
+    if (opt_.rate_limit && counted) opt_.rate_limit->Consume(static_cast<std::uint64_t>(rec.size));
   }
 
   Status Stream() {
@@ -421,7 +431,7 @@ class Importer {
       VM_RETURN_IF_ERROR(ctx_.CheckInterrupted());
       auto more = reader_->Next(&h);
       if (!more.ok()) return more.status();
-      if (!*more) return Status::Corrupt(opt_.archive + ": truncated: checksums.txt is missing");
+      if (!*more) return Status::Corrupt((opt_.archive == "-" ? "<stdin>" : opt_.archive) + ": truncated: checksums.txt is missing");
       if (h.path == kChecksumsEntry) break;
       if (++report_->entries % 5 == 0) CrashPoint("unpacking");
       VM_RETURN_IF_ERROR(CheckEntryHeader(h));
@@ -633,6 +643,7 @@ class Importer {
   std::string mailbox_domain_, mailbox_user_;
   std::unique_ptr<ServerRestore> server_;         // server/ members (restored with --all)
   std::string progress_domain_;
+  std::set<std::string> counted_domains_;        // those whose homes progress counts
   bool want_server_ = false;                      // restore the server files (--all)
 };
 

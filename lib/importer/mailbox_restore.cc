@@ -166,6 +166,8 @@ Status MailboxRestore::Begin() {
   if (!home.ok()) return home.status().WithContext(user_->entry.name + "@" + domain_->name + ": home");
   home_ = home->disk;
   struct stat st;
+  if (lstat(home_.c_str(), &st) != 0 && errno != ENOENT && errno != ENOTDIR)
+    return FromErrno(user_->entry.name + "@" + domain_->name + ": home " + home_, errno);
   if (lstat(home_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::NotFound(user_->entry.name + "@" + domain_->name + ": home " + home_host_ +
                             " does not exist on the target");

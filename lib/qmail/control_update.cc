@@ -364,10 +364,12 @@ Status ControlTransaction::Rollback() {
 namespace {
 
 // Every qmail-send process (not its supervisor or logger), with `only_cwd`
-// set: only those whose working directory is that directory.
-Result<int> SignalQmailSendWhere(int signal, const std::string& only_cwd) {
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return FromErrno("cannot open /proc", errno);
+// set: only those whose working directory is that directory. The process
+// table is read from `proc_dir` (normally /proc).
+Result<int> SignalQmailSendWhere(int signal, const std::string& only_cwd,
+                                 const std::string& proc_dir) {
+  DIR* proc = opendir(proc_dir.c_str());
+  if (proc == nullptr) return FromErrno("cannot open " + proc_dir, errno);
   const pid_t self = getpid();
   int signalled = 0;
   Status error;
@@ -376,7 +378,7 @@ Result<int> SignalQmailSendWhere(int signal, const std::string& only_cwd) {
     if (!ParseUint64(entry->d_name, &pid_value)) continue;
     pid_t pid = static_cast<pid_t>(pid_value);
     if (pid == self) continue;
-    std::string dir = std::string("/proc/") + entry->d_name;
+    std::string dir = proc_dir + "/" + entry->d_name;
     Result<std::string> cmdline = ReadSmallFile(dir + "/cmdline", 1 << 16);
     if (!cmdline.ok()) continue;  // the process may have exited meanwhile
     std::string argv0 = cmdline->substr(0, cmdline->find('\0'));
@@ -414,15 +416,17 @@ Result<int> SignalQmailSendWhere(int signal, const std::string& only_cwd) {
 
 }  // namespace
 
-Result<int> SignalQmailSend(int signal) { return SignalQmailSendWhere(signal, ""); }
+Result<int> SignalQmailSend(int signal, const std::string& proc_dir) {
+  return SignalQmailSendWhere(signal, "", proc_dir);
+}
 
-Result<int> SignalQmailSendOf(const HostPaths& paths, int signal) {
+Result<int> SignalQmailSendOf(const HostPaths& paths, int signal, const std::string& proc_dir) {
   const std::string queue = paths.OnDisk(paths.qmail_dir + "/queue");
   char* real = realpath(queue.c_str(), nullptr);
   if (real == nullptr) return 0;  // no queue here: no qmail-send uses it
   std::string resolved(real);
   free(real);
-  return SignalQmailSendWhere(signal, resolved);
+  return SignalQmailSendWhere(signal, resolved, proc_dir);
 }
 
 }  // namespace vmigrate::qmail

@@ -117,16 +117,18 @@ class ControlTransaction {
 /// retry every queued message now, sources-and-cutover §1.4) to every
 /// running qmail-send process (found through /proc, skipping
 /// supervise/multilog/runsv/svscan, as vpopmail's signal_process).
-/// Returns how many were signalled.
-Result<int> SignalQmailSend(int signal = SIGHUP);
+/// Returns how many were signalled. `proc_dir` is where the process table is
+/// read (tests pass a fake one so the host's own qmail-send is never seen).
+Result<int> SignalQmailSend(int signal = SIGHUP, const std::string& proc_dir = "/proc");
 
 /// Like SignalQmailSend, but only the qmail-send of the installation at
 /// `paths`: qmail-send runs with <qmail-dir>/queue as its working directory
 /// (NQ:qmail-send.c main chdirs there), so a process whose /proc/PID/cwd is
 /// another directory belongs to another qmail (a second instance, another
 /// --root tree) and is left alone. Returns how many were signalled (0 when
-/// none runs: the caller tells the admin).
-Result<int> SignalQmailSendOf(const HostPaths& paths, int signal);
+/// none runs: the caller tells the admin). `proc_dir` as for SignalQmailSend.
+Result<int> SignalQmailSendOf(const HostPaths& paths, int signal,
+                              const std::string& proc_dir = "/proc");
 
 }  // namespace vmigrate::qmail
 

@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <memory>
 #include <set>
 #include <vector>
 
 #include "archive/checksums.h"
 #include "archive/layout.h"
+#include "core/errno_status.h"
 #include "core/strings.h"
 #include "model/manifest.h"
 #include "qmail/domains.h"
@@ -57,6 +59,9 @@ class Verifier {
     if (!dir.ok()) return dir.status();
     domain_.disk = *dir;
     struct stat st;
+    // Only a missing directory "does not exist"; one we may not enter says so.
+    if (stat(domain_.disk.c_str(), &st) != 0 && errno != ENOENT)
+      return FromErrno(d.name + ": cannot read domain directory " + domain_.disk, errno);
     if (stat(domain_.disk.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return Status::NotFound(d.name + ": domain directory " + domain_.loc.dir +
                               " (from users/assign) does not exist under " + opt_.paths.root);

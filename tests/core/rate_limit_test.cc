@@ -97,5 +97,22 @@ TEST_F(RateLimiterTest, SlowProducerIsNotSlowedDown) {
   EXPECT_EQ(sleeps_, 0);
 }
 
+// The work between calls takes time too, and chunks are larger than the
+// burst (as the exporter's 256 KiB reads are at a low rate): over a minute
+// the average stays within 5 % of the limit (issue 15: 500 -> 620 B/s).
+TEST_F(RateLimiterTest, LongRunRateStaysWithinFivePercent) {
+  RateLimiter r = Limiter(500);
+  const double start = now_;
+  std::uint64_t sent = 0;
+  while (now_ - start < 60) {
+    now_ += 0.003;  // reading and compressing
+    r.Consume(700);
+    sent += 700;
+  }
+  double rate = static_cast<double>(sent) / (now_ - start);
+  EXPECT_LE(rate, 500 * 1.05);
+  EXPECT_GE(rate, 500 * 0.95);
+}
+
 }  // namespace
 }  // namespace vmigrate

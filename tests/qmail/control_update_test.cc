@@ -285,11 +285,5 @@ TEST(ControlUpdateTest, ApplyRejectsNamesThatWouldBreakTheFiles) {
   EXPECT_FALSE(fs::exists(QmailDir(tmp) + "/users/assign"));
 }
 
-TEST(ControlUpdateTest, SignalQmailSendWithNoneRunningSignalsNothing) {
-  Result<int> n = SignalQmailSend();
-  ASSERT_TRUE(n.ok()) << n.status().ToString();
-  EXPECT_EQ(*n, 0);
-}
-
 }  // namespace
 }  // namespace vmigrate::qmail

@@ -50,7 +50,11 @@ void UnpackFixture(const std::string& name, const std::string& root) {
   std::string dest = root + "/tmp/realvp";
   fs::create_directories(dest);
   std::string tarball = FixtureDir() + "/" + name + ".tar.gz";
-  ASSERT_TRUE(fs::exists(tarball)) << "missing fixture " << tarball;
+  // A checkout without the data (or VMIGRATE_FIXTURES pointing elsewhere)
+  // is not a bug in vmigrate: skip, loudly, rather than fail.
+  if (!fs::exists(tarball))
+    GTEST_SKIP() << "\n*** SKIPPED: fixture " << tarball << " missing (the suite ships it in "
+                 << "tests/fixtures/; set VMIGRATE_FIXTURES=DIR for another copy) ***";
   CommandResult r = RunCommand({"tar", "-xzpf", tarball, "-C", dest});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }

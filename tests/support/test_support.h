@@ -25,7 +25,8 @@ class TempDir {
   std::string path_;
 };
 
-/// The shared fixture directory ($VMIGRATE_FIXTURES or ../shared/fixtures).
+/// The fixture directory: $VMIGRATE_FIXTURES, else the repository's
+/// tests/fixtures/ (real vpopmail 5.4.33 trees, see tests/fixtures/README.md).
 std::string FixtureDir();
 
 /// The vpopmail home and qmail dir the fixtures were made with.
@@ -33,7 +34,9 @@ constexpr const char* kFixtureVpopmailHome = "/tmp/realvp/home/vpopmail";
 constexpr const char* kFixtureQmailDir = "/tmp/realvp/qmail";
 
 /// Unpacks fixtures/<name>.tar.gz under <root>/tmp/realvp so that --root root
-/// with the fixture paths finds it. Aborts the test on failure.
+/// with the fixture paths finds it. Aborts the test when tar fails; skips it
+/// (GTEST_SKIP, with the reason) when the tarball is missing, so a caller in
+/// SetUp() keeps the test body from running.
 void UnpackFixture(const std::string& name, const std::string& root);
 
 /// One line per entry below `dir` (sorted): "path type mode size mtime sha256|target".

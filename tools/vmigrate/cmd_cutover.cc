@@ -37,7 +37,7 @@ void AddCommon(CLI::App* app, Flags* f) {
 
 int PrintStep(const char* step, const Flags& f, const Result<cutover::StepResult>& r) {
   const std::string command = std::string("cutover ") + step;
-  if (!r.ok()) return Fail(command, r.status().WithContext(f.domain));
+  if (!r.ok()) return Fail(command, WithObject(r.status(), f.domain));
   for (const auto& w : r->warnings) std::fprintf(stderr, "vmigrate: %s: warning: %s\n", command.c_str(), w.c_str());
   if (f.json) {
     JsonWriter j;
@@ -155,7 +155,7 @@ Handler AddCutover(CLI::App* app) {
       }
       if (name == "status") {
         auto st = cutover::ReadStatus(*opt, f.domain);
-        if (!st.ok()) return Fail("cutover status", st.status().WithContext(f.domain));
+        if (!st.ok()) return Fail("cutover status", WithObject(st.status(), f.domain));
         return PrintStatus(f, *st);
       }
     }

@@ -1,6 +1,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -15,13 +16,17 @@
 namespace vmigrate::cli {
 namespace {
 
-// The partly written archive is removed when export is interrupted, so a
-// truncated file is never left looking like a finished one.
+// SIGINT/SIGTERM stop the export between two pieces of data: it fails
+// with "interrupted" (exit 130) like import and removes its output. A second
+// signal (a write blocked on a stalled pipe never gets there) removes the
+// partly written archive and exits at once.
 char g_output_path[4096];
+std::atomic<bool> g_interrupted{false};
 
-void OnSignal(int sig) {
+void OnSignal(int) {
+  if (!g_interrupted.exchange(true)) return;
   if (g_output_path[0] != '\0') unlink(g_output_path);
-  _exit(sig == SIGINT || sig == SIGTERM ? 130 : 1);
+  _exit(130);
 }
 
 // Only a regular file this run creates or replaces is removed on a signal.
@@ -57,6 +62,7 @@ struct Flags {
 
 // Storage reached through symlinks is carried; say which links were followed.
 void PrintFollowed(const ExportReport& report) {
+  if (Quiet()) return;
   for (const auto& hop : report.followed_links)
     std::fprintf(stderr, "vmigrate: export: notice: followed storage symlink %s\n",
                  EscapeC(DescribeHop(hop)).c_str());
@@ -128,6 +134,7 @@ void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
 
 void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
   const Manifest& m = report.manifest;
+  if (Quiet() && !f.json) return;
   if (m.kind == kKindDelta) return PrintDeltaResult(f, report, out);
   if (f.json) {
     JsonWriter j;
@@ -174,6 +181,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     return Fail("export", Status::InvalidInput("--each: -o " + f.output + " must be an existing directory"));
   size_t ok = 0, failed = 0;
   for (const std::string& domain : f.domains) {
+    if (g_interrupted.load()) break;
     ExportOptions opt;
     opt.paths = paths;
     opt.domain = domain;
@@ -188,6 +196,7 @@ int RunEach(const Flags& f, const HostPaths& paths) {
     if (!limiter.ok()) return Fail("export", limiter.status());
     opt.progress = meter->get();
     opt.rate_limit = limiter->get();
+    opt.interrupted = &g_interrupted;
     auto start = std::chrono::steady_clock::now();
     GuardOutput(opt.output, f.force);
     ExportReport report;
@@ -216,18 +225,19 @@ int RunEach(const Flags& f, const HostPaths& paths) {
       else j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s)));
       j.EndObject();
       std::printf("%s\n", j.str().c_str());
-    } else if (s.ok()) {
+    } else if (s.ok() && !Quiet()) {
       std::printf("ok     %s: %zu users, %llu messages, %llu bytes -> %s (%.1f s)\n", domain.c_str(),
                   m.domains[0].users.size(), static_cast<unsigned long long>(m.total_messages()),
                   static_cast<unsigned long long>(m.total_bytes()), opt.output.c_str(), seconds);
-    } else {
-      std::printf("FAILED %s: %s\n", EscapeC(domain).c_str(), s.message().c_str());
-      std::fprintf(stderr, "vmigrate: export: %s: %s\n", EscapeC(domain).c_str(), s.message().c_str());
+    } else if (!s.ok()) {
+      // The reason goes to stderr, once; the listing says which and how.
+      std::printf("FAILED %s (exit %d)\n", EscapeC(domain).c_str(), static_cast<int>(ToExit(s)));
+      std::fprintf(stderr, "vmigrate: export: %s\n", WithObject(s, EscapeC(domain)).message().c_str());
     }
     std::fflush(stdout);
   }
-  int code = BatchExit(ok, failed);
-  PrintBatchSummary(f.json, ok, failed, code, "exported");
+  int code = g_interrupted.load() ? static_cast<int>(Exit::kInterrupted) : BatchExit(ok, failed);
+  if (f.json || !Quiet()) PrintBatchSummary(f.json, ok, failed, code, "exported");
   return code;
 }
 
@@ -328,6 +338,7 @@ Handler AddExport(CLI::App* app) {
     if (!limiter.ok()) return Fail("export", limiter.status());
     opt.progress = meter->get();
     opt.rate_limit = limiter->get();
+    opt.interrupted = &g_interrupted;
     GuardOutput(f->output, f->force);
     ExportReport report;
     Status s = ExportDomain(opt, &report);
@@ -335,7 +346,9 @@ Handler AddExport(CLI::App* app) {
     g_output_path[0] = '\0';
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: export: warning: %s\n", w.c_str());
     PrintFollowed(report);
-    if (!s.ok()) return Fail("export", f->all ? s : s.WithContext(f->domains[0]));
+    // The object is the domain, or the output when writing it failed.
+    if (!s.ok())
+      return Fail("export", f->all || StartsWith(s.message(), f->output + ": ") ? s : WithObject(s, f->domains[0]));
     // The archive may be on stdout; the summary then goes to stderr.
     PrintResult(*f, report, f->output == "-" ? stderr : stdout);
     return 0;

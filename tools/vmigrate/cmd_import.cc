@@ -43,6 +43,7 @@ void FollowedJson(JsonWriter* j, const ImportReport& report) {
 }
 
 void PrintNotices(const ImportReport& report) {
+  if (Quiet()) return;
   // The owner went into users/assign: a guess is worth a line.
   if (report.owner_guessed)
     std::fprintf(stderr, "vmigrate: import: notice: owner %s taken from %s; give --owner to choose\n",
@@ -378,7 +379,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
       out.status = DomainStatus::kFailed;
       out.error = s.message();
       outcomes = {out};
-      std::fprintf(stderr, "vmigrate: import: %s: %s\n", archive.c_str(), s.message().c_str());
+      std::fprintf(stderr, "vmigrate: import: %s\n", WithObject(s, archive).message().c_str());
     }
     for (const auto& d : outcomes) {
       bool good = d.status != DomainStatus::kFailed;
@@ -401,10 +402,13 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
       } else if (d.status == DomainStatus::kSkipped) {
         std::printf("skipped  %s: %s (%s)\n", d.name.c_str(), d.error.c_str(), archive.c_str());
       } else if (good) {
+        if (Quiet()) continue;
         std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n",
                     d.is_delta && d.status == DomainStatus::kImported ? "applied" : DomainStatusName(d.status),
                     d.name.c_str(), d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
                     static_cast<unsigned long long>(d.messages), archive.c_str());
+      } else if (!s.ok()) {  // the reason is on stderr, once
+        std::printf("FAILED   %s from %s (exit %d)\n", d.name.c_str(), archive.c_str(), static_cast<int>(ToExit(s)));
       } else {
         std::printf("FAILED   %s (%s): %s\n", d.name.c_str(), archive.c_str(), d.error.c_str());
       }
@@ -412,7 +416,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
     }
   }
   int code = g_interrupted.load() ? static_cast<int>(Exit::kInterrupted) : BatchExit(ok, failed);
-  PrintBatchSummary(f.json, ok, failed, code, "ok");
+  if (f.json || !Quiet()) PrintBatchSummary(f.json, ok, failed, code, "ok");
   return code;
 }
 
@@ -530,7 +534,9 @@ Handler AddImport(CLI::App* app) {
         j.Key("error").String(s.message()).Key("exit").Number(static_cast<int>(ToExit(s))).EndObject();
         std::printf("%s\n", j.str().c_str());
       }
-      return Fail("import", s.WithContext(label));
+      // An archive that cannot be read is the object, not the domain in it.
+      std::string shown = opt.archive == "-" ? "<stdin>" : opt.archive;
+      return Fail("import", StartsWith(s.message(), shown + ": ") ? s : WithObject(s, label));
     }
     if (report.mailbox) return PrintMailbox(report, f->json, f->dry_run);
     if (report.manifest.kind == kKindDelta) return PrintDelta(report, f->json, f->dry_run);
@@ -538,7 +544,8 @@ Handler AddImport(CLI::App* app) {
     if (!single) return PrintServer(report, f->json, f->dry_run);
     if (report.domains[0].status == DomainStatus::kSkipped) return PrintSkipped(report.domains[0], f->json);
     if (f->dry_run) PrintPlan(report, f->json);
-    else PrintImported(report, f->json);
+    else if (f->json || !Quiet()) PrintImported(report, f->json);
+    else PrintOutsideRefs(report);
     return 0;
   };
 }

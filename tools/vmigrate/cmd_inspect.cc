@@ -79,11 +79,11 @@ int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
   const Manifest& m = archive->manifest;
   EntryHeader h;
   auto more = archive->reader->Next(&h);
-  if (!more.ok()) return Fail("inspect", more.status().WithContext(path));
+  if (!more.ok()) return Fail("inspect", WithObject(more.status(), path));
   std::vector<std::string> records;
   if (*more && h.path == kDeltaEntry) {
     auto data = archive->reader->ReadAll(1u << 30);
-    if (!data.ok()) return Fail("inspect", data.status().WithContext(path));
+    if (!data.ok()) return Fail("inspect", WithObject(data.status(), path));
     records = SplitLines(*data);
     if (!records.empty()) records.erase(records.begin());
   }
@@ -161,7 +161,8 @@ Handler AddInspect(CLI::App* app) {
   app->add_flag("--json", f->json, "print one JSON object");
   return [f]() -> int {
     auto archive = OpenArchive(f->archive);
-    if (!archive.ok()) return Fail("inspect", archive.status());
+    if (!archive.ok())
+      return Fail("inspect", WithObject(archive.status(), f->archive == "-" ? "<stdin>" : f->archive));
     const Manifest* m = &archive->manifest;
     if (m->kind == kKindServer) return InspectServer(f->archive, *m, f->json);
     if (m->kind == kKindDelta) return InspectDelta(f->archive, &*archive, f->json);

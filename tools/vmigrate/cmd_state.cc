@@ -65,7 +65,7 @@ Handler AddState(CLI::App* app) {
     StateReport report;
     Status s = WriteState(opt, &report);
     for (const auto& w : report.warnings) std::fprintf(stderr, "vmigrate: state: warning: %s\n", w.c_str());
-    if (!s.ok()) return Fail("state", f->all ? s : s.WithContext(f->domains[0]));
+    if (!s.ok()) return Fail("state", f->all ? s : WithObject(s, f->domains[0]));
     FILE* out = f->output == "-" ? stderr : stdout;
     std::vector<std::string> names;
     for (const auto& [name, digest] : report.domain_digests) names.push_back(name);
@@ -76,7 +76,7 @@ Handler AddState(CLI::App* app) {
       j.Key("messages").Number(report.messages).Key("output").String(f->output);
       j.Key("warnings").StringArray(report.warnings).EndObject();
       std::fprintf(out, "%s\n", j.str().c_str());
-    } else {
+    } else if (!Quiet()) {
       std::fprintf(out, "state of %s (%llu users, %llu messages, digest %s) written to %s\n",
                    Join(names, ", ").c_str(), static_cast<unsigned long long>(report.users),
                    static_cast<unsigned long long>(report.messages), report.content_digest.substr(0, 16).c_str(),

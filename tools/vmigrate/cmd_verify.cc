@@ -150,7 +150,9 @@ int VerifyOne(const VerifyFlags& flags, const HostPaths& paths, const std::strin
       j.Key("exit").Number(static_cast<std::uint64_t>(ToExit(s))).EndObject();
       std::printf("%s\n", j.str().c_str());
     }
-    return Fail("verify", s.WithContext(label));
+    // An archive that cannot be read is the object, not the domain in it.
+    std::string shown = f->archive == "-" ? "<stdin>" : f->archive;
+    return Fail("verify", StartsWith(s.message(), shown + ": ") ? s : WithObject(s, label));
   }
   const bool differ = !report.differences.empty();
   const int rc = static_cast<int>(differ ? Exit::kDifferences : Exit::kOk);

@@ -45,6 +45,16 @@ struct ProgressFlags {
   Result<std::unique_ptr<RateLimiter>> MakeLimiter() const;
 };
 
+/// -q/--quiet (every command): no notices, progress (unless --progress was
+/// given) or success summaries; errors, warnings, --json output and the
+/// output that is a command's answer (inspect, verify, a plan) stay.
+void SetQuiet(bool quiet);
+bool Quiet();
+
+/// `status` with "<object>: " in front, unless its message already names
+/// `object` first: an error names its object once.
+Status WithObject(const Status& status, const std::string& object);
+
 /// Prints "vmigrate: <command>: <message>" on stderr and returns its exit code.
 int Fail(const std::string& command, const Status& status);
 

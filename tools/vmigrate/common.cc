@@ -9,6 +9,13 @@
 
 namespace vmigrate::cli {
 
+namespace {
+bool g_quiet = false;  // set once by main before a command runs
+}  // namespace
+
+void SetQuiet(bool quiet) { g_quiet = quiet; }
+bool Quiet() { return g_quiet; }
+
 void PathFlags::Add(CLI::App* app) {
   app->add_option("--root", root,
                   "operate on the tree under DIR as if it were / (like dpkg --root); paths "
@@ -23,6 +30,11 @@ Result<HostPaths> PathFlags::Resolve() const {
   return ResolveHostPaths(root, vpopmail_home, qmail_dir);
 }
 
+Status WithObject(const Status& status, const std::string& object) {
+  if (object.empty() || StartsWith(status.message(), object + ": ")) return status;
+  return status.WithContext(object);
+}
+
 int Fail(const std::string& command, const Status& status) {
   std::fprintf(stderr, "vmigrate: %s: %s\n", command.c_str(), status.message().c_str());
   return static_cast<int>(ToExit(status));
@@ -33,13 +45,16 @@ void ProgressFlags::Add(CLI::App* app) {
   // argument as its value; "{line}" is the value a bare --progress stands for,
   // and --progress=MODE overrides it.
   app->add_flag("--progress{line}", mode,
-                "show progress on stderr even when it is not a terminal; --progress=json prints one "
-                "JSON object per line (default: a progress line on a terminal, nothing on a pipe)");
+                "show progress on stderr even when it is not a terminal; MODE (--progress=MODE or "
+                "--progress MODE) is line (a bare --progress), json (one JSON object per line) or "
+                "none (default: a progress line on a terminal, nothing on a pipe)")
+      ->option_text("[=MODE]");
   app->add_option("--max-rate", max_rate,
                   "limit the data rate to BYTES per second (e.g. 500k, 20M) so a live server is not starved");
 }
 
 Result<std::unique_ptr<ProgressMeter>> ProgressFlags::MakeMeter(const std::string& verb) const {
+  if (mode.empty() && Quiet()) return std::unique_ptr<ProgressMeter>();
   auto parsed = ParseProgressMode(mode.empty() ? "auto" : mode, STDERR_FILENO);
   if (!parsed.ok()) return parsed.status().WithContext("--progress");
   if (*parsed == ProgressMode::kOff) return std::unique_ptr<ProgressMeter>();
