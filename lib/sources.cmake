@@ -40,12 +40,14 @@ set(VMIGRATE_LIB_SOURCES
   importer/domain_discard.cc
   importer/domain_import.cc
   importer/import_context.cc
+  importer/import_record.cc
   importer/importer.cc
   importer/journal.cc
   importer/mailbox_restore.cc
   importer/outside_refs_check.cc
   importer/server_restore.cc
   importer/tail_apply.cc
+  importer/target_owner.cc
   # model/
   model/manifest.cc
   model/manifest_yaml.cc

@@ -34,8 +34,12 @@ struct PasswdEntry {
 };
 
 /// Looks `user` up in <root>/etc/passwd (a plain file read, so it works on a
-/// mounted disk); for root "/" it uses getpwnam so NSS sources count too.
+/// mounted disk); for root "/" it uses getpwnam_r so NSS sources count too.
 std::optional<PasswdEntry> LookupPasswd(const std::string& root, const std::string& user);
+/// The same, by uid (getpwuid_r for root "/").
+std::optional<PasswdEntry> LookupPasswdByUid(const std::string& root, uid_t uid);
+/// The gid of group `name` from <root>/etc/group (getgrnam_r for root "/").
+std::optional<gid_t> LookupGroup(const std::string& root, const std::string& name);
 
 /// Fills in defaults: vpopmail home from the `vpopmail` user's home and qmail
 /// dir /var/qmail. Fails with kInvalidInput when no vpopmail home can be found.

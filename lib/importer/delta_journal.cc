@@ -124,9 +124,8 @@ Status CopyInto(const std::string& from, const std::string& to) {
 // Removes an alias domain the way vdeldomain does for one: its users/assign
 // line, its rcpthosts or morercpthosts line, its virtualdomains line; then
 // users/cdb and morercpthosts.cdb. Idempotent (missing lines are fine).
-Status RemoveAliasDomain(const HostPaths& paths, const std::string& alias, const std::optional<FileOwner>& owner) {
+Status RemoveAliasDomain(const HostPaths& paths, const std::string& alias) {
   qmail::ControlUpdateOptions copt;
-  copt.owner = owner;
   qmail::ControlTransaction tx(paths, copt);
   VM_RETURN_IF_ERROR(tx.Lock());
   const std::string assign_path = paths.OnDisk(paths.assign_file());
@@ -200,7 +199,6 @@ Status RunStep(const std::vector<std::string>& f, const HostPaths& paths, const 
     unsigned long long uid = 0, gid = 0;
     if (!ParseUint64(f[3], &uid) || !ParseUint64(f[4], &gid)) return need(0);
     qmail::ControlUpdateOptions copt;
-    copt.owner = owner;
     qmail::ControlTransaction tx(paths, copt);
     VM_RETURN_IF_ERROR(tx.Lock());
     qmail::DomainAssign a;
@@ -216,7 +214,7 @@ Status RunStep(const std::vector<std::string>& f, const HostPaths& paths, const 
     }
   } else if (verb == "alias-remove") {
     VM_RETURN_IF_ERROR(need(2));
-    VM_RETURN_IF_ERROR(RemoveAliasDomain(paths, f[1], owner));
+    VM_RETURN_IF_ERROR(RemoveAliasDomain(paths, f[1]));
   } else {
     return need(0);
   }

@@ -16,6 +16,7 @@
 #include "core/resolve_path.h"
 #include "core/strings.h"
 #include "importer/domain_discard.h"
+#include "importer/import_record.h"
 #include "importer/journal.h"
 #include "templates.h"
 #include "vpopmail/dir_control.h"
@@ -64,7 +65,6 @@ std::vector<std::string> DomainImport::AllNames() const {
 Status DomainImport::RecoverInterrupted() {
   qmail::ControlUpdateOptions copt;
   copt.use_qmail_programs = opt().use_qmail_programs;
-  copt.owner = ctx_->chown;
   std::string domains = ctx_->domains_disk;
   std::string journal = JournalDir(domains, domain().name);
   struct stat st;
@@ -401,7 +401,6 @@ Status DomainImport::Commit(DomainOutcome* out) {
   const HostPaths& paths = opt().paths;
   qmail::ControlUpdateOptions copt;
   copt.use_qmail_programs = opt().use_qmail_programs;
-  copt.owner = ctx_->chown;
   qmail::ControlTransaction tx(paths, copt);
   // Lock() may create lock files (as vpopmail's tools do); a failed import
   // removes the ones it created and puts the directories' mtimes back.
@@ -471,6 +470,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
   plan.dir_control_new = domain_alloc.final_text;
   if (!opt().move_id.empty())
     VM_RETURN_IF_ERROR(WriteMoveRecord(staging_, opt().move_id, plan, ctx_->chown));
+  VM_RETURN_IF_ERROR(WriteImportRecord(staging_, ctx_->manifest_record, ctx_->report->manifest, ctx_->chown));
   VM_RETURN_IF_ERROR(FinishStaging(target));
   CrashPoint("staging complete");
 

@@ -27,6 +27,7 @@ struct ImportContext {
   ImportReport* report = nullptr;
   ArchiveReader* reader = nullptr;
   std::optional<FileOwner> chown;   // set when running as root
+  FileRecord manifest_record;       // the archive's manifest.yaml: its hash names the archive
   std::string vp_disk;              // the target's vpopmail home on disk
   std::string domains_disk;         // its domains/ on disk, symlinks followed (vpopmail chdir()s into it)
 

@@ -20,10 +20,12 @@
 #include "importer/delta_apply.h"
 #include "importer/tail_apply.h"
 #include "importer/domain_import.h"
+#include "importer/import_record.h"
 #include "importer/import_context.h"
 #include "importer/mailbox_restore.h"
 #include "importer/outside_refs_check.h"
 #include "importer/server_restore.h"
+#include "importer/target_owner.h"
 #include "qmail/assign.h"
 #include "qmail/control_update.h"
 #include "qmail/domains.h"
@@ -61,18 +63,12 @@ class Importer {
   }
 
   Status Run() {
+    // A bad folder name is refused before the archive is read.
+    if (!opt_.into_folder.empty()) VM_RETURN_IF_ERROR(ValidateIntoFolder(opt_.into_folder));
     VM_RETURN_IF_ERROR(CheckTarget());
-    auto owner = ResolveTargetOwner(opt_.paths, opt_.owner);
-    if (!owner.ok()) return owner.status();
-    report_->owner = *owner;
-    if (geteuid() == 0) {
-      ctx_.chown = *owner;
-      report_->chowned = true;
-    } else if (opt_.owner) {
-      report_->warnings.push_back("not running as root: files keep the current user, not " +
-                                  std::to_string(opt_.owner->uid) + ":" + std::to_string(opt_.owner->gid));
-    }
     VM_RETURN_IF_ERROR(OpenManifest());
+    // A mailbox restore writes as the owner of the account's home.
+    if (opt_.user.empty()) VM_RETURN_IF_ERROR(ResolveOwner());
     VM_RETURN_IF_ERROR(Select());
     server_ = std::make_unique<ServerRestore>(&ctx_, &manifest(), want_server_);
     VM_RETURN_IF_ERROR(Stream());
@@ -136,11 +132,30 @@ class Importer {
 
   const Manifest& manifest() const { return report_->manifest; }
 
+  // After the manifest, so that a refusal names the domain; before anything
+  // is written, also in a dry run.
+  Status ResolveOwner() {
+    auto owner = ResolveTargetOwner(opt_.paths, opt_.owner_spec, opt_.owner);
+    if (!owner.ok()) return owner.status();
+    report_->owner = owner->owner;
+    report_->owner_source = owner->source;
+    report_->owner_guessed = owner->guessed;
+    if (geteuid() == 0) {
+      ctx_.chown = owner->owner;
+      report_->chowned = true;
+    } else if (!opt_.owner_spec.empty() || opt_.owner) {
+      report_->warnings.push_back("not running as root: files keep the current user, not " +
+                                  OwnerText(owner->owner));
+    }
+    return Status::OK();
+  }
+
   // OpenArchive checked every name; this keeps what routing needs.
   Status OpenManifest() {
     auto opened = OpenArchive(opt_.archive, &report_->manifest);
     if (!opened.ok()) return opened.status();
     reader_ = std::move(opened->reader);
+    ctx_.manifest_record = opened->manifest_record;
     ctx_.reader = reader_.get();
     for (const ManifestDomain& d : manifest().domains)
       rewritten_[d.name].insert(d.rewritten_files.begin(), d.rewritten_files.end());
@@ -160,6 +175,18 @@ class Importer {
     return Status::NotFound("the archive has no domain " + name + " (it holds: " + Join(names, ", ") + ")");
   }
 
+  // --user without --domain: the archive's one domain, or nullptr.
+  const ManifestDomain* OnlyDomain() const {
+    return manifest().domains.size() == 1 ? &manifest().domains[0] : nullptr;
+  }
+
+  Status NeedDomain() const {
+    std::vector<std::string> names;
+    for (const auto& d : manifest().domains) names.push_back(d.name);
+    return Status::InvalidInput("--user " + opt_.user + ": the archive holds " + std::to_string(names.size()) +
+                                " domains (" + Join(names, ", ") + "); say which with --domain D");
+  }
+
   // What this run restores: one mailbox, one domain, or every domain (plus
   // the server files of a server archive).
   Status Select() {
@@ -169,7 +196,8 @@ class Importer {
     if (manifest().kind == kKindDelta) return SelectDelta();
     const bool server = manifest().kind == kKindServer;
     if (!opt_.user.empty()) {
-      const ManifestDomain* d = FindDomain(opt_.domain);
+      const ManifestDomain* d = opt_.domain.empty() ? OnlyDomain() : FindDomain(opt_.domain);
+      if (!d && opt_.domain.empty()) return NeedDomain();
       if (!d) return NoSuchDomain(opt_.domain);
       const ManifestUser* u = nullptr;
       for (const auto& cand : d->users)
@@ -195,7 +223,7 @@ class Importer {
       return Status::InvalidInput("--move-id marks one domain; the archive holds " + std::to_string(chosen.size()) +
                                   " (choose one with --domain D)");
     want_server_ = server && opt_.domain.empty();
-    if (want_server_ && !opt_.merge) {
+    if (want_server_ && !opt_.merge && !opt_.skip_existing) {
       auto assign = ReadSmallFile(opt_.paths.OnDisk(opt_.paths.assign_file()));
       if (assign.ok()) {
         std::vector<std::string> present;
@@ -314,6 +342,17 @@ class Importer {
     DomainOutcome out = Outcome(*d);
     Status s = job->CheckAbsent();
     if (!s.ok()) {
+      if (s.code() == Status::Code::kConflict && opt_.skip_existing) {
+        auto same = WhyNotFromArchive(opt_.paths, d->name, ctx_.manifest_record.sha256);
+        if (!same.ok()) return same.status();
+        if (same->empty()) {
+          out.status = DomainStatus::kSkipped;
+          out.error = "already imported from this archive (" + ctx_.manifest_record.sha256.substr(0, 16) + ")";
+          report_->domains.push_back(out);
+          return Status::OK();
+        }
+        if (!opt_.merge) return Status::Conflict(s.message() + "; " + *same);
+      }
       if (opt_.merge && s.code() == Status::Code::kConflict) {
         out.status = DomainStatus::kSkipped;
         out.error = s.message();
@@ -526,7 +565,6 @@ class Importer {
     if (want_server_) {
       qmail::ControlUpdateOptions copt;
       copt.use_qmail_programs = opt_.use_qmail_programs;
-      copt.owner = ctx_.chown;
       qmail::ControlTransaction tx(opt_.paths, copt);
       VM_RETURN_IF_ERROR(tx.Lock());
       qmail::ExtraLines extras = server_->Extras();
@@ -620,15 +658,6 @@ const char* DomainStatusName(DomainStatus status) {
     case DomainStatus::kAlreadyApplied: return "already_applied";
   }
   return "failed";
-}
-
-Result<FileOwner> ResolveTargetOwner(const HostPaths& paths, std::optional<FileOwner> override) {
-  if (override) return *override;
-  if (auto pw = LookupPasswd(paths.root, "vpopmail")) return FileOwner{pw->uid, pw->gid};
-  struct stat st;
-  std::string home = paths.OnDisk(paths.vpopmail_home);
-  if (stat(home.c_str(), &st) != 0) return FromErrno("cannot stat " + home, errno);
-  return FileOwner{st.st_uid, st.st_gid};
 }
 
 Status ImportArchive(const ImportOptions& options, ImportReport* report) {

@@ -28,7 +28,10 @@ namespace vmigrate {
 struct ImportOptions {
   HostPaths paths;                   // --root, --vpopmail-home, --qmail-dir
   std::string archive;               // FILE or "-" for stdin
-  std::optional<FileOwner> owner;    // --owner UID:GID; default: the vpopmail user
+  /// --owner USER[:GROUP] as given (importer/target_owner.h); default: the
+  /// vpopmail user, else the owner of the vpopmail home. Uid 0 is refused.
+  std::string owner_spec;
+  std::optional<FileOwner> owner;    // a caller's owner, used when owner_spec is empty
   bool reload = true;                // --no-reload clears it: no HUP to qmail-send
   bool use_qmail_programs = false;   // --qmail-programs: run qmail-newu/qmail-newmrh
   /// --dry-run: read and check the whole archive, work out the plan, write nothing.
@@ -37,8 +40,13 @@ struct ImportOptions {
   /// Refused on a target that already has domains unless `merge`.
   bool all = false;
   bool merge = false;               // --merge: add only the missing domains
+  /// --skip-existing: a domain already imported from this very archive
+  /// (importer/import_record.h) is reported kSkipped instead of a conflict;
+  /// one that exists but came from elsewhere is still a conflict.
+  bool skip_existing = false;
   std::string domain;               // --domain D: just this domain of the archive
-  std::string user;                 // --user U (with --domain): restore one mailbox
+  std::string user;                 // --user U: restore one mailbox (--domain may be left out
+                                    // when the archive holds one domain)
   std::string into_folder;          // --into-folder NAME: ... into Maildir/.NAME
   /// --vpasswd-line-max N: the longest vpasswd line the target's vpopmail
   /// reads (vpopmail/names.h). A user whose line, with the target's home
@@ -67,7 +75,7 @@ struct ControlLineEdit {
 enum class DomainStatus {
   kImported,  // committed on the target
   kPlanned,   // selected: a dry run ends here, a real run goes on to kImported or kFailed
-  kSkipped,   // --merge: the domain is on the target already
+  kSkipped,   // --merge: the domain is on the target already; --skip-existing: imported from this archive before
   kFailed,    // did not commit (one domain of several; the others went on)
   kAlreadyApplied,  // a delta whose result the target already has: nothing changed
 };
@@ -98,13 +106,28 @@ struct ServerFileOutcome {
   std::string action;       // "add lines", "create", "replace", "keep (differs)", "unchanged"
 };
 
-/// import --domain D --user U: one mailbox into an existing account.
+/// A file of the archive a mailbox restore did not write, and why.
+struct SkippedFile {
+  std::string path;    // relative to the home on the target
+  std::string reason;  // "already there", "a symlink: ...", "holds host paths: ...", "appeared meanwhile"
+  bool operator==(const SkippedFile& o) const { return path == o.path && reason == o.reason; }
+};
+
+/// import [--domain D] --user U: one mailbox into an existing account.
 struct MailboxOutcome {
+  std::string domain, user;             // the account restored into
   std::string user_dir;                 // the account's home on the target
   std::string folder;                   // "" = into the Maildir itself, else ".NAME"
   std::uint64_t restored_messages = 0, restored_bytes = 0, restored_files = 0;
   std::vector<std::string> created_dirs;  // relative to the home
-  std::vector<std::string> skipped;       // relative to the home: already there, never overwritten
+  /// Never overwritten: messages (files in a folder's cur/ or new/) whose
+  /// unique name is there already, and every other file (IMAP/POP state,
+  /// .qmail, ...) that exists or cannot be restored into a live account.
+  std::vector<SkippedFile> skipped_messages, skipped_files;
+  /// Folders added to the IMAP subscription files (Dovecot's
+  /// Maildir/subscriptions, Courier's Maildir/courierimapsubscribed), as
+  /// Maildir++ names (".Restored.Sent").
+  std::vector<std::string> subscribed;
 };
 
 struct ImportReport {
@@ -116,6 +139,8 @@ struct ImportReport {
   std::string domain_dir;
   std::map<std::string, std::string> user_dirs;
   FileOwner owner;                                  // uid:gid written to users/assign
+  std::string owner_source;                         // where `owner` came from (TargetOwner::source)
+  bool owner_guessed = false;                       // ... from the vpopmail home's owner
   bool chowned = false;                             // files were chowned to `owner`
   int qmail_send_signalled = 0;
   using Edit = ControlLineEdit;
@@ -137,11 +162,6 @@ struct ImportReport {
 /// report->domains and the others go on (the returned Status is then
 /// kConflict/kIoError naming how many failed).
 Status ImportArchive(const ImportOptions& options, ImportReport* report);
-
-/// Resolves the owner for imported files and the users/assign line:
-/// `override`, else the target's vpopmail user (<root>/etc/passwd), else the
-/// owner of the target's vpopmail home.
-Result<FileOwner> ResolveTargetOwner(const HostPaths& paths, std::optional<FileOwner> override);
 
 }  // namespace vmigrate
 

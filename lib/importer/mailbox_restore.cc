@@ -40,19 +40,93 @@ bool SplitMessagePath(const std::string& rel, std::string* folder, std::string* 
   return true;
 }
 
-Status ValidateFolderName(const std::string& name) {
+// One IMAP name per line. Dovecot's version 2 file ("V\t2" header) joins
+// hierarchy levels with a tab and escapes as str_append_tabescaped does
+// (DC:src/lib-storage/list/subscription-file.c); version 1 keeps the
+// Maildir++ separator '.'. Courier's names carry "INBOX." (CL:imap/imapd.h
+// SUBSCRIBEFILE, reference §7.3).
+std::string TabEscaped(const std::string& level) {
+  std::string out;
+  for (char c : level) {
+    if (c == '\001') out += "\0011";
+    else if (c == '\t') out += "\001t";
+    else if (c == '\r') out += "\001r";
+    else if (c == '\n') out += "\001n";
+    else out += c;
+  }
+  return out;
+}
+
+// Adds `names` (IMAP names, '.'-separated, without INBOX.) to the
+// subscription file `path`, keeping every line; returns the names added.
+// `courier`: Courier's file (names with "INBOX."). The file is replaced
+// atomically, keeping its mode and (as root) its owner.
+Result<std::vector<std::string>> AddSubscriptions(const std::string& path, bool courier,
+                                                  const std::vector<std::string>& names,
+                                                  const std::optional<FileOwner>& new_owner, bool dry_run) {
+  std::string text;
+  struct stat st;
+  bool exists = lstat(path.c_str(), &st) == 0;
+  if (exists && !S_ISREG(st.st_mode)) return Status::InvalidInput(path + " is not a regular file; not changed");
+  if (exists) {
+    auto read = ReadSmallFile(path, 1 << 20);
+    if (!read.ok()) return read.status();
+    text = *read;
+  }
+  const bool v2 = !courier && StartsWith(text, "V\t2\n\n");
+  std::vector<std::string> lines = SplitLines(text);
+  std::vector<std::string> added;
+  for (const std::string& name : names) {
+    std::string line;
+    if (courier) {
+      line = "INBOX." + name;
+    } else if (v2) {
+      for (const std::string& level : Split(name, '.')) line += (line.empty() ? "" : "\t") + TabEscaped(level);
+    } else {
+      line = name;
+    }
+    if (std::find(lines.begin(), lines.end(), line) != lines.end()) continue;
+    lines.push_back(line);
+    added.push_back(name);
+  }
+  if (added.empty() || dry_run) return added;
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  std::optional<FileOwner> owner = new_owner;
+  mode_t mode = 0600;
+  if (exists) {
+    mode = st.st_mode & 07777;
+    owner.reset();
+    if (geteuid() == 0) owner = FileOwner{st.st_uid, st.st_gid};
+  }
+  VM_RETURN_IF_ERROR(WriteFileAtomic(path, out, mode, owner));
+  return added;
+}
+
+}  // namespace
+
+Status ValidateIntoFolder(const std::string& name) {
   auto bad = [&](const std::string& why) {
     return Status::InvalidInput("--into-folder '" + EscapeC(name) + "': " + why);
   };
   if (name.empty()) return bad("empty");
+  if (name.find('/') != std::string::npos)
+    return bad("'/' would lead out of the Maildir; a folder is one Maildir++ name (a subfolder: Restored.Sent)");
+  if (name[0] == '.') return bad("give the name without the leading '.' (Restored, not .Restored)");
+  if (name.back() == '.' || name.find("..") != std::string::npos)
+    return bad("an empty folder level ('..' or a trailing '.')");
   if (name.size() > 200) return bad("longer than 200 bytes");
-  if (name[0] == '.') return bad("give the name without the leading '.'");
-  for (unsigned char c : name)
-    if (c < 0x20 || c == 0x7f || c == '/') return bad("no '/' or control characters allowed");
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return bad("control characters are not allowed");
+    if (c >= 0x80)
+      return bad("non-ASCII bytes: IMAP servers store folder names in modified UTF-7; give an ASCII name");
+    if (c == '&') return bad("'&' starts a modified UTF-7 sequence in IMAP folder names");
+    if (c == '*' || c == '%') return bad("'*' and '%' are IMAP wildcards");
+  }
+  if (ToLower(name) == "inbox" || StartsWith(ToLower(name), "inbox."))
+    return bad("INBOX is the Maildir itself; choose another name");
   return Status::OK();
 }
-
-}  // namespace
 
 MailboxRestore::MailboxRestore(ImportContext* ctx, const ManifestDomain* domain, const ManifestUser* user)
     : ctx_(ctx), domain_(domain), user_(user) {}
@@ -72,7 +146,7 @@ MailboxRestore::~MailboxRestore() {
 Status MailboxRestore::Begin() {
   const ImportOptions& opt = *ctx_->options;
   if (!opt.into_folder.empty()) {
-    VM_RETURN_IF_ERROR(ValidateFolderName(opt.into_folder));
+    VM_RETURN_IF_ERROR(ValidateIntoFolder(opt.into_folder));
     folder_ = "." + opt.into_folder;
   }
   auto loc = qmail::LocateDomain(opt.paths, domain_->name);
@@ -101,6 +175,8 @@ Status MailboxRestore::Begin() {
   if (geteuid() == 0) owner_ = FileOwner{st.st_uid, st.st_gid};
   out_.user_dir = home_host_;
   out_.folder = folder_;
+  out_.domain = domain_->name;
+  out_.user = user_->entry.name;
   planned_dirs_.insert("");
   if (opt.dry_run) return Status::OK();
   staging_ = home_ + "/.vmigrate-restore." + std::to_string(getpid());
@@ -175,6 +251,12 @@ void MailboxRestore::PlanDirs(const std::string& target_rel) {
   }
 }
 
+void MailboxRestore::Skip(const std::string& target_rel, const std::string& reason) {
+  std::string folder, sub;
+  const bool message = SplitMessagePath(target_rel, &folder, &sub) && sub != "tmp";
+  (message ? out_.skipped_messages : out_.skipped_files).push_back({target_rel, reason});
+}
+
 Status MailboxRestore::Accept(const EntryHeader& h, const MemberName& name, FileRecord* rec) {
   auto ignore = [&]() -> Status {
     return h.type == EntryType::kFile ? ctx_->HashEntry(h, rec) : Status::OK();
@@ -187,7 +269,7 @@ Status MailboxRestore::Accept(const EntryHeader& h, const MemberName& name, File
     return Status::OK();
   }
   if (h.type == EntryType::kSymlink) {
-    out_.skipped.push_back(target + " (a symlink: not restored into an existing account)");
+    Skip(target, "a symlink: not restored into an existing account");
     return ignore();
   }
   std::string folder, sub;
@@ -195,11 +277,11 @@ Status MailboxRestore::Accept(const EntryHeader& h, const MemberName& name, File
   bool host_specific = rec->rewritten;  // holds path placeholders
   if ((message && sub == "tmp") || BaseName(target) == "maildirsize") return ignore();
   if (host_specific) {
-    out_.skipped.push_back(target + " (holds host paths: restore the domain to get it back)");
+    Skip(target, "holds host paths: restore the domain to get it back");
     return ignore();
   }
   if (AlreadyThere(target)) {
-    out_.skipped.push_back(target);
+    Skip(target, "already there");
     return ignore();
   }
   PlanDirs(target);
@@ -256,10 +338,48 @@ Status MailboxRestore::MoveIn(const std::string& staged_dir, const std::string& 
     if (rel.empty()) home_root_changed_ = true;
     if (RenameNoReplace(from, to) != 0) {
       if (errno != EEXIST) return FromErrno("cannot move " + from + " to " + to, errno);
-      out_.skipped.push_back(child + " (appeared meanwhile)");
+      Skip(child, "appeared meanwhile");
       --out_.restored_files;
     }
   }
+  return Status::OK();
+}
+
+// Dovecot's file is written when it exists or when Courier's does not (a
+// new account on a Dovecot host); Courier's only when it exists.
+Status MailboxRestore::Subscribe(const std::vector<std::string>& folders) {
+  std::vector<std::string> names;  // IMAP names without INBOX.: "Restored.Sent"
+  for (const std::string& f : folders) {
+    std::string name = f.substr(std::string("Maildir/.").size());
+    // A name from the archive that no line-based file can hold is left out.
+    if (std::any_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+      ctx_->report->warnings.push_back(user_->entry.name + "@" + domain_->name + ": folder '" + EscapeC(f) +
+                                       "' not subscribed: its name holds control characters");
+      continue;
+    }
+    names.push_back(name);
+  }
+  if (names.empty()) return Status::OK();
+  std::sort(names.begin(), names.end());  // a parent before its subfolders
+  const std::string dovecot = home_ + "/Maildir/subscriptions";
+  const std::string courier = home_ + "/Maildir/courierimapsubscribed";
+  struct stat st;
+  const bool has_dovecot = lstat(dovecot.c_str(), &st) == 0;
+  const bool has_courier = lstat(courier.c_str(), &st) == 0;
+  std::set<std::string> added;
+  const bool dry_run = ctx_->options->dry_run;
+  if (has_dovecot || !has_courier) {
+    auto r = AddSubscriptions(dovecot, false, names, owner_, dry_run);
+    if (!r.ok()) return r.status();
+    added.insert(r->begin(), r->end());
+  }
+  if (has_courier) {
+    auto r = AddSubscriptions(courier, true, names, owner_, dry_run);
+    if (!r.ok()) return r.status();
+    added.insert(r->begin(), r->end());
+  }
+  for (const std::string& name : names)
+    if (added.count(name)) out_.subscribed.push_back("." + name);
   return Status::OK();
 }
 
@@ -299,6 +419,7 @@ Status MailboxRestore::Finish(MailboxOutcome* out) {
       if (!ok) return FromErrno("cannot update " + size_file, err);
     }
   }
+  VM_RETURN_IF_ERROR(Subscribe(new_folders));
   for (const auto& f : new_folders) {
     for (const char* sub : {"/cur", "/new", "/tmp"}) {
       std::string d = f + sub;

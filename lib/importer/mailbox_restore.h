@@ -4,7 +4,9 @@
 // ":2,") is in the folder already, or any other file whose name exists, is
 // skipped and reported. New files are staged inside the home, synced once,
 // then renamed into place without replacing anything; maildirsize gets one
-// Maildir++ delta line for what came back.
+// Maildir++ delta line for what came back, and each new folder is added to
+// the account's IMAP subscriptions (Dovecot's Maildir/subscriptions,
+// Courier's Maildir/courierimapsubscribed) so that mail clients show it.
 #ifndef VMIGRATE_IMPORTER_MAILBOX_RESTORE_H_
 #define VMIGRATE_IMPORTER_MAILBOX_RESTORE_H_
 
@@ -18,6 +20,14 @@
 #include "model/manifest.h"
 
 namespace vmigrate {
+
+/// Checks an --into-folder NAME: one Maildir++ folder name without its
+/// leading dot ("Restored-2026-11-23", "Restored.Sent" for a subfolder).
+/// kInvalidInput saying why for anything that would leave the Maildir
+/// ('/', a leading '.'), make an empty level ("a..b"), or that an IMAP
+/// server cannot show as written (control characters, non-ASCII, '&',
+/// the wildcards '*' and '%', INBOX).
+Status ValidateIntoFolder(const std::string& name);
 
 class MailboxRestore : public EntrySink {
  public:
@@ -42,6 +52,10 @@ class MailboxRestore : public EntrySink {
   bool AlreadyThere(const std::string& target_rel);
   void PlanDirs(const std::string& target_rel);
   Status MoveIn(const std::string& staged_dir, const std::string& rel);
+  void Skip(const std::string& target_rel, const std::string& reason);
+  /// Adds `folders` ("Maildir/.X") to the subscription files (a dry run only
+  /// lists them in out_.subscribed).
+  Status Subscribe(const std::vector<std::string>& folders);
 
   ImportContext* ctx_;
   const ManifestDomain* domain_;

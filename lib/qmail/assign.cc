@@ -12,6 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/errno_status.h"
 #include "core/strings.h"
+#include "qmail/control_file.h"
 
 namespace vmigrate::qmail {
 namespace {
@@ -101,8 +102,8 @@ std::vector<DomainAssign> ParseDomainAssigns(std::string_view assign_text) {
 }
 
 Status WriteCdbFile(const std::vector<std::pair<std::string, std::string>>& records,
-                    const std::string& cdb_path, const std::string& tmp_path,
-                    std::optional<FileOwner> owner) {
+                    const std::string& cdb_path, const std::string& tmp_path) {
+  const QmailFileAttrs attrs = QmailFileAttrsFor(cdb_path);
   int fd = open(tmp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) return FromErrno("cannot create " + tmp_path, errno);
   auto fail = [&](const std::string& what, int err) {
@@ -119,8 +120,8 @@ Status WriteCdbFile(const std::vector<std::pair<std::string, std::string>>& reco
   }
   if (cdb_make_finish(&cdbm) != 0) return fail("cannot write", errno);
   if (fsync(fd) != 0) return fail("cannot fsync", errno);
-  if (fchmod(fd, 0644) != 0) return fail("cannot chmod", errno);
-  if (owner && fchown(fd, owner->uid, owner->gid) != 0) return fail("cannot chown", errno);
+  if (fchmod(fd, attrs.mode) != 0) return fail("cannot chmod", errno);
+  if (attrs.owner && fchown(fd, attrs.owner->uid, attrs.owner->gid) != 0) return fail("cannot chown", errno);
   if (close(fd) != 0) {
     int err = errno;
     unlink(tmp_path.c_str());
@@ -134,17 +135,12 @@ Status WriteCdbFile(const std::vector<std::pair<std::string, std::string>>& reco
   return SyncDirectory(DirName(cdb_path));
 }
 
-Status WriteUsersCdb(std::string_view assign_text, const std::string& cdb_path,
-                     std::optional<uid_t> uid, std::optional<gid_t> gid) {
+Status WriteUsersCdb(std::string_view assign_text, const std::string& cdb_path) {
   Result<std::vector<std::pair<std::string, std::string>>> records = ParseForCdb(assign_text);
   if (!records.ok()) return records.status().WithContext(cdb_path);
-  std::optional<FileOwner> owner;
-  // fchown leaves an id of -1 unchanged.
-  if (uid || gid)
-    owner = FileOwner{uid ? *uid : static_cast<uid_t>(-1), gid ? *gid : static_cast<gid_t>(-1)};
   // qmail-newu's own temp name, so a crashed run of either tool leaves the
   // same stray file.
-  return WriteCdbFile(*records, cdb_path, cdb_path + ".tmp", owner);
+  return WriteCdbFile(*records, cdb_path, cdb_path + ".tmp");
 }
 
 }  // namespace vmigrate::qmail

@@ -43,16 +43,16 @@ std::vector<DomainAssign> ParseDomainAssigns(std::string_view assign_text);
 /// set of wildcard characters. Written to <cdb_path>.tmp, fsynced, renamed.
 /// kCorrupt (and no change) when the text lacks the "." terminator or a line
 /// is malformed, as qmail-newu refuses.
-Status WriteUsersCdb(std::string_view assign_text, const std::string& cdb_path,
-                     std::optional<uid_t> uid = std::nullopt, std::optional<gid_t> gid = std::nullopt);
+/// Mode and owner as qmail::QmailFileAttrsFor() (qmail/control_file.h).
+Status WriteUsersCdb(std::string_view assign_text, const std::string& cdb_path);
 
 /// Writes a cdb holding `records` (key, value), added in the given order, to
-/// `tmp_path`; fsyncs it, sets mode 0644 (and `owner` when given) and renames
-/// it to `cdb_path` (the qmail-newu / qmail-newmrh sequence). The temp file
-/// is removed on failure.
+/// `tmp_path`; fsyncs it, sets the mode and owner QmailFileAttrsFor(cdb_path)
+/// gives (an existing cdb keeps its own; a new one is 0644, root's when we
+/// run as root) and renames it to `cdb_path` (the qmail-newu / qmail-newmrh
+/// sequence). The temp file is removed on failure.
 Status WriteCdbFile(const std::vector<std::pair<std::string, std::string>>& records,
-                    const std::string& cdb_path, const std::string& tmp_path,
-                    std::optional<FileOwner> owner = std::nullopt);
+                    const std::string& cdb_path, const std::string& tmp_path);
 
 }  // namespace vmigrate::qmail
 

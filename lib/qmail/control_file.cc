@@ -1,5 +1,8 @@
 #include "qmail/control_file.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -95,12 +98,25 @@ std::string ControlFile::Text() const {
   return out;
 }
 
-Status ControlFile::Save(std::optional<FileOwner> owner) const {
-  return WriteFileAtomic(path_, Text(), 0644, owner);
+QmailFileAttrs QmailFileAttrsFor(const std::string& path) {
+  QmailFileAttrs attrs;
+  const bool root = geteuid() == 0;
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    attrs.mode = st.st_mode & 07777;
+    if (root) attrs.owner = FileOwner{st.st_uid, st.st_gid};
+  } else if (root) {
+    attrs.owner = FileOwner{0, 0};
+  }
+  return attrs;
 }
 
-Status WriteMoreRcpthostsCdb(std::string_view morercpthosts_text, const std::string& cdb_path,
-                             std::optional<FileOwner> owner) {
+Status ControlFile::Save() const {
+  QmailFileAttrs attrs = QmailFileAttrsFor(path_);
+  return WriteFileAtomic(path_, Text(), attrs.mode, attrs.owner);
+}
+
+Status WriteMoreRcpthostsCdb(std::string_view morercpthosts_text, const std::string& cdb_path) {
   std::vector<std::pair<std::string, std::string>> records;
   for (const std::string& raw : SplitLines(morercpthosts_text)) {
     std::string line = ToLower(raw);
@@ -113,7 +129,7 @@ Status WriteMoreRcpthostsCdb(std::string_view morercpthosts_text, const std::str
   std::string tmp = cdb_path;
   if (EndsWith(tmp, ".cdb")) tmp.resize(tmp.size() - 4);
   tmp += ".tmp";
-  return WriteCdbFile(records, cdb_path, tmp, owner);
+  return WriteCdbFile(records, cdb_path, tmp);
 }
 
 }  // namespace vmigrate::qmail

@@ -5,6 +5,8 @@
 #ifndef VMIGRATE_QMAIL_CONTROL_FILE_H_
 #define VMIGRATE_QMAIL_CONTROL_FILE_H_
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +22,17 @@ namespace vmigrate::qmail {
 /// '.', with the last two labels moved to the front: "mail.example.com" ->
 /// "example.com.mail".
 std::string VpopmailSortKey(std::string_view line, bool assign_format);
+
+/// Mode and owner for (re)writing one of qmail's files (control/*,
+/// users/assign, users/cdb, morercpthosts.cdb): an existing file keeps its
+/// mode and, when we run as root, its owner; a new one gets 0644 and, as
+/// root, root:root, as qmail's install and its programs make them
+/// (NQ:hier.c, qmail-newu.c). vpopmail's owner never owns qmail's files.
+struct QmailFileAttrs {
+  mode_t mode = 0644;
+  std::optional<FileOwner> owner;  // nullopt: the process's own (not root)
+};
+QmailFileAttrs QmailFileAttrsFor(const std::string& path);
 
 class ControlFile {
  public:
@@ -45,8 +58,9 @@ class ControlFile {
   /// The file text: lines joined by '\n' with a final '\n' (and the "."
   /// terminator for assign). Empty string for a file with no lines.
   std::string Text() const;
-  /// Atomic write (temp + fsync + rename + dir fsync), mode 0644.
-  Status Save(std::optional<FileOwner> owner = std::nullopt) const;
+  /// Atomic write (temp + fsync + rename + dir fsync) with the mode and
+  /// owner QmailFileAttrsFor() gives.
+  Status Save() const;
   const std::string& path() const { return path_; }
 
  private:
@@ -59,9 +73,9 @@ class ControlFile {
 /// Builds control/morercpthosts.cdb as qmail-newmrh does: each line
 /// lower-cased, trailing space/tab stripped, '#' lines and empty lines
 /// skipped, key = domain, value empty. Written to "morercpthosts.tmp" (the
-/// cdb path without ".cdb", plus ".tmp"), fsynced, renamed; mode 0644.
-Status WriteMoreRcpthostsCdb(std::string_view morercpthosts_text, const std::string& cdb_path,
-                             std::optional<FileOwner> owner = std::nullopt);
+/// cdb path without ".cdb", plus ".tmp"), fsynced, renamed; mode and owner
+/// as QmailFileAttrsFor().
+Status WriteMoreRcpthostsCdb(std::string_view morercpthosts_text, const std::string& cdb_path);
 
 }  // namespace vmigrate::qmail
 

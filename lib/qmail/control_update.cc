@@ -124,15 +124,6 @@ Status ControlTransaction::CheckAbsent(const std::vector<std::string>& domains) 
   return Status::OK();
 }
 
-std::optional<FileOwner> ControlTransaction::OwnerFor(const std::string& path) const {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0) {
-    if (!RunsAsRoot()) return std::nullopt;
-    return FileOwner{st.st_uid, st.st_gid};
-  }
-  return options_.owner;
-}
-
 Status ControlTransaction::Remember(const std::string& path) {
   if (snapshots_.count(path) != 0) return Status::OK();
   Snapshot snap;
@@ -179,14 +170,7 @@ Status ControlTransaction::RebuildUsersCdb(const std::string& assign_text) {
   VM_RETURN_IF_ERROR(Remember(cdb));
   bool real_root = paths_.root.empty() || paths_.root == "/";
   if (options_.use_qmail_programs && real_root) return RunQmailProgram("qmail-newu");
-  std::optional<FileOwner> owner = OwnerFor(cdb);
-  std::optional<uid_t> uid;
-  std::optional<gid_t> gid;
-  if (owner) {
-    uid = owner->uid;
-    gid = owner->gid;
-  }
-  return WriteUsersCdb(assign_text, cdb, uid, gid);
+  return WriteUsersCdb(assign_text, cdb);
 }
 
 Status ControlTransaction::RebuildMoreRcpthostsCdb(const std::string& text) {
@@ -194,7 +178,7 @@ Status ControlTransaction::RebuildMoreRcpthostsCdb(const std::string& text) {
   VM_RETURN_IF_ERROR(Remember(cdb));
   bool real_root = paths_.root.empty() || paths_.root == "/";
   if (options_.use_qmail_programs && real_root) return RunQmailProgram("qmail-newmrh");
-  return WriteMoreRcpthostsCdb(text, cdb, OwnerFor(cdb));
+  return WriteMoreRcpthostsCdb(text, cdb);
 }
 
 // Loads every file and works out every change without writing, so a bad
@@ -323,31 +307,31 @@ Status ControlTransaction::Apply(const std::vector<DomainAssign>& entries,
   VM_RETURN_IF_ERROR(Compute(entries, extras, &c));
   if (c.assign_changed) {
     VM_RETURN_IF_ERROR(Remember(c.assign_path));
-    VM_RETURN_IF_ERROR(c.assign->Save(OwnerFor(c.assign_path)));
+    VM_RETURN_IF_ERROR(c.assign->Save());
     CrashPoint("users/assign saved");
     VM_RETURN_IF_ERROR(RebuildUsersCdb(c.assign->Text()));
     CrashPoint("users/cdb rebuilt");
   }
   if (c.rcpthosts_changed) {
     VM_RETURN_IF_ERROR(Remember(c.rcpthosts_path));
-    VM_RETURN_IF_ERROR(c.rcpthosts->Save(OwnerFor(c.rcpthosts_path)));
+    VM_RETURN_IF_ERROR(c.rcpthosts->Save());
     CrashPoint("rcpthosts saved");
   }
   if (c.more_changed) {
     VM_RETURN_IF_ERROR(Remember(c.more_path));
-    VM_RETURN_IF_ERROR(c.more->Save(OwnerFor(c.more_path)));
+    VM_RETURN_IF_ERROR(c.more->Save());
     CrashPoint("morercpthosts saved");
     VM_RETURN_IF_ERROR(RebuildMoreRcpthostsCdb(c.more->Text()));
     CrashPoint("morercpthosts.cdb rebuilt");
   }
   if (c.virtual_changed) {
     VM_RETURN_IF_ERROR(Remember(c.virtual_path));
-    VM_RETURN_IF_ERROR(c.virtualdomains->Save(OwnerFor(c.virtual_path)));
+    VM_RETURN_IF_ERROR(c.virtualdomains->Save());
     CrashPoint("virtualdomains saved");
   }
   if (c.locals_changed) {
     VM_RETURN_IF_ERROR(Remember(c.locals_path));
-    VM_RETURN_IF_ERROR(c.locals->Save(OwnerFor(c.locals_path)));
+    VM_RETURN_IF_ERROR(c.locals->Save());
     CrashPoint("locals saved");
   }
   return Status::OK();

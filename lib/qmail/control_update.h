@@ -28,8 +28,7 @@ struct ControlUpdateOptions {
   /// Run <qmail>/bin/qmail-newu and qmail-newmrh (argv, no shell) instead of
   /// writing the cdb files ourselves. Only meaningful for root "/".
   bool use_qmail_programs = false;
-  /// Owner for files we create; existing files keep theirs.
-  std::optional<FileOwner> owner;
+  // No owner: qmail's files keep theirs, new ones are root's (QmailFileAttrsFor).
 };
 
 /// One line a transaction adds to ('+') or removes from ('-') a file.
@@ -105,9 +104,6 @@ class ControlTransaction {
   Status Remember(const std::string& path);
   Status RebuildUsersCdb(const std::string& assign_text);
   Status RebuildMoreRcpthostsCdb(const std::string& text);
-  /// Who should own `path` after we rewrite it: its current owner (only
-  /// when we run as root), else options_.owner for a new file.
-  std::optional<FileOwner> OwnerFor(const std::string& path) const;
   /// Runs <qmail_dir>/bin/<program> (argv, no shell); kIoError unless it exits 0.
   Status RunQmailProgram(const std::string& program) const;
 

@@ -5,6 +5,7 @@
 #define VMIGRATE_TESTS_CLI_CLI_FIXTURE_H_
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -48,9 +50,19 @@ inline std::string SourceHomeDisk(const std::string& root) { return root + kFixt
 inline std::string TargetHomeDisk(const std::string& root) { return root + kTargetHome; }
 inline std::string TargetQmailDisk(const std::string& root) { return root + kTargetQmail; }
 
+/// The target's vpopmail user: vpopmail:vchkpw, 89:89 as on the fixtures'
+/// hosts, when the tests run as root; else the running user (who cannot
+/// chown, and whose files an import as that user keeps).
+inline std::pair<unsigned, unsigned> TargetVpopmailIds() {
+  if (geteuid() == 0) return {89, 89};
+  return {static_cast<unsigned>(getuid()), static_cast<unsigned>(getgid())};
+}
+
 /// An empty target as a base qmail install plus an installed (unused)
-/// vpopmail leaves it: ROOT/srv/vpopmail, ROOT/var/qmail/{control,users},
-/// control/me and control/rcpthosts holding the host name.
+/// vpopmail leaves it: ROOT/srv/vpopmail (owned by the vpopmail user),
+/// ROOT/var/qmail/{control,users}, control/me and control/rcpthosts holding
+/// the host name, and ROOT/etc/passwd and etc/group with root and
+/// vpopmail:vchkpw (TargetVpopmailIds), where import looks its owner up.
 inline void MakeEmptyTarget(const std::string& root) {
   fs::create_directories(TargetHomeDisk(root));
   chmod(TargetHomeDisk(root).c_str(), 0755);
@@ -60,6 +72,13 @@ inline void MakeEmptyTarget(const std::string& root) {
   WriteFile(TargetQmailDisk(root) + "/control/rcpthosts", std::string(kTargetMe) + "\n");
   chmod((TargetQmailDisk(root) + "/control/me").c_str(), 0644);
   chmod((TargetQmailDisk(root) + "/control/rcpthosts").c_str(), 0644);
+  auto [uid, gid] = TargetVpopmailIds();
+  fs::create_directories(root + "/etc");
+  WriteFile(root + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nvpopmail:x:" + std::to_string(uid) + ":" +
+                                      std::to_string(gid) + "::" + kTargetHome + ":/usr/sbin/nologin\n");
+  WriteFile(root + "/etc/group", "root:x:0:\nvchkpw:x:" + std::to_string(gid) + ":\n");
+  if (geteuid() == 0 && chown(TargetHomeDisk(root).c_str(), uid, gid) != 0)
+    ADD_FAILURE() << "cannot chown " << TargetHomeDisk(root);
 }
 
 /// `vmigrate export DOMAIN -o OUT` against a fixture unpacked under `src_root`.
@@ -168,8 +187,11 @@ struct DomainMapping {
 inline void ExpectSameTree(const DomainMapping& m, const std::string& src, const std::string& dst,
                            const std::vector<std::string>& skip = {},
                            const std::set<std::string>& mode_only = {}) {
-  auto a = TreeDigest(src, skip);
-  auto b = TreeDigest(dst, skip);
+  // The import record (importer/import_record.h) exists only on the target.
+  std::vector<std::string> skip_all = skip;
+  skip_all.push_back(".vmigrate-import");
+  auto a = TreeDigest(src, skip_all);
+  auto b = TreeDigest(dst, skip_all);
   ASSERT_FALSE(a.empty()) << src;
   for (const auto& [path, line] : a) {
     SCOPED_TRACE(dst + "/" + path);

@@ -142,8 +142,9 @@ TEST(ExistingTargetCliTest, DomainLandsInTheNextBucketOfATargetWith120Domains) {
   const std::string qmail = TargetQmailDisk(dst.path());
   std::string assign;
   for (const auto& l : busy.assign_lines) assign += l + "\n";
-  assign += "+example.com-:example.com:0:0:/srv/vpopmail/" + rel + ":-::\n";
-  assign += "+example.org-:example.com:0:0:/srv/vpopmail/" + rel + ":-::\n";
+  const std::string owner = Owner{st.st_uid, st.st_gid}.str();
+  assign += "+example.com-:example.com:" + owner + ":/srv/vpopmail/" + rel + ":-::\n";
+  assign += "+example.org-:example.com:" + owner + ":/srv/vpopmail/" + rel + ":-::\n";
   assign += ".\n";
   EXPECT_EQ(ReadFile(qmail + "/users/assign"), assign);
   EXPECT_EQ(ReadFile(qmail + "/control/morercpthosts"), busy.morercpthosts + "example.com\nexample.org\n");

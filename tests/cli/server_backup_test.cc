@@ -282,10 +282,14 @@ TEST_F(ServerBackupTest, MailboxRestoreIntoANewFolderLeavesTheMailboxAlone) {
   for (const auto& [path, line] : before) {
     auto it = after.find(path);
     ASSERT_NE(it, after.end()) << path;
-    if (path != "maildirsize") {
+    if (path != "maildirsize" && path != "subscriptions") {
       EXPECT_EQ(it->second, line) << path;
     }
   }
+  // The new folders are subscribed (alice's IMAP server is Dovecot), after
+  // the folders she had.
+  EXPECT_EQ(ReadFile(home + "/Maildir/subscriptions"),
+            "Sent\nTrash\nDrafts\nRestored-2026-11-23\nRestored-2026-11-23.Sent\nRestored-2026-11-23.Trash\n");
   // The restored mail counts against the quota: one Maildir++ delta line.
   EXPECT_EQ(Lines(ReadFile(home + "/Maildir/maildirsize")).back(), "3777 6");
   std::string folder = home + "/Maildir/.Restored-2026-11-23";

@@ -142,11 +142,16 @@ TEST(ControlFileTest, RemoveDropsEveryExactCopyOnly) {
   EXPECT_EQ(file.Text(), "localhost\nmail.example.com\nExample.com\n");
 }
 
-TEST(ControlFileTest, SaveWritesAtomicallyWithMode0644) {
+// qmail's files stay qmail's (issue 15): an existing file keeps its mode
+// and owner, a new one is 0644 and, as root, root:root (notqmail hier.c).
+TEST(ControlFileTest, SaveKeepsAnExistingFilesModeAndOwnerAndMakesNewOnesRoots0644) {
   TempDir tmp;
   std::string path = tmp / "rcpthosts";
   WriteFile(path, "a.test\n");
   chmod(path.c_str(), 0600);
+  if (geteuid() == 0) {
+    ASSERT_EQ(chown(path.c_str(), 12, 34), 0);
+  }
   ControlFile file = LoadOrDie(path);
   ASSERT_TRUE(file.InsertSorted("b.test"));
   Status s = file.Save();
@@ -154,7 +159,11 @@ TEST(ControlFileTest, SaveWritesAtomicallyWithMode0644) {
   EXPECT_EQ(ReadFile(path), "a.test\nb.test\n");
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  if (geteuid() == 0) {
+    EXPECT_EQ(st.st_uid, 12u);
+    EXPECT_EQ(st.st_gid, 34u);
+  }
   // Nothing but the file itself is left in the directory.
   int entries = 0;
   for (const auto& e : std::filesystem::directory_iterator(tmp.path())) {
@@ -162,6 +171,17 @@ TEST(ControlFileTest, SaveWritesAtomicallyWithMode0644) {
     ++entries;
   }
   EXPECT_EQ(entries, 1);
+
+  // A new file (cutover's smtproutes, an import's virtualdomains).
+  ControlFile fresh = LoadOrDie(tmp / "smtproutes");
+  ASSERT_TRUE(fresh.Append("example.com:new.example.net"));
+  ASSERT_TRUE(fresh.Save().ok());
+  ASSERT_EQ(stat((tmp / "smtproutes").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  if (geteuid() == 0) {
+    EXPECT_EQ(st.st_uid, 0u);
+    EXPECT_EQ(st.st_gid, 0u);
+  }
 }
 
 TEST(ControlFileTest, MissingFileLoadsEmptyAndNotPresent) {

@@ -31,14 +31,15 @@ std::vector<std::string> DiscardArgv(const std::string& root, const std::vector<
 }
 
 // Our own names anywhere below the vpopmail home (journals, the directory
-// moved aside, staging dirs).
+// moved aside, staging dirs), but the import record an installed domain
+// keeps (importer/import_record.h).
 std::vector<std::string> OwnLeftovers(const std::string& root) {
   std::vector<std::string> out;
   const std::string domains = root + kTargetHome + "/domains";
   if (!fs::exists(domains)) return out;
   for (auto it = fs::recursive_directory_iterator(domains); it != fs::recursive_directory_iterator(); ++it) {
     std::string name = it->path().filename().string();
-    if (name.rfind(".vmigrate-", 0) == 0) {
+    if (name.rfind(".vmigrate-", 0) == 0 && name != ".vmigrate-import") {
       out.push_back(it->path().string());
       if (it->is_directory()) it.disable_recursion_pending();
     }

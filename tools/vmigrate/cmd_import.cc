@@ -7,6 +7,7 @@
 #include "core/strings.h"
 #include "importer/domain_discard.h"
 #include "importer/importer.h"
+#include "importer/target_owner.h"
 #include "tools/vmigrate/commands.h"
 
 namespace vmigrate::cli {
@@ -16,17 +17,12 @@ std::atomic<bool> g_interrupted{false};
 
 void OnSignal(int) { g_interrupted.store(true); }
 
-Result<FileOwner> ParseOwner(const std::string& text) {
-  auto parts = Split(text, ':');
-  unsigned long long uid = 0, gid = 0;
-  if (parts.size() != 2 || !ParseUint64(parts[0], &uid) || !ParseUint64(parts[1], &gid) ||
-      uid > 0xfffffffe || gid > 0xfffffffe)
-    return Status::InvalidInput("--owner must be UID:GID in numbers, got '" + text + "'");
-  return FileOwner{static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
-}
-
-std::string OwnerText(const FileOwner& o) {
-  return std::to_string(o.uid) + ":" + std::to_string(o.gid);
+// "owner": {"uid", "gid", "source"}: who owns the files and the
+// users/assign line, and where that was taken from.
+void OwnerJson(JsonWriter* j, const ImportReport& report) {
+  j->Key("owner").BeginObject().Key("uid").Number(static_cast<std::uint64_t>(report.owner.uid));
+  j->Key("gid").Number(static_cast<std::uint64_t>(report.owner.gid)).Key("source").String(report.owner_source);
+  j->EndObject();
 }
 
 void EditsJson(JsonWriter* j, const std::vector<ImportReport::Edit>& edits) {
@@ -48,6 +44,10 @@ void FollowedJson(JsonWriter* j, const ImportReport& report) {
 
 void PrintNotices(const ImportReport& report) {
   if (Quiet()) return;
+  // The owner went into users/assign: a guess is worth a line.
+  if (report.owner_guessed)
+    std::fprintf(stderr, "vmigrate: import: notice: owner %s taken from %s; give --owner to choose\n",
+                 OwnerText(report.owner).c_str(), report.owner_source.c_str());
   for (const auto& hop : report.followed_links)
     std::fprintf(stderr, "vmigrate: import: notice: followed storage symlink %s\n",
                  EscapeC(DescribeHop(hop)).c_str());
@@ -76,7 +76,7 @@ void PrintPlan(const ImportReport& report, bool json) {
     j.BeginRecord("import").Key("status").String("dry-run").Key("kind").String(report.manifest.kind);
     j.Key("domain").String(d.name);
     j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(d.domain_dir);
-    j.Key("owner").String(OwnerText(report.owner));
+    OwnerJson(&j, report);
     j.Key("users").Number(d.user_dirs.size());
     j.Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
     j.Key("entries_checked").Number(report.entries);
@@ -94,7 +94,7 @@ void PrintPlan(const ImportReport& report, bool json) {
               static_cast<unsigned long long>(report.entries));
   std::printf("domain:        %s -> %s\n", d.name.c_str(), d.domain_dir.c_str());
   std::printf("alias domains: %s\n", d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
-  std::printf("owner:         %s%s\n", OwnerText(report.owner).c_str(),
+  std::printf("owner:         %s (%s)%s\n", OwnerText(report.owner).c_str(), report.owner_source.c_str(),
               report.chowned ? "" : " (files keep the current user)");
   std::printf("messages:      %llu (%llu bytes)\n", static_cast<unsigned long long>(d.messages),
               static_cast<unsigned long long>(d.bytes));
@@ -121,7 +121,8 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
   if (json) {
     JsonWriter j;
     j.BeginRecord("import").Key("status").String(dry_run ? "dry-run" : failed ? "partial" : "ok");
-    j.Key("kind").String(report.manifest.kind).Key("owner").String(OwnerText(report.owner));
+    j.Key("kind").String(report.manifest.kind);
+    OwnerJson(&j, report);
     j.Key("entries_checked").Number(report.entries);
     j.Key("domains").BeginArray();
     for (const auto& d : report.domains) {
@@ -250,17 +251,41 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
   return 0;
 }
 
-int PrintMailbox(const ImportReport& report, const std::string& domain, const std::string& user,
-                 bool json, bool dry_run) {
+void SkippedJson(JsonWriter* j, const char* key, const std::vector<SkippedFile>& files) {
+  j->Key(key).BeginArray();
+  for (const auto& f : files) j->BeginObject().Key("path").String(f.path).Key("reason").String(f.reason).EndObject();
+  j->EndArray();
+}
+
+// At most 20 lines of a skipped list; --json has them all.
+void PrintSkippedList(const char* what, const std::vector<SkippedFile>& files, bool with_reason) {
+  std::printf("skipped %zu %s%s\n", files.size(), what, files.empty() ? "" : ":");
+  size_t shown = 0;
+  for (const auto& f : files) {
+    if (++shown > 20) {
+      std::printf("  ... and %zu more (--json lists them all)\n", files.size() - 20);
+      break;
+    }
+    if (with_reason) std::printf("  %s (%s)\n", f.path.c_str(), f.reason.c_str());
+    else std::printf("  %s\n", f.path.c_str());
+  }
+}
+
+int PrintMailbox(const ImportReport& report, bool json, bool dry_run) {
   const MailboxOutcome& m = *report.mailbox;
   if (json) {
     JsonWriter j;
     j.BeginRecord("import").Key("status").String(dry_run ? "dry-run" : "ok").Key("kind").String("mailbox");
-    j.Key("domain").String(domain);
-    j.Key("user").String(user).Key("user_dir").String(m.user_dir).Key("folder").String(m.folder);
+    j.Key("domain").String(m.domain);
+    j.Key("user").String(m.user).Key("user_dir").String(m.user_dir).Key("folder").String(m.folder);
     j.Key("restored_messages").Number(m.restored_messages).Key("restored_bytes").Number(m.restored_bytes);
     j.Key("restored_files").Number(m.restored_files).Key("created_dirs").StringArray(m.created_dirs);
-    j.Key("skipped").StringArray(m.skipped).Key("warnings").StringArray(report.warnings).EndObject();
+    j.Key("subscribed_folders").StringArray(m.subscribed);
+    j.Key("skipped_messages").Number(static_cast<std::uint64_t>(m.skipped_messages.size()));
+    j.Key("skipped_files").Number(static_cast<std::uint64_t>(m.skipped_files.size()));
+    SkippedJson(&j, "skipped_message_list", m.skipped_messages);
+    SkippedJson(&j, "skipped_file_list", m.skipped_files);
+    j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return 0;
   }
@@ -269,17 +294,23 @@ int PrintMailbox(const ImportReport& report, const std::string& domain, const st
               dry_run ? "dry run: would restore" : "restored",
               static_cast<unsigned long long>(m.restored_messages),
               static_cast<unsigned long long>(m.restored_bytes),
-              static_cast<unsigned long long>(m.restored_files), user.c_str(), domain.c_str(), where.c_str());
+              static_cast<unsigned long long>(m.restored_files), m.user.c_str(), m.domain.c_str(), where.c_str());
   for (const auto& d : m.created_dirs) std::printf("  new directory  %s\n", d.c_str());
-  std::printf("skipped %zu already there (never overwritten)%s\n", m.skipped.size(),
-              m.skipped.empty() ? "" : ":");
-  size_t shown = 0;
-  for (const auto& s : m.skipped) {
-    if (++shown > 20) {
-      std::printf("  ... and %zu more (--json lists them all)\n", m.skipped.size() - 20);
-      break;
-    }
-    std::printf("  %s\n", s.c_str());
+  for (const auto& f : m.subscribed) std::printf("  %s  %s\n", dry_run ? "would subscribe" : "subscribed", f.c_str());
+  PrintSkippedList("messages already there (never overwritten)", m.skipped_messages, false);
+  PrintSkippedList("other files (IMAP/POP state, ...; never overwritten)", m.skipped_files, true);
+  return 0;
+}
+
+// --skip-existing: the one domain of the archive was imported from it before.
+int PrintSkipped(const DomainOutcome& d, bool json) {
+  if (json) {
+    JsonWriter j;
+    j.BeginObject().Key("status").String("skipped").Key("domain").String(d.name);
+    j.Key("reason").String(d.error).EndObject();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf("skipped %s: %s; nothing changed\n", d.name.c_str(), d.error.c_str());
   }
   return 0;
 }
@@ -292,7 +323,7 @@ void PrintImported(const ImportReport& report, bool json) {
     j.Key("domain").String(d.name);
     j.Key("aliases").StringArray(d.aliases).Key("domain_dir").String(d.domain_dir);
     j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
-    j.Key("owner").String(OwnerText(report.owner));
+    OwnerJson(&j, report);
     j.Key("qmail_send_signalled").Bool(report.qmail_send_signalled > 0);
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     AddOutsideRefsJson(&j, report.outside_refs);
@@ -315,7 +346,7 @@ struct Flags {
   std::string owner, domain, user, into_folder, move_id;
   size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   bool no_reload = false, qmail_programs = false, json = false, dry_run = false, all = false,
-       merge = false;
+       merge = false, skip_existing = false;
 };
 
 // The manifest's names are untrusted until the importer checked them: escaped.
@@ -364,17 +395,20 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
         j.BeginRecord("domain").Key("archive").String(archive).Key("domain");
         if (s.ok() || named) j.String(s.ok() ? d.name : report.manifest.domains[0].name);
         else j.Null();
-        const char* status = !good ? "error" : f.dry_run ? "dry-run"
-                             : d.status == DomainStatus::kSkipped ? "skipped"
+        const char* status = !good ? "error" : d.status == DomainStatus::kSkipped ? "skipped"
+                             : f.dry_run ? "dry-run"
                              : d.status == DomainStatus::kAlreadyApplied ? "already_applied" : "ok";
         j.Key("status").String(status);
         j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
         j.Key("seconds").Double(seconds).Key("domain_dir").String(d.domain_dir);
-        if (d.error.empty()) j.Key("error").Null();
+        if (skipped) j.Key("reason").String(d.error);
+        if (d.error.empty() || skipped) j.Key("error").Null();
         else j.Key("error").String(d.error);
         if (!s.ok()) j.Key("exit").Number(static_cast<int>(ToExit(s)));
         j.EndObject();
         std::printf("%s\n", j.str().c_str());
+      } else if (d.status == DomainStatus::kSkipped) {
+        std::printf("skipped  %s: %s (%s)\n", d.name.c_str(), d.error.c_str(), archive.c_str());
       } else if (good) {
         if (Quiet()) continue;
         std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n",
@@ -407,16 +441,26 @@ Handler AddImport(CLI::App* app) {
                 "must have no domains yet (see --merge)");
   app->add_flag("--merge", f->merge,
                 "with --all: add only the domains the target lacks and report the others");
+  app->add_flag("--skip-existing", f->skip_existing,
+                "for re-runs of a batch: a domain already imported from this same archive is "
+                "reported as skipped (exit 0), not as a conflict; a domain that exists but came "
+                "from elsewhere is still a conflict (exit 5)");
   app->add_option("--domain", f->domain, "restore just this domain of the archive");
   app->add_option("--user", f->user,
-                  "with --domain: restore this user's mail into the existing account on the "
-                  "target; nothing there is overwritten");
+                  "restore this user's mail into the existing account on the target (with "
+                  "--domain, which may be left out when the archive holds one domain); nothing "
+                  "there is overwritten");
   app->add_option("--into-folder", f->into_folder,
                   "with --user: put the restored mail into a new folder Maildir/.NAME (e.g. "
-                  "Restored-2026-11-23) instead of the original folders");
+                  "Restored-2026-11-23) instead of the original folders, subscribed for IMAP "
+                  "(NAME: ASCII, no '/', no leading '.')")
+      ->type_name("NAME");
   app->add_option("--owner", f->owner,
-                  "UID:GID for the imported files and the users/assign line (default: the "
-                  "target's vpopmail user; files keep the current user when not root)");
+                  "USER[:GROUP] (names or numbers; names from etc/passwd and etc/group under "
+                  "--root) for the imported files and the users/assign line (default: the "
+                  "target's vpopmail user, else the owner of the vpopmail home; uid 0 is refused, "
+                  "exit 8; files keep the current user when not root)")
+      ->type_name("USER[:GROUP]");
   app->add_option("--vpasswd-line-max", f->vpasswd_line_max,
                   "the longest vpasswd line (bytes, without the newline) the target's vpopmail "
                   "reads: 254 for vpopmail 5.4 (default), 298 for 5.6. A longer line (with the new "
@@ -444,7 +488,6 @@ Handler AddImport(CLI::App* app) {
     auto usage = [](const std::string& msg) { return Usage("import", msg); };
     if (f->merge && !f->all) return usage("--merge needs --all");
     if (f->all && !f->domain.empty()) return usage("--all and --domain exclude each other");
-    if (!f->user.empty() && f->domain.empty()) return usage("--user needs --domain");
     if (!f->into_folder.empty() && f->user.empty()) return usage("--into-folder needs --user");
     if (f->archives.size() > 1 && !f->user.empty()) return usage("--user restores from one archive");
     if (!f->move_id.empty()) {
@@ -455,16 +498,13 @@ Handler AddImport(CLI::App* app) {
     if (!paths.ok()) return Fail("import", paths.status());
     ImportOptions opt;
     opt.paths = *paths;
-    if (!f->owner.empty()) {
-      auto owner = ParseOwner(f->owner);
-      if (!owner.ok()) return Fail("import", owner.status());
-      opt.owner = *owner;
-    }
+    opt.owner_spec = f->owner;
     opt.reload = !f->no_reload;
     opt.use_qmail_programs = f->qmail_programs;
     opt.dry_run = f->dry_run;
     opt.all = f->all;
     opt.merge = f->merge;
+    opt.skip_existing = f->skip_existing;
     opt.domain = f->domain;
     opt.user = f->user;
     opt.into_folder = f->into_folder;
@@ -500,10 +540,11 @@ Handler AddImport(CLI::App* app) {
       if (StartsWith(s.message(), shown + ": ")) return Fail("import", s, shown);
       return Fail("import", WithObject(s, label), label);
     }
-    if (report.mailbox) return PrintMailbox(report, f->domain, f->user, f->json, f->dry_run);
+    if (report.mailbox) return PrintMailbox(report, f->json, f->dry_run);
     if (report.manifest.kind == kKindDelta) return PrintDelta(report, f->json, f->dry_run);
     bool single = (report.manifest.kind == kKindDomain || !f->domain.empty()) && !f->all;
     if (!single) return PrintServer(report, f->json, f->dry_run);
+    if (report.domains[0].status == DomainStatus::kSkipped) return PrintSkipped(report.domains[0], f->json);
     if (f->dry_run) PrintPlan(report, f->json);
     else if (f->json || !Quiet()) PrintImported(report, f->json);
     else PrintOutsideRefs(report);
