@@ -395,7 +395,8 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
         j.BeginRecord("domain").Key("archive").String(archive).Key("domain");
         if (s.ok() || named) j.String(s.ok() ? d.name : report.manifest.domains[0].name);
         else j.Null();
-        const char* status = !good ? "error" : d.status == DomainStatus::kSkipped ? "skipped"
+        const bool skipped = d.status == DomainStatus::kSkipped;
+        const char* status = !good ? "error" : skipped ? "skipped"
                              : f.dry_run ? "dry-run"
                              : d.status == DomainStatus::kAlreadyApplied ? "already_applied" : "ok";
         j.Key("status").String(status);
