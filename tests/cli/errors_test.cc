@@ -175,7 +175,7 @@ TEST_F(ErrorsCliTest, FullDiskDuringExportSaysNoSpaceLeftOnTheOutput) {
 TEST_F(ErrorsCliTest, ParserErrorsAreOneLineWithTheCommandAndExitTwo) {
   CommandResult r = RunVmigrate({"import", "x.tar.zst", "--owner"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "vmigrate: import: --owner: 1 required UID:GID missing; see vmigrate import --help\n");
+  EXPECT_EQ(r.err, "vmigrate: import: --owner: 1 required USER[:GROUP] missing; see vmigrate import --help\n");
   CommandResult c = RunVmigrate({"export", "example.com", "-o", work_ / "x", "--compress", "xz"});
   EXPECT_EQ(c.exit_code, 2);
   EXPECT_EQ(c.err.rfind("vmigrate: export: --compress: xz not in {zstd,gzip,none}", 0), 0u) << c.err;

@@ -115,7 +115,7 @@ TEST_F(ExportDryRunTest, DeltaCountsWhatItWouldSend) {
   CommandResult d = DryRun({"example.com", "--since", state, "--json"});
   ASSERT_EQ(d.exit_code, 0) << d.err;
   EXPECT_NE(d.out.find("\"kind\":\"delta\""), std::string::npos) << d.out;
-  EXPECT_NE(d.out.find("\"delta\":{\"files\":2,\"bytes\":5000,\"messages\":1,"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("\"delta_counts\":{\"files\":2,\"bytes\":5000,\"messages\":1,"), std::string::npos) << d.out;
   EXPECT_EQ(Entries(), 1u) << "only the state file";
   CommandResult e = Export(src_.path(), "example.com", work_ / "d.tar", {"--since", state, "--compress", "none"});
   ASSERT_EQ(e.exit_code, 0) << e.err;

@@ -99,7 +99,7 @@ TEST_F(ImportOwnerTest, OwnerNamesAreLookedUpInTheFilesUnderRoot) {
   WriteFile(dst_ / "etc/group", "root:x:0:\nvmail:x:3001:\nmailgrp:x:4001:\n");
   CommandResult r = Import(dst_.path(), archive_, {"--owner", "vmail:mailgrp", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("\"owner\":{\"uid\":2001,\"gid\":4001,\"source\":\"--owner vmail:mailgrp (2001:4001 from the "
+  EXPECT_NE(r.out.find("\"owner\":{\"uid\":2001,\"gid\":4001,\"taken_from\":\"--owner vmail:mailgrp (2001:4001 from the "
                        "files under " +
                        dst_.path() + ")\"}"),
             std::string::npos)
@@ -138,7 +138,7 @@ TEST_F(ImportOwnerTest, UnknownOwnerNamesAreUsageErrorsNamingTheFile) {
 TEST_F(ImportOwnerTest, NumericOwnerStillWorksAndEverySourceIsReported) {
   CommandResult r = Import(dst_.path(), archive_, {"--owner", "1234:5678", "--dry-run", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("\"owner\":{\"uid\":1234,\"gid\":5678,\"source\":\"--owner 1234:5678\"}"), std::string::npos)
+  EXPECT_NE(r.out.find("\"owner\":{\"uid\":1234,\"gid\":5678,\"taken_from\":\"--owner 1234:5678\"}"), std::string::npos)
       << r.out;
   auto [uid, gid] = TargetVpopmailIds();
   const std::string ids = std::to_string(uid) + ":" + std::to_string(gid);

@@ -36,22 +36,26 @@ const std::map<std::string, std::set<std::string>>& KeyTypes() {
                      "queuelifetime_seconds", "pending", "uidl_kept", "uid_kept", "round", "rounds", "port",
                      "hold_window_seconds", "users_done", "users_total", "messages_done", "messages_total",
                      "bytes_done", "bytes_total", "rate_bytes_per_sec", "elapsed_sec"});
-    add({"string"}, {"type", "status", "kind", "name", "dir", "domain_dir", "output", "base", "result",
-                     "owner", "domains_dir_control", "user", "user_dir", "folder", "path", "what", "message",
+    add({"string"}, {"type", "status", "kind", "name", "dir", "domain_dir", "base", "result",
+                     "domains_dir_control", "user", "user_dir", "folder", "path", "what", "message",
                      "command", "object", "archive", "reason", "file", "other_domain", "note", "link", "target",
                      "resolved", "op", "text", "action", "step", "state", "logins", "created_at", "generator",
                      "hostname", "vpopmail_home", "qmail_dir", "quota", "gecos", "weak_hash", "pw_gid",
                      "source_host", "from", "to", "installed_state", "delta_result", "uid_source", "digest",
-                     "dir_control", "check", "remote_version", "move_id", "verb", "event"});
-    add({"string", "null"}, {"domain", "error", "state_out", "held_at", "forwarded_at", "forwarded_to"});
+                     "dir_control", "check", "remote_version", "move_id", "verb", "event", "taken_from",
+                     "backend", "bucket", "real_domain"});
+    add({"string", "null"}, {"output", "domain", "error", "state_out", "held_at", "forwarded_at", "forwarded_to"});
     add({"number", "null"}, {"eta_sec"});
     add({"bool"}, {"add_only", "reachable", "cleartext_stored", "qmail_send_signalled", "changed", "dry_run",
                    "resumed", "sticky", "read", "delta", "pop3_order_kept", "passed", "target_has_domain"});
     add({"array"}, {"aliases", "warnings", "domains", "domain_names", "server_files", "user_list", "user_dirs",
                     "unreachable_users", "skipped_users", "outside_refs", "followed_symlinks", "control_edits",
                     "flags", "domain_files", "weak_hashes", "records", "actions", "changes", "created_dirs",
-                    "skipped", "aliases_added", "aliases_removed", "transfers"});
-    add({"object"}, {"source", "queue"});
+                    "skipped", "aliases_added", "aliases_removed", "transfers", "alias_domains",
+                    "unmatched_aliases", "subscribed_folders", "skipped_message_list", "skipped_file_list"});
+    add({"object"}, {"source", "queue", "owner", "delta_counts"});
+    add({"number"}, {"message_bytes", "stat_sized_messages", "estimated_tar_bytes", "mail_aliases",
+                     "skipped_messages", "skipped_files"});
     return t;
   }();
   return kTypes;
@@ -238,6 +242,13 @@ TEST_F(JsonSchemaTest, EveryCommandsSuccessOutputFollowsTheSchema) {
   EXPECT_TRUE(batch[1]["domain"].is_null()) << "domain holds no archive path: " << batch[1].dump();
   EXPECT_EQ(batch[2]["type"], "summary");
   Run(Dst({"import", a, "--domain", "example.com", "--user", "alice", "--no-reload", "--json"}), 0);
+  Run(Dst({"import", a, "--user", "alice", "--into-folder", "Restored", "--no-reload", "--json"}), 0);
+  auto skip = Run(Dst({"import", a, "--skip-existing", "--no-reload", "--json"}), 0);
+  EXPECT_EQ(skip[0]["status"], "skipped") << skip[0].dump();
+  auto listed = Run(Dst({"list", "--json"}), 0);
+  EXPECT_EQ(listed[0]["type"], "list");
+  auto dry = Run(Src({"export", "example.com", "--dry-run", "--json"}), 0);
+  EXPECT_EQ(dry[0]["dry_run"], true);
   const std::string st = work_ / "dst.state";
   Run(Dst({"state", "example.com", "-o", st, "--json"}), 0);
   WriteFile(domain_disk_ + "/alice/Maildir/new/1800000000.1.mail.example.com", "Subject: x\n\nnew\n");
@@ -245,6 +256,7 @@ TEST_F(JsonSchemaTest, EveryCommandsSuccessOutputFollowsTheSchema) {
   auto ex = Run(Src({"export", "example.com", "--since", st, "-o", d, "--json"}), 0);
   EXPECT_EQ(ex[0]["kind"], "delta");
   Run({"inspect", d, "--json"}, 0);
+  Run(Src({"export", "example.com", "--since", st, "--dry-run", "--json"}), 0);
   Run(Dst({"import", d, "--dry-run", "--json"}), 0);
   Run(Dst({"import", d, "--no-reload", "--json"}), 0);
   Run(Dst({"verify", d, "--json"}), 0);
@@ -262,7 +274,7 @@ TEST_F(JsonSchemaTest, EveryCommandsSuccessOutputFollowsTheSchema) {
   Run(Dst({"cutover", "discard", "nosuch.test", "--move-id", "aaaaaaaa", "--dry-run", "--json"}), 0);
 
   for (const char* type : {"export", "import", "inspect", "state", "cutover", "domain", "summary", "difference",
-                           "progress"})
+                           "progress", "list"})
     EXPECT_TRUE(seen_.count(type)) << "no \"" << type << "\" line seen";
 }
 
@@ -292,6 +304,9 @@ TEST_F(JsonSchemaTest, EveryCommandsFailurePrintsOneErrorObject) {
   EXPECT_EQ(again["object"], "example.com");
 
   RunFailing(Dst({"verify", work_ / "missing.tar.zst", "--json"}), 7, "verify");
+  RunFailing(Src({"export", "nosuch.test", "--dry-run", "--json"}), 7, "export");
+  RunFailing({"list", "--root", work_ / "nosuch-root", "--json"}, 2, "list");
+  RunFailing(Dst({"import", a, "--user", "alice", "--into-folder", "../x", "--no-reload", "--json"}), 2, "import");
   RunFailing(Src({"state", "nosuch.test", "-o", work_ / "s", "--json"}), 7, "state");
   RunFailing(Src({"cutover", "status", "nosuch.test", "--json"}), 7, "cutover status");
   RunFailing(Src({"cutover", "hold", "nosuch.test", "--no-reload", "--json"}), 7, "cutover hold");

@@ -154,7 +154,7 @@ TEST(RoundtripCliTest, TargetVpopmailUserFromEtcPasswdOwnsTheImportedDomain) {
   ASSERT_EQ(e.exit_code, 0) << e.err;
   CommandResult i = Import(dst.path(), work / "a.vma", {"--json"});
   ASSERT_EQ(i.exit_code, 0) << i.err;
-  EXPECT_NE(i.out.find("\"owner\":{\"uid\":89,\"gid\":89,\"source\":\"etc/passwd user vpopmail under " +
+  EXPECT_NE(i.out.find("\"owner\":{\"uid\":89,\"gid\":89,\"taken_from\":\"etc/passwd user vpopmail under " +
                        dst.path() + "\"}"),
             std::string::npos)
       << i.out;

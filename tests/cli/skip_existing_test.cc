@@ -60,7 +60,7 @@ TEST_F(SkipExistingTest, OneArchiveAlreadyImportedIsSkippedAndChangesNothing) {
   auto before = TreeDigest(dst_.path());
   CommandResult r = Import(dst_.path(), com_, {"--skip-existing", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("{\"status\":\"skipped\",\"domain\":\"example.com\",\"reason\":\"already imported from this "
+  EXPECT_EQ(r.out.rfind("{\"schema\":1,\"type\":\"import\",\"status\":\"skipped\",\"domain\":\"example.com\",\"reason\":\"already imported from this "
                         "archive (",
                         0),
             0u)

@@ -34,7 +34,7 @@ std::uint64_t Bytes(const ManifestDomain& d) {
 }
 
 void DeltaJson(JsonWriter* j, const DomainDelta& t) {
-  j->Key("delta").BeginObject().Key("files").Number(t.files).Key("bytes").Number(t.bytes);
+  j->Key("delta_counts").BeginObject().Key("files").Number(t.files).Key("bytes").Number(t.bytes);
   j->Key("messages").Number(t.messages).Key("renames").Number(t.renames).Key("removals").Number(t.removals);
   j->Key("users_added").Number(t.users_added).Key("users_removed").Number(t.users_removed);
   j->Key("users_changed").Number(t.users_changed).EndObject();

@@ -21,7 +21,7 @@ void OnSignal(int) { g_interrupted.store(true); }
 // users/assign line, and where that was taken from.
 void OwnerJson(JsonWriter* j, const ImportReport& report) {
   j->Key("owner").BeginObject().Key("uid").Number(static_cast<std::uint64_t>(report.owner.uid));
-  j->Key("gid").Number(static_cast<std::uint64_t>(report.owner.gid)).Key("source").String(report.owner_source);
+  j->Key("gid").Number(static_cast<std::uint64_t>(report.owner.gid)).Key("taken_from").String(report.owner_source);
   j->EndObject();
 }
 
@@ -306,7 +306,7 @@ int PrintMailbox(const ImportReport& report, bool json, bool dry_run) {
 int PrintSkipped(const DomainOutcome& d, bool json) {
   if (json) {
     JsonWriter j;
-    j.BeginObject().Key("status").String("skipped").Key("domain").String(d.name);
+    j.BeginRecord("import").Key("status").String("skipped").Key("domain").String(d.name);
     j.Key("reason").String(d.error).EndObject();
     std::printf("%s\n", j.str().c_str());
   } else {
