@@ -20,16 +20,6 @@ struct Flags {
   int smtp_timeout = 30;
 };
 
-// ISO 8601 UTC, the form of every time in --json (share/doc/json.md).
-std::string IsoUtc(std::int64_t t) {
-  char buf[64];
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string Utc(std::int64_t t) {
   char buf[64];
   time_t tt = static_cast<time_t>(t);

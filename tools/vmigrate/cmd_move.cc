@@ -58,16 +58,6 @@ nlohmann::ordered_json LastJson(const std::vector<std::string>& lines, const cha
   return nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
 }
 
-// ISO 8601 UTC, the form of every time in --json.
-std::string IsoUtc(std::int64_t t) {
-  char buf[64];
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // One line of JSON; bytes that are not UTF-8 (a host name, a remote
 // error text) become U+FFFD instead of throwing.
 std::string Dump(const nlohmann::ordered_json& j) {

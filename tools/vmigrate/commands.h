@@ -4,6 +4,7 @@
 #define VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
 
 #include <cstdio>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -76,6 +77,10 @@ int Fail(const std::string& command, const Status& status, const std::string& ob
 /// A usage error a handler found (exit 2): "vmigrate: <command>: <message>"
 /// on stderr, and the JSON error object (object "") after JsonErrors(true).
 int Usage(const std::string& command, const std::string& message);
+
+/// `seconds` since the epoch as ISO 8601 UTC ("2026-11-30T01:02:03Z"), the
+/// form of every time in --json (share/doc/json.md).
+std::string IsoUtc(std::int64_t seconds);
 
 /// Exit code of a batch: 0 all ok, 4 some failed, 1 nothing done.
 int BatchExit(size_t ok, size_t failed);

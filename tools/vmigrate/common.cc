@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "core/atomic_file.h"
 #include "core/json.h"
@@ -99,6 +100,15 @@ Result<std::unique_ptr<RateLimiter>> ProgressFlags::MakeLimiter() const {
   auto parsed = ParseByteRate(max_rate);
   if (!parsed.ok()) return parsed.status().WithContext("--max-rate");
   return std::make_unique<RateLimiter>(*parsed);
+}
+
+std::string IsoUtc(std::int64_t t) {
+  char buf[64];
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 int BatchExit(size_t ok, size_t failed) {
