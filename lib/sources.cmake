@@ -58,6 +58,8 @@ set(VMIGRATE_LIB_SOURCES
   qmail/control_file.cc
   qmail/control_update.cc
   qmail/domains.cc
+  # sql/
+  sql/connection.cc
   # state/
   state/state_diff.cc
   state/state_file.cc

@@ -17,6 +17,16 @@ struct HostPaths {
   std::string root = "/";       // --root; "/" means the running system
   std::string vpopmail_home;    // --vpopmail-home (host path, no trailing slash)
   std::string qmail_dir;        // --qmail-dir (host path), default /var/qmail
+  /// Which vpopmail auth backend this host uses (vpopmail/user_store.h
+  /// OpenUserStore): --backend auto|cdb|mysql. "auto": MySQL when
+  /// <vpopmail_home>/etc/vpopmail.mysql exists and the domain has no vpasswd.
+  std::string backend = "auto";
+  std::string mysql_config;     // --mysql-config FILE (on disk); "" = <vpopmail_home>/etc/vpopmail.mysql under root
+  std::string mysql_socket;     // --mysql-socket PATH (on disk): replaces the file's host/port/socket
+  /// --mysql-widen-columns: an import into vpopmail 5.4's narrow columns
+  /// (pw_passwd char(40), pw_clear_passwd char(16)) that a value does not
+  /// fit widens them as vpopmail 5.6's schema does instead of refusing.
+  bool mysql_widen_columns = false;
 
   /// The on-disk location of a host path.
   std::string OnDisk(const std::string& host_path) const;

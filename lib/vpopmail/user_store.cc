@@ -13,12 +13,41 @@ namespace {
 // The cdb backend: <domaindir>/vpasswd is the source of truth (vpopmail's
 // vauth_getall reads it), vpasswd.cdb is what vchkpw reads and is rebuilt
 // from it on import.
+// A counter file that may be absent (a domain with no users yet).
+Result<std::optional<std::string>> ReadOptionalSmallFile(const std::string& disk) {
+  auto text = ReadSmallFile(disk, 4096);
+  if (text.ok()) return std::optional<std::string>(*text);
+  if (text.status().code() == Status::Code::kNotFound) return std::optional<std::string>();
+  return text.status();
+}
+
 class CdbUserStore : public UserStore {
  public:
   explicit CdbUserStore(HostPaths paths) : paths_(std::move(paths)) {}
 
   std::string Describe() const override { return "vpasswd (cdb backend)"; }
   std::string Backend() const override { return "cdb"; }
+
+  Result<std::optional<std::string>> ReadDirControl(const qmail::DomainLocation& where) override {
+    auto dir = DomainDisk(where);
+    if (!dir.ok()) return dir.status();
+    return ReadOptionalSmallFile(*dir + "/.dir-control");
+  }
+
+  Result<std::optional<std::string>> ReadDomainsDirControl(unsigned long uid) override {
+    (void)uid;  // one domain tree per host in the cdb backend
+    return ReadOptionalSmallFile(paths_.OnDisk(paths_.domains_dir() + "/.dir-control"));
+  }
+
+  Result<std::vector<StoreFile>> ReadDomainFiles(const qmail::DomainLocation& where) override {
+    (void)where;  // aliases and limits are real files in the domain dir
+    return std::vector<StoreFile>{};
+  }
+
+  Status CheckDomainAbsent(const std::string& domain) override {
+    (void)domain;  // the importer checks the domain dir and users/assign
+    return Status::OK();
+  }
 
   Result<std::vector<VpasswdEntry>> ReadUsers(const qmail::DomainLocation& where) override {
     auto dir = DomainDisk(where);
@@ -86,6 +115,19 @@ class CdbUserStore : public UserStore {
 };
 
 }  // namespace
+
+std::string ConvertPwUid(const std::string& uid, const std::string& from, const std::string& to) {
+  if (from == to) return uid;
+  // vpasswd: 1 = POP, 2 = APOP; MySQL: 0 = POP, 1 = APOP (reference §8.1).
+  if (from == "cdb" && to == "mysql") {
+    if (uid == "1") return "0";
+    if (uid == "2") return "1";
+  } else if (from == "mysql" && to == "cdb") {
+    if (uid == "0") return "1";
+    if (uid == "1") return "2";
+  }
+  return uid;
+}
 
 std::unique_ptr<UserStore> MakeCdbUserStore(const HostPaths& paths) {
   return std::make_unique<CdbUserStore>(paths);

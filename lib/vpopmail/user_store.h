@@ -1,11 +1,17 @@
 // Where a vpopmail host keeps its accounts: the backend behind vpopmail's
 // auth calls (vauth_getall, vauth_adduser). Export reads users through it,
 // import stages them for a new domain through it, mailbox restore looks an
-// account up through it, verify compares through it. Today: the cdb backend
-// (<domaindir>/vpasswd + vpasswd.cdb, reference §1.2, §1.5); the MySQL
-// backend (a later issue) plugs in here and nowhere else.
+// account up through it, verify compares through it. Two backends: cdb
+// (<domaindir>/vpasswd + vpasswd.cdb, reference §1.2, §1.5) and MySQL
+// (vpopmail/mysql_store.h; reference §8, sources-and-cutover §9). What the
+// MySQL backend keeps in tables but a cdb host keeps in files (valias rows,
+// the limits row, dir_control rows) is shown to the rest of vmigrate in the
+// cdb form, so the archive is the same whichever backend wrote it.
 #ifndef VMIGRATE_VPOPMAIL_USER_STORE_H_
 #define VMIGRATE_VPOPMAIL_USER_STORE_H_
+
+#include <sys/types.h>
+#include <time.h>
 
 #include <memory>
 #include <optional>
@@ -28,6 +34,25 @@ struct StoreProblem {
   std::string what;   // "user is missing from vpasswd.cdb"
 };
 
+/// A domain-level file as a cdb host would have it, made from rows the
+/// backend keeps instead (MySQL: a `.qmail-<alias>` file per valias alias,
+/// `.qmailadmin-limits` from the limits row). `rel` is relative to the
+/// domain dir; `data` holds host paths as the rows have them.
+struct StoreFile {
+  std::string rel;
+  std::string data;
+  mode_t mode = 0600;
+  struct timespec mtime = {0, 0};
+};
+
+/// What the commit of an imported domain hands the backend (CommitDomain).
+struct DomainRows {
+  std::string domain;                 // the real domain
+  std::string dir_control;            // the domain's user counter (.dir-control text)
+  std::optional<std::string> domains_dir_control_old;  // the domain-tree counter before
+  std::string domains_dir_control_new;                  // ... and after this domain's allocation
+};
+
 class UserStore {
  public:
   virtual ~UserStore() = default;
@@ -38,6 +63,35 @@ class UserStore {
   /// vpopmail's name of the auth module (configure --enable-auth-module):
   /// "cdb" today, "mysql" once that backend plugs in; for `vmigrate list`.
   virtual std::string Backend() const = 0;
+
+  /// The layout, for the manifest and reports: "cdb", or "many" / "perdomain"
+  /// for MySQL (one `vpopmail` table with pw_domain, or one table per domain).
+  virtual std::string Layout() const { return "cdb"; }
+
+  /// Whether this host keeps .dir-control files (cdb) or dir_control rows
+  /// (MySQL). The importer writes <domaindir>/.dir-control and
+  /// domains/.dir-control only when true; otherwise CommitDomain stores them.
+  virtual bool KeepsDirControlFiles() const { return true; }
+
+  /// The domain's user hashing counter as .dir-control text (reference §2.2):
+  /// cdb reads <domaindir>/.dir-control, MySQL its dir_control row.
+  /// nullopt when there is none.
+  virtual Result<std::optional<std::string>> ReadDirControl(const qmail::DomainLocation& where) = 0;
+
+  /// The domain-tree counter (where the next domain goes): cdb reads
+  /// domains/.dir-control, MySQL the dir_control row `dom_<uid>` for the
+  /// vpopmail uid `uid`. nullopt when there is none.
+  virtual Result<std::optional<std::string>> ReadDomainsDirControl(unsigned long uid) = 0;
+
+  /// Domain-level files the backend keeps as rows (see StoreFile), in name
+  /// order. cdb: none, they are real files and the exporter walks them.
+  virtual Result<std::vector<StoreFile>> ReadDomainFiles(const qmail::DomainLocation& where) = 0;
+
+  /// Whether the backend already holds anything for `domain` (users, a
+  /// dir_control row, for per-domain MySQL a table under its name, or a
+  /// colliding one): an import refuses such a domain (kConflict naming what
+  /// is there). cdb: false (the importer checks the directory).
+  virtual Status CheckDomainAbsent(const std::string& domain) = 0;
 
   /// Every account of the domain at `where`, every field verbatim, in the
   /// backend's order. kNotFound when the domain has no user database;
@@ -50,9 +104,33 @@ class UserStore {
   /// 0600) and vpasswd.cdb (make_vpasswd_cdb layout), atomically, chowned
   /// to `owner` when given. Nothing reaches the live host before the
   /// importer's commit renames the staging dir into place.
+  ///
+  /// MySQL: writes nothing yet. It checks every value fits its column
+  /// (refusing with kDataRefused naming users and columns, or widening them
+  /// with HostPaths::mysql_widen_columns), takes the staged domain files it
+  /// keeps as rows (`.qmail-<alias>` files on a valias build,
+  /// `.qmailadmin-limits` on a mysql-limits build) out of the staging dir,
+  /// and holds the rows for CommitDomain.
   virtual Status StageUsers(const std::string& staged_domain_disk,
                             const std::vector<VpasswdEntry>& entries,
                             const std::optional<FileOwner>& owner) = 0;
+
+  /// The importer's commit, after the domain dir was renamed into place:
+  /// MySQL inserts the staged rows, the domain's dir_control row and the
+  /// new `dom_<uid>` row in one transaction (a failure leaves none of
+  /// them). cdb: nothing (the files were staged).
+  virtual Status CommitDomain(const DomainRows& rows) { (void)rows; return Status::OK(); }
+
+  /// Takes back what CommitDomain wrote for `domain` (an import that failed
+  /// or died after it): MySQL deletes the domain's rows from every table
+  /// (drops its per-domain table) and puts `dom_<uid>` back to
+  /// `domains_dir_control_old` (removed when nullopt). Idempotent: nothing
+  /// there is not an error. cdb: nothing.
+  virtual Status RemoveDomain(const std::string& domain, unsigned long uid,
+                              const std::optional<std::string>& domains_dir_control_old) {
+    (void)domain, (void)uid, (void)domains_dir_control_old;
+    return Status::OK();
+  }
 
   /// Rewrites the accounts of a live domain at `where` (the same users with
   /// changed fields, e.g. flags in pw_gid), keeping their order; the caller
@@ -72,8 +150,17 @@ class UserStore {
 /// The cdb backend on the host described by `paths` (files under --root).
 std::unique_ptr<UserStore> MakeCdbUserStore(const HostPaths& paths);
 
-/// The store the host at `paths` uses. Today always the cdb backend.
+/// The store the host at `paths` uses: paths.backend "cdb" or "mysql", or
+/// "auto": MySQL when <vpopmail_home>/etc/vpopmail.mysql (or
+/// paths.mysql_config) exists, except that a domain whose dir has a vpasswd
+/// is still read from it. A MySQL store connects on first use, so a
+/// connection error comes from the first call that needs the database.
 std::unique_ptr<UserStore> OpenUserStore(const HostPaths& paths);
+
+/// pw_uid means POP/APOP as 1/2 in vpasswd and 0/1 in MySQL (reference
+/// §8.1): `uid` as written by backend `from` ("cdb"/"mysql"), converted for
+/// backend `to`. Anything that is not one of those numbers is kept.
+std::string ConvertPwUid(const std::string& uid, const std::string& from, const std::string& to);
 
 }  // namespace vmigrate::vpopmail
 

@@ -34,6 +34,10 @@ struct PathFlags {
   std::string root = "/";
   std::string vpopmail_home;
   std::string qmail_dir;
+  std::string backend = "auto";  // --backend auto|cdb|mysql
+  std::string mysql_config;      // --mysql-config FILE
+  std::string mysql_socket;      // --mysql-socket PATH
+  bool mysql_widen_columns = false;
   void Add(CLI::App* app);
   Result<HostPaths> Resolve() const;
 };

@@ -25,10 +25,26 @@ void PathFlags::Add(CLI::App* app) {
   app->add_option("--vpopmail-home", vpopmail_home,
                   "vpopmail's home (default: the home of the 'vpopmail' user)");
   app->add_option("--qmail-dir", qmail_dir, "qmail's home (default: /var/qmail)");
+  app->add_option("--backend", backend,
+                  "vpopmail's auth backend on this host: auto (MySQL when etc/vpopmail.mysql exists "
+                  "and the domain has no vpasswd), cdb or mysql")
+      ->check(CLI::IsMember({"auto", "cdb", "mysql"}))
+      ->capture_default_str();
+  app->add_option("--mysql-config", mysql_config,
+                  "read the MySQL connection from FILE (vpopmail.mysql format) instead of "
+                  "<vpopmail-home>/etc/vpopmail.mysql");
+  app->add_option("--mysql-socket", mysql_socket,
+                  "connect to MySQL through this unix socket instead of the configured host/port");
 }
 
 Result<HostPaths> PathFlags::Resolve() const {
-  return ResolveHostPaths(root, vpopmail_home, qmail_dir);
+  auto paths = ResolveHostPaths(root, vpopmail_home, qmail_dir);
+  if (!paths.ok()) return paths;
+  paths->backend = backend;
+  paths->mysql_config = mysql_config;
+  paths->mysql_socket = mysql_socket;
+  paths->mysql_widen_columns = mysql_widen_columns;
+  return paths;
 }
 
 Status WithObject(const Status& status, const std::string& object) {
