@@ -510,6 +510,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
     // The rows, the domain's dir_control row and dom_<uid>: one transaction.
     vpopmail::DomainRows rows;
     rows.domain = domain().name;
+    rows.uid = ctx_->report->owner.uid;
     rows.dir_control = dir_control_text_;
     rows.domains_dir_control_old = existing;
     rows.domains_dir_control_new = domain_alloc.final_text;

@@ -122,7 +122,7 @@ std::map<std::string, UserRow> Users(const Host& h, const std::string& domain) {
     EXPECT_TRUE(users.ok()) << users.status().ToString();
     if (!users.ok()) return out;
     for (const auto& e : *users)
-      out[e.name] = {e.name + "\t" + e.passwd + "\t" + e.uid + "\t" + e.gid + "\t" + e.gecos + "\t" + e.shell +
+      out[e.name] = {e.name + "\t" + e.passwd + "\t" + e.uid + "\t" + e.gid + "\t" + e.gecos + "\t" + e.quota +
                          "\t" + e.clear,
                      e.dir};
     return out;
@@ -239,13 +239,18 @@ class MysqlRoundTripTest : public ::testing::Test {
       EXPECT_NE(Server().Rows(dst.db, "SELECT cur_users FROM dir_control WHERE domain LIKE 'dom\\_%'"), "");
     }
     EXPECT_EQ(WithoutHome(Aliases(dst, domain), dst, domain), WithoutHome(Aliases(src, domain), src, domain));
-    if (HasTable(dst, "valias"))
-      for (const auto& e : fs::directory_iterator(dst.Disk(DomainDir(dst, domain))))
+    if (HasTable(dst, "valias")) {
+      for (const auto& e : fs::directory_iterator(dst.Disk(DomainDir(dst, domain)))) {
         EXPECT_TRUE(e.path().filename().string().rfind(".qmail-", 0) != 0 ||
                     e.path().filename() == ".qmail-default")
             << e.path() << " should be a valias row";
-    if (HasTable(src, "limits") == HasTable(dst, "limits")) EXPECT_EQ(Limits(dst, domain), Limits(src, domain));
-    else EXPECT_EQ(Limits(dst, domain).empty(), Limits(src, domain).empty());
+      }
+    }
+    if (HasTable(src, "limits") == HasTable(dst, "limits")) {
+      EXPECT_EQ(Limits(dst, domain), Limits(src, domain));
+    } else {
+      EXPECT_EQ(Limits(dst, domain).empty(), Limits(src, domain).empty());
+    }
 
     r = RunVmigrate(Concat({"verify", archive}, dst.Flags()));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -141,7 +141,9 @@ TEST_F(JournalSqlTest, RecoveryAfterTheTransactionRemovesTheRows) {
     ASSERT_TRUE(WriteJournal(journal_, Plan()).ok());
     fs::create_directories(Plan().final_dir + "/postmaster");
     CommitRows();
-    if (marked) ASSERT_TRUE(MarkSqlCommitted(journal_).ok());
+    if (marked) {
+      ASSERT_TRUE(MarkSqlCommitted(journal_).ok());
+    }
     auto r = RecoverJournal(journal_, &store_);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_TRUE(*r);

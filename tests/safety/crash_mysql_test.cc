@@ -170,8 +170,9 @@ TEST_P(SafetyCrashMysqlTest, KillAtPointThenImportAgain) {
     EXPECT_EQ(again.exit_code, 5) << again.err;
   } else {
     EXPECT_EQ(again.exit_code, 0) << again.err;
-    if (journal)
+    if (journal) {
       EXPECT_NE(again.err.find("rolled back an interrupted earlier import"), std::string::npos) << again.err;
+    }
   }
   EXPECT_SAME_TREE(s.ref, Content(dst.path())) << "after the second run the files differ from one clean import";
   EXPECT_EQ(DbView(db), DbView(s.ref_db)) << "after the second run the rows differ from one clean import";
