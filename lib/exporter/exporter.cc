@@ -75,6 +75,8 @@ class Exporter {
       storage_.NoteFollowed(*dir);
     }
     VM_RETURN_IF_ERROR(ReadOtherDomains());
+    // One store for every domain: a MySQL store connects once.
+    store_ = vpopmail::OpenUserStore(opt_.paths);
     VM_RETURN_IF_ERROR(OpenBase());
     VM_RETURN_IF_ERROR(BuildManifest());
     if (mode_ == Mode::kState) return Status::OK();
@@ -177,6 +179,8 @@ class Exporter {
     m.source.hostname = SourceHostname(opt_.paths);
     m.source.vpopmail_home = opt_.paths.vpopmail_home;
     m.source.qmail_dir = opt_.paths.qmail_dir;
+    m.source.backend = store_->Backend();
+    if (m.source.backend == "mysql") m.source.mysql_layout = store_->Layout();
     for (DomainWork& work : work_) {
       w_ = &work;
       VM_RETURN_IF_ERROR(BuildDomain());
@@ -220,13 +224,16 @@ class Exporter {
     d.uid = w_->loc.uid;
     d.gid = w_->loc.gid;
     d.aliases = w_->loc.aliases;
-    auto dc = ReadSmallFile(w_->disk + "/.dir-control", 4096);
-    if (dc.ok()) d.dir_control = *dc;
 
     // The unlocked view: a cutover's login lock never travels (login_lock.h).
-    auto store = vpopmail::OpenUserStore(opt_.paths);
-    auto users = vpopmail::ReadUsersUnlocked(store.get(), opt_.paths, w_->loc);
+    auto users = vpopmail::ReadUsersUnlocked(store_.get(), opt_.paths, w_->loc);
     if (!users.ok()) return users.status();
+    // Informational (the importer allocates afresh): a counter that cannot
+    // be read is noted, not fatal.
+    auto dc = store_->ReadDirControl(w_->loc);
+    if (!dc.ok()) report_->warnings.push_back(w_->loc.domain + ": the user counter (dir_control) cannot be read: " +
+                                               dc.status().message() + "; the manifest's dir_control is left empty");
+    else if (dc->has_value()) d.dir_control = **dc;
     w_->path_set.vpopmail_home = opt_.paths.vpopmail_home;
     w_->path_set.qmail_dir = opt_.paths.qmail_dir;
     w_->path_set.domain_dir = w_->loc.dir;
@@ -285,6 +292,7 @@ class Exporter {
       return true;
     });
     VM_RETURN_IF_ERROR(s);
+    VM_RETURN_IF_ERROR(ScanStoreFiles(&d));
     if (collector_) VM_RETURN_IF_ERROR(collector_->EndSection(kFilesSection, "", "files"));
 
     // Per-user counts and rewrite candidates.
@@ -301,7 +309,7 @@ class Exporter {
         std::string via = home->hops.empty() ? "" : " (symlink " + DescribeHop(home->hops.back()) + ")";
         report_->warnings.push_back(w_->loc.domain + ": home of " + u.entry.name + " (" + u.entry.dir +
                                     ") does not exist" + via + "; the account is carried without files");
-        if (collector_) VM_RETURN_IF_ERROR(collector_->EndSection(key, StateUserLine(u.entry), member_root));
+        if (collector_) VM_RETURN_IF_ERROR(collector_->EndSection(key, StateLine(u.entry), member_root));
         continue;
       }
       if (collector_) {
@@ -326,7 +334,7 @@ class Exporter {
         return true;
       });
       VM_RETURN_IF_ERROR(s.WithContext(w_->loc.domain + ": user " + u.entry.name));
-      if (collector_) VM_RETURN_IF_ERROR(collector_->EndSection(key, StateUserLine(u.entry), member_root));
+      if (collector_) VM_RETURN_IF_ERROR(collector_->EndSection(key, StateLine(u.entry), member_root));
     }
     if (collector_) collector_->EndDomain(&d.delta);
     d.outside_refs = std::move(w_->outside);
@@ -334,6 +342,79 @@ class Exporter {
       if (ref.reason != kRefArchiveDomain) report_->warnings.push_back(DescribeOutsideRef(d.name, ref));
     m.domains.push_back(std::move(d));
     return Status::OK();
+  }
+
+  // The state's user line with pw_uid in the cdb form (1 = POP, 2 = APOP),
+  // so a state taken on a MySQL host and one taken on a cdb host after the
+  // move describe the same accounts alike (share/doc/state-format.md).
+  std::string StateLine(const VpasswdEntry& e) const {
+    VpasswdEntry shown = e;
+    shown.uid = vpopmail::ConvertPwUid(e.uid, store_->Backend(), "cdb");
+    return StateUserLine(shown);
+  }
+
+  // The domain files the store keeps as rows (MySQL: valias rows, the
+  // limits row; UserStore::ReadDomainFiles): carried as `files/<rel>` like
+  // real files, with path placeholders, after the walked ones. A real file
+  // of the same name wins: qmail-local reads a .qmail-<alias> file before
+  // .qmail-default hands the mail to vdelivermail, which reads valias.
+  Status ScanStoreFiles(ManifestDomain* d) {
+    auto files = store_->ReadDomainFiles(w_->loc);
+    if (!files.ok()) return files.status().WithContext(w_->loc.domain);
+    std::set<std::string> walked(d->domain_files.begin(), d->domain_files.end());
+    for (vpopmail::StoreFile& f : *files) {
+      if (walked.count(f.rel)) {
+        report_->warnings.push_back(w_->loc.domain + ": " + f.rel + " exists as a file and as " +
+                                    store_->Describe() + " rows; the file is carried (qmail reads it first)");
+        continue;
+      }
+      const std::string disk = w_->disk + "/" + f.rel;  // names the rows in messages and the delta's list
+      struct stat st = StoreFileStat(f);
+      Tally(disk, st);
+      d->domain_files.push_back(f.rel);
+      const std::string member = "files/" + f.rel;
+      NoteReferences(member, f.rel, w_->loc.dir, IsDotQmailName(f.rel) ? DotQmailPaths(f.data) : ConfigPaths(f.data));
+      Digested digest{Sha256::Of(f.data), static_cast<std::int64_t>(f.data.size())};
+      if (HasPlaceholderMarker(f.data)) {
+        report_->warnings.push_back(disk + " already contains '" + kPlaceholderMarker +
+                                    "'; carried verbatim, paths in it are not rewritten");
+      } else {
+        std::string copy = f.data;
+        if (ToPlaceholders(w_->path_set, &copy)) w_->rewritten.insert(member);
+        digest = {Sha256::Of(copy), static_cast<std::int64_t>(copy.size())};
+      }
+      if (collector_) collector_->Add(f.rel, disk, st, digest);
+      w_->store_files[member] = std::move(f);
+    }
+    return Status::OK();
+  }
+
+  // What a StoreFile would be as a file: its mode, mtime and size.
+  static struct stat StoreFileStat(const vpopmail::StoreFile& f) {
+    struct stat st {};
+    st.st_mode = S_IFREG | (f.mode & 07777);
+    st.st_size = static_cast<off_t>(f.data.size());
+    st.st_mtim = f.mtime;
+    return st;
+  }
+
+  // Writes the store file of `member` ("files/<rel>") as the archive
+  // member `path`, with placeholders where the scan found paths.
+  Status AddStoreFile(const std::string& path, const std::string& member) {
+    VM_RETURN_IF_ERROR(CheckInterrupted());
+    const vpopmail::StoreFile& f = w_->store_files.at(member);
+    std::string data = f.data;
+    const bool rewritten = w_->rewritten.count(member) > 0;
+    if (rewritten) ToPlaceholders(w_->path_set, &data);
+    EntryInfo info;
+    info.path = path;
+    info.mode = f.mode & 07777;
+    info.mtime_sec = f.mtime.tv_sec;
+    info.mtime_nsec = f.mtime.tv_nsec;
+    info.size = static_cast<std::int64_t>(data.size());
+    VM_RETURN_IF_ERROR(writer_->AddBytes(info, data));
+    report_->file_bytes += data.size();
+    return spool_.Add(Record('f', info, info.size, Sha256::Of(data), rewritten));
   }
 
   // Whether to carry a vpasswd entry: false when --skip-invalid-users leaves
@@ -494,6 +575,10 @@ class Exporter {
       if (opt_.progress) opt_.progress->SetDomain(d.name);
       if (stream_state_) stream_state_->BeginDomain(d.name, d.aliases);
       VM_RETURN_IF_ERROR(AddTree(w_->disk, d.dir, ArchiveFilesPrefix(d.name), "files/", /*domain_level=*/true));
+      for (const auto& [member, f] : w_->store_files) {
+        VM_RETURN_IF_ERROR(AddStoreFile(ArchiveDomainPrefix(d.name) + member, member));
+        NoteStreamed(f.rel, w_->disk + "/" + f.rel, StoreFileStat(f));
+      }
       if (stream_state_) VM_RETURN_IF_ERROR(stream_state_->EndSection(kFilesSection, "", "files"));
       for (const ManifestUser& u : d.users) {
         if (u.home_present) {
@@ -505,7 +590,7 @@ class Exporter {
           VM_RETURN_IF_ERROR(home);
         }
         if (stream_state_)
-          VM_RETURN_IF_ERROR(stream_state_->EndSection(kUserSectionPrefix + u.entry.name, StateUserLine(u.entry),
+          VM_RETURN_IF_ERROR(stream_state_->EndSection(kUserSectionPrefix + u.entry.name, StateLine(u.entry),
                                                        "users/" + u.entry.name));
         if (opt_.progress) opt_.progress->UserDone();
       }
@@ -570,6 +655,10 @@ class Exporter {
       if (w_ != &work_[index[domain]]) {
         w_ = &work_[index[domain]];
         if (opt_.progress) opt_.progress->SetDomain(domain);
+      }
+      if (w_->store_files.count(rel)) {  // rows, not a file
+        VM_RETURN_IF_ERROR(AddStoreFile(ArchiveDomainPrefix(domain) + rel, rel));
+        continue;
       }
       struct stat st;
       if (lstat(disk.c_str(), &st) != 0) {
@@ -791,6 +880,7 @@ class Exporter {
   std::unique_ptr<StateFile> base_;     // kDelta: the --since state
   std::unique_ptr<StateCollector> collector_;  // kState and kDelta
   std::unique_ptr<StateCollector> stream_state_;  // kArchive with --state-out
+  std::unique_ptr<vpopmail::UserStore> store_;    // the host's accounts (OpenUserStore)
   FileRecord last_;                     // the record AddEntry wrote last (type 0: none)
   struct DomainWork {
     qmail::DomainLocation loc;
@@ -802,6 +892,8 @@ class Exporter {
     RefScope refs;                      // what counts as leaving the domain
     std::vector<OutsideRef> outside;    // found so far, in walk order
     std::map<std::string, std::string> home_disk;  // user -> resolved home on disk
+    /// The domain files the store keeps as rows, by member ("files/.qmail-info").
+    std::map<std::string, vpopmail::StoreFile> store_files;
   };
   std::map<std::string, std::string> domain_dirs_;  // every real domain of users/assign: dir -> name
   std::set<std::string> archived_;      // the domains this archive carries

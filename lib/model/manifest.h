@@ -84,6 +84,14 @@ struct SourceHost {
   std::string hostname;        // control/me, else gethostname()
   std::string vpopmail_home;
   std::string qmail_dir;
+  /// vpopmail's auth backend the source read its accounts from
+  /// (UserStore::Backend()): "cdb" or "mysql"; an archive without the key
+  /// (older vmigrate) is "cdb". The users' pw_uid is as this backend wrote
+  /// it (vpopmail::ConvertPwUid converts it for another backend).
+  std::string backend = "cdb";
+  /// For backend "mysql": "many" (one `vpopmail` table) or "perdomain"
+  /// (one table per domain), UserStore::Layout(); "" otherwise.
+  std::string mysql_layout = "";  // (initialised: SourceHost{host, home, qmail} stays valid)
 };
 
 struct Manifest {

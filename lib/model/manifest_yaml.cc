@@ -145,6 +145,8 @@ std::string ManifestToYaml(const Manifest& m) {
   Str(out, "hostname", m.source.hostname);
   Str(out, "vpopmail_home", m.source.vpopmail_home);
   Str(out, "qmail_dir", m.source.qmail_dir);
+  Str(out, "backend", m.source.backend);
+  if (!m.source.mysql_layout.empty()) Str(out, "mysql_layout", m.source.mysql_layout);
   out << YAML::EndMap;
   out << YAML::Key << "domains" << YAML::Value << YAML::BeginSeq;
   for (const auto& d : m.domains) {
@@ -323,6 +325,20 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
     m.source.hostname = r.String(src, "hostname", "source.", false);
     m.source.vpopmail_home = r.String(src, "vpopmail_home", "source.");
     m.source.qmail_dir = r.String(src, "qmail_dir", "source.");
+    // Absent in archives of vmigrate before issue 16: those came from cdb.
+    if (src["backend"]) m.source.backend = r.String(src, "backend", "source.");
+    m.source.mysql_layout = r.String(src, "mysql_layout", "source.", false);
+    if (!r.status.ok()) return r.status;
+    // pw_uid means something else per backend: an unknown one cannot be
+    // converted, so it is refused by name rather than imported wrong.
+    if (m.source.backend != "cdb" && m.source.backend != "mysql")
+      return Status::Unsupported("manifest: source.backend '" + EscapeC(m.source.backend) +
+                                 "' is not a backend this vmigrate reads ('cdb' or 'mysql')");
+    if (m.source.backend == "mysql" && m.source.mysql_layout != "many" && m.source.mysql_layout != "perdomain")
+      return Status::Corrupt("manifest: source.mysql_layout must be 'many' or 'perdomain' for backend 'mysql', found '" +
+                             EscapeC(m.source.mysql_layout) + "'");
+    if (m.source.backend == "cdb" && !m.source.mysql_layout.empty())
+      return Status::Corrupt("manifest: source.mysql_layout is set but source.backend is 'cdb'");
     YAML::Node domains = r.Seq(root, "domains", "");
     if (!r.status.ok()) return r.status;
     if (m.kind == kKindDomain && domains.size() != 1)

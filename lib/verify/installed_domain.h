@@ -16,6 +16,7 @@
 #include "model/vpasswd_entry.h"
 #include "qmail/domains.h"
 #include "verify/verifier.h"
+#include "vpopmail/user_store.h"
 
 namespace vmigrate::verify {
 
@@ -28,6 +29,13 @@ struct InstalledDomain {
   std::map<std::string, VpasswdEntry> users_by_name;
   HostPathSet target;  // this host's paths for the archive's placeholders (homes by user)
   HostPathSet source;  // the source host's (manifest), for relative symlink targets
+  /// The archive's source.backend and this host's UserStore::Backend():
+  /// pw_uid is compared after vpopmail::ConvertPwUid(uid, source_backend, backend).
+  std::string source_backend = "cdb", backend = "cdb";
+  /// The domain files this host's store keeps as rows (UserStore::
+  /// ReadDomainFiles), by name relative to the domain dir: compared by
+  /// content only, since rows have no mode or mtime.
+  std::map<std::string, vpopmail::StoreFile> store_files;
 
   /// A storage dir (a home, its Maildir, a bucket dir) on disk, its symlinks
   /// followed under --root as vpopmail and export follow them

@@ -183,6 +183,15 @@ Status MemberCheck::Compare(const EntryHeader& h) {
   FileRecord rec = RecordFromHeader(h);
   if (h.type == EntryType::kFile) rec.rewritten = rewritten_.count(m.rel_in_domain) > 0;
 
+  if (h.type == EntryType::kFile && m.user.empty()) {
+    auto row = domain_.store_files.find(m.shown);
+    if (row != domain_.store_files.end()) {
+      store_seen_.insert(m.shown);
+      VM_RETURN_IF_ERROR(CompareStoreFile(h, m, row->second, &rec));
+      return spool_->Add(rec);
+    }
+  }
+
   struct stat st;
   bool present = false;
   VM_RETURN_IF_ERROR(FindInstalled(h, m, &st, &present));
@@ -287,6 +296,27 @@ Status MemberCheck::CompareFile(const EntryHeader& h, const Mapped& m, bool pres
   return CompareContent(m, *st, rec->size, rec->sha256, false);
 }
 
+Status MemberCheck::CompareStoreFile(const EntryHeader& h, const Mapped& m,
+                                     const vpopmail::StoreFile& installed, FileRecord* rec) {
+  (void)h;
+  auto data = reader_->ReadAll(kMaxRewriteBytes);
+  if (!data.ok()) return data.status();
+  rec->size = static_cast<std::int64_t>(data->size());
+  rec->sha256 = Sha256::Of(*data);
+  std::string expected = *data;
+  if (rec->rewritten) {
+    Status s = FromPlaceholders(domain_.target, &expected);
+    if (!s.ok()) {
+      Add(m.user, m.shown, "cannot be rewritten for this host: " + s.message());
+      return Status::OK();
+    }
+  }
+  if (expected != installed.data)
+    Add(m.user, m.shown, std::string("differs from the rows the user store keeps for it") +
+                             (rec->rewritten ? " (after path rewriting)" : ""));
+  return Status::OK();
+}
+
 Status MemberCheck::CompareContent(const Mapped& m, const struct stat& st, std::int64_t size,
                                    const std::string& sha256, bool rewritten) {
   const char* after = rewritten ? " (after path rewriting)" : "";
@@ -356,6 +386,8 @@ Status MemberCheck::WalkExtras(const std::string& disk_dir, const std::string& r
 
 Status MemberCheck::FindExtras() {
   std::sort(seen_.begin(), seen_.end());
+  for (const auto& [rel, f] : domain_.store_files)
+    if (!store_seen_.count(rel)) Add("", rel, "not in the archive (rows of the user store installed)");
   if (!missing_dirs_.count(domain_.disk)) VM_RETURN_IF_ERROR(WalkExtras(domain_.disk, "", "", true));
   for (const ManifestUser& u : domain_.archived->users) {
     auto it = domain_.target.user_dirs.find(u.entry.name);

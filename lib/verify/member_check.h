@@ -40,8 +40,10 @@ class MemberCheck {
   /// After the last member: adds "not in the archive" for every installed
   /// file and directory below the domain dir and the homes that no member
   /// named (vpopmail's regenerated files excepted; a missing
-  /// .qmail-default only warns), and a difference for a home that exists
-  /// though the archive says it was missing at export.
+  /// .qmail-default only warns), a difference for a home that exists
+  /// though the archive says it was missing at export, and one for each
+  /// file the user store keeps as rows (InstalledDomain::store_files) that
+  /// no member named.
   Status FindExtras();
 
  private:
@@ -66,6 +68,9 @@ class MemberCheck {
   void CompareSymlink(const EntryHeader& h, const Mapped& m);  // installed: is it the same target?
   Status CompareFile(const EntryHeader& h, const Mapped& m, bool present, const struct stat* st,
                      FileRecord* rec);
+  // A member whose installed counterpart the store keeps as rows: content only.
+  Status CompareStoreFile(const EntryHeader& h, const Mapped& m, const vpopmail::StoreFile& installed,
+                          FileRecord* rec);
   // Compares installed `disk` (`st`) with the bytes the archive expects.
   Status CompareContent(const Mapped& m, const struct stat& st, std::int64_t size,
                         const std::string& sha256, bool rewritten);
@@ -88,6 +93,7 @@ class MemberCheck {
   std::set<std::string> home_rels_, bucket_rels_;
   std::set<std::string> missing_dirs_;  // on disk: nothing below them is compared
   std::vector<std::uint64_t> seen_;     // PathKey of every installed path a member named
+  std::set<std::string> store_seen_;    // the store files a member named
   std::vector<char> buffer_;
 };
 

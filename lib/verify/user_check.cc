@@ -31,7 +31,8 @@ void CheckUsers(const InstalledDomain& domain, VerifyReport* report) {
                         "' installed");
     };
     if (a.passwd != b.passwd) add(a.name, "password hash differs from the archive");
-    field("uid (POP/APOP) field", a.uid, b.uid);
+    // The archive's pw_uid as this host's backend writes it (1/2 in vpasswd, 0/1 in MySQL).
+    field("uid (POP/APOP) field", vpopmail::ConvertPwUid(a.uid, domain.source_backend, domain.backend), b.uid);
     field("flags (gid)", a.gid, b.gid);
     field("gecos", a.gecos, b.gecos);
     field("quota", a.quota, b.quota);
@@ -59,7 +60,9 @@ void CheckUsers(const InstalledDomain& domain, VerifyReport* report) {
     report->warnings.push_back(vpopmail::DescribeUnreachable(u));
     report->unreachable_users.push_back(std::move(u));
   }
+  // vpopmail 5.4's line limit is vpasswd's; MySQL columns are checked on import.
   for (const VpasswdEntry& e : domain.users) {
+    if (domain.backend != "cdb") break;
     std::string note = vpopmail::VpasswdLineWarning(e);
     if (!note.empty()) report->warnings.push_back(domain.archived->name + ": " + note);
   }

@@ -13,7 +13,8 @@ namespace vmigrate::verify {
 
 /// Compares domain.archived->users with domain.users_by_name. Adds a
 /// difference per user missing on either side and per field that differs
-/// (path "vpasswd"), counts the cleartexts checked in
+/// (path "vpasswd"; pw_uid converted from the archive's backend to this
+/// host's, vpopmail::ConvertPwUid), counts the cleartexts checked in
 /// report->passwords_checked, and warns once about DES/MD5-crypt hashes,
 /// about each account vpopmail cannot reach (report->unreachable_users) and
 /// about each installed vpasswd line longer than vpopmail 5.4 reads

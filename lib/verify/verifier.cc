@@ -73,6 +73,11 @@ class Verifier {
     auto installed = vpopmail::ReadUsersUnlocked(store.get(), opt_.paths, domain_.loc);
     if (!installed.ok()) return installed.status();
     domain_.users = *installed;
+    domain_.source_backend = manifest_.source.backend;
+    domain_.backend = store->Backend();
+    auto store_files = store->ReadDomainFiles(domain_.loc);
+    if (!store_files.ok()) return store_files.status().WithContext(d.name);
+    for (auto& f : *store_files) domain_.store_files[f.rel] = std::move(f);
     for (const auto& e : domain_.users) domain_.users_by_name[e.name] = e;
 
     domain_.target.vpopmail_home = opt_.paths.vpopmail_home;

@@ -160,6 +160,7 @@ Result<HostListing> ListHost(const HostPaths& paths) {
     d.dir = NormalizePath(e.dir);
     d.bucket = BucketOf(d.dir, paths.vpopmail_home);
     d.backend = store->Backend();
+    if (d.backend == "mysql") d.mysql_layout = store->Layout();
     d.uid = e.uid;
     d.gid = e.gid;
     out.domains.push_back(std::move(d));

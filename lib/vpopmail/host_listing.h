@@ -48,7 +48,8 @@ struct DomainListing {
   /// ("0" for domains/0/example.com); "" when it lies directly in domains/
   /// (or elsewhere).
   std::string bucket;
-  std::string backend;                     // UserStore::Backend(): "cdb"
+  std::string backend;                     // UserStore::Backend(): "cdb" or "mysql"
+  std::string mysql_layout;                // for "mysql": UserStore::Layout(), "many" or "perdomain"
   unsigned long uid = 0, gid = 0;          // from its users/assign line
   std::uint64_t users = 0;
   MailCount mail;

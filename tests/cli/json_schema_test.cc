@@ -43,7 +43,7 @@ const std::map<std::string, std::set<std::string>>& KeyTypes() {
                      "hostname", "vpopmail_home", "qmail_dir", "quota", "gecos", "weak_hash", "pw_gid",
                      "source_host", "from", "to", "installed_state", "delta_result", "uid_source", "digest",
                      "dir_control", "check", "remote_version", "move_id", "verb", "event", "taken_from",
-                     "backend", "bucket", "real_domain"});
+                     "backend", "mysql_layout", "bucket", "real_domain"});
     add({"string", "null"}, {"output", "domain", "error", "state_out", "held_at", "forwarded_at", "forwarded_to"});
     add({"number", "null"}, {"eta_sec"});
     add({"bool"}, {"add_only", "reachable", "cleartext_stored", "qmail_send_signalled", "changed", "dry_run",

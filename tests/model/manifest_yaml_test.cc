@@ -322,6 +322,52 @@ TEST(ManifestYamlTest, ServerFileOutsideTheKnownListIsRefused) {
   }
 }
 
+TEST(ManifestYamlTest, SourceBackendRoundTripsAndIsCdbWhenAbsent) {
+  Manifest m = FullManifest();
+  m.source.backend = "mysql";
+  m.source.mysql_layout = "perdomain";
+  std::string yaml = ManifestToYaml(m);
+  EXPECT_NE(yaml.find("backend: \"mysql\""), std::string::npos) << yaml;
+  auto back = Parse(yaml);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->source.backend, "mysql");
+  EXPECT_EQ(back->source.mysql_layout, "perdomain");
+
+  // A cdb archive names its backend and has no layout key.
+  std::string cdb = ManifestToYaml(FullManifest());
+  EXPECT_NE(cdb.find("backend: \"cdb\""), std::string::npos);
+  EXPECT_EQ(cdb.find("mysql_layout"), std::string::npos);
+  // An archive of a vmigrate before the key came from cdb.
+  auto old = Parse(MinimalYaml());
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->source.backend, "cdb");
+  EXPECT_EQ(old->source.mysql_layout, "");
+}
+
+TEST(ManifestYamlTest, UnknownBackendOrMissingLayoutIsRefusedByName) {
+  auto with_source = [](const std::string& source) {
+    std::string y = MinimalYaml();
+    const std::string old = "source: {hostname: h, vpopmail_home: /home/vpopmail, qmail_dir: /var/qmail}";
+    return y.replace(y.find(old), old.size(),
+                     "source: {hostname: h, vpopmail_home: /home/vpopmail, qmail_dir: /var/qmail, " + source + "}");
+  };
+  auto r = Parse(with_source("backend: ldap"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kUnsupported);
+  EXPECT_EQ(r.status().message(),
+            "manifest: source.backend 'ldap' is not a backend this vmigrate reads ('cdb' or 'mysql')");
+  r = Parse(with_source("backend: mysql"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kCorrupt);
+  EXPECT_NE(r.status().message().find("source.mysql_layout must be 'many' or 'perdomain'"), std::string::npos);
+  r = Parse(with_source("backend: cdb, mysql_layout: many"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kCorrupt);
+  r = Parse(with_source("backend: mysql, mysql_layout: many"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->source.mysql_layout, "many");
+}
+
 TEST(ManifestYamlTest, DomainKindStillNeedsExactlyOneDomain) {
   auto r = Parse("format_version: 1\nkind: domain\nsource: {hostname: h, vpopmail_home: /v, qmail_dir: /q}\n"
                  "domains: []\n");

@@ -85,6 +85,21 @@ DomainDelta DeltaTotals(const Manifest& m) {
   return t;
 }
 
+// The user backend the accounts came from: `backend`, and `mysql_layout`
+// for MySQL (share/doc/json.md).
+void BackendJson(JsonWriter* j, const SourceHost& s) {
+  j->Key("backend").String(s.backend);
+  if (!s.mysql_layout.empty()) j->Key("mysql_layout").String(s.mysql_layout);
+}
+
+// ", users from MySQL (layout many)" for a MySQL source; "" for cdb, whose
+// report line is as it always was.
+std::string BackendNote(const SourceHost& s) {
+  if (s.backend == "cdb") return "";
+  return ", users from " + std::string(s.backend == "mysql" ? "MySQL" : s.backend) + " (layout " +
+         s.mysql_layout + ")";
+}
+
 void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
   const Manifest& m = report.manifest;
   DomainDelta t = DeltaTotals(m);
@@ -94,6 +109,7 @@ void PrintDeltaResult(const Flags& f, const ExportReport& report, FILE* out) {
     JsonWriter j;
     j.BeginRecord("export").Key("status").String("ok").Key("kind").String(m.kind);
     j.Key("add_only").Bool(m.delta_add_only);
+    BackendJson(&j, m.source);
     j.Key("domain_names").StringArray(names);
     j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
     j.Key("files").Number(t.files).Key("messages").Number(t.messages).Key("bytes").Number(t.bytes);
@@ -132,6 +148,7 @@ void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
   if (f.json) {
     JsonWriter j;
     j.BeginRecord("export").Key("status").String("ok").Key("kind").String(m.kind);
+    BackendJson(&j, m.source);
     if (m.kind == kKindDomain) {
       j.Key("domain").String(m.domains[0].name).Key("aliases").StringArray(m.domains[0].aliases);
       j.Key("users").Number(m.domains[0].users.size());
@@ -158,17 +175,19 @@ void PrintResult(const Flags& f, const ExportReport& report, FILE* out) {
   }
   if (m.kind == kKindDomain) {
     const ManifestDomain& d = m.domains[0];
-    std::fprintf(out, "exported %s (%zu users, %llu messages, %llu bytes, aliases: %s) to %s\n",
+    std::fprintf(out, "exported %s (%zu users, %llu messages, %llu bytes, aliases: %s%s) to %s\n",
                  d.name.c_str(), d.users.size(), static_cast<unsigned long long>(m.total_messages()),
                  static_cast<unsigned long long>(m.total_bytes()),
-                 d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str(), f.output.c_str());
+                 d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str(), BackendNote(m.source).c_str(),
+                 f.output.c_str());
     return;
   }
   size_t users = 0;
   for (const auto& d : m.domains) users += d.users.size();
-  std::fprintf(out, "exported the server: %zu domains, %zu users, %llu messages, %llu bytes, %zu config files, to %s\n",
+  std::fprintf(out, "exported the server: %zu domains, %zu users, %llu messages, %llu bytes, %zu config files%s, to %s\n",
                m.domains.size(), users, static_cast<unsigned long long>(m.total_messages()),
-               static_cast<unsigned long long>(m.total_bytes()), m.server_files.size(), f.output.c_str());
+               static_cast<unsigned long long>(m.total_bytes()), m.server_files.size(),
+               BackendNote(m.source).c_str(), f.output.c_str());
 }
 
 // export --each: one archive per domain into a directory; a failure is

@@ -12,8 +12,9 @@
 namespace vmigrate::cli {
 namespace {
 
-// Mail aliases and forwards of the cdb backend: the domain's .qmail-<name>
-// files (.qmail-default is the catch-all, not an alias).
+// Mail aliases and forwards: the domain's .qmail-<name> files, on MySQL the
+// valias rows carried as such files (.qmail-default is the catch-all, not
+// an alias).
 std::uint64_t MailAliases(const ManifestDomain& d) {
   std::uint64_t n = 0;
   for (const std::string& f : d.domain_files)

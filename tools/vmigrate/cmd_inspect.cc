@@ -31,6 +31,19 @@ std::string FlagsText(const std::string& pw_gid) {
   return pw_gid == "0" ? "-" : pw_gid;
 }
 
+// The source's user backend: "cdb", or "mysql (...)" naming the table layout.
+std::string BackendText(const SourceHost& s) {
+  if (s.backend != "mysql") return s.backend;
+  return s.backend + (s.mysql_layout == "many" ? " (one vpopmail table for all domains)"
+                                                : " (one table per domain)");
+}
+
+// `backend` and, for MySQL, `mysql_layout` (share/doc/json.md).
+void BackendJson(JsonWriter* j, const SourceHost& s) {
+  j->Key("backend").String(s.backend);
+  if (!s.mysql_layout.empty()) j->Key("mysql_layout").String(s.mysql_layout);
+}
+
 // A full-server backup: one line per domain and the configuration files.
 int InspectServer(const std::string& archive, const Manifest& m, bool json) {
   if (json) {
@@ -38,7 +51,9 @@ int InspectServer(const std::string& archive, const Manifest& m, bool json) {
     j.BeginRecord("inspect").Key("format_version").Number(static_cast<std::uint64_t>(m.format_version));
     j.Key("kind").String(m.kind).Key("created_at").String(m.created).Key("generator").String(m.generator);
     j.Key("source").BeginObject().Key("hostname").String(m.source.hostname);
-    j.Key("vpopmail_home").String(m.source.vpopmail_home).Key("qmail_dir").String(m.source.qmail_dir).EndObject();
+    j.Key("vpopmail_home").String(m.source.vpopmail_home).Key("qmail_dir").String(m.source.qmail_dir);
+    BackendJson(&j, m.source);
+    j.EndObject();
     j.Key("messages").Number(m.total_messages()).Key("bytes").Number(m.total_bytes());
     j.Key("domains").BeginArray();
     for (const auto& d : m.domains) {
@@ -64,6 +79,7 @@ int InspectServer(const std::string& archive, const Manifest& m, bool json) {
   std::printf("created:        %s by %s\n", m.created.c_str(), m.generator.c_str());
   std::printf("source host:    %s (vpopmail home %s, qmail dir %s)\n", m.source.hostname.c_str(),
               m.source.vpopmail_home.c_str(), m.source.qmail_dir.c_str());
+  std::printf("user backend:   %s\n", BackendText(m.source).c_str());
   std::printf("messages:       %llu\n", static_cast<unsigned long long>(m.total_messages()));
   std::printf("bytes:          %llu\n", static_cast<unsigned long long>(m.total_bytes()));
   std::printf("server files:   %s\n", m.server_files.empty() ? "none" : Join(m.server_files, " ").c_str());
@@ -102,6 +118,7 @@ int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
     j.Key("kind").String(m.kind).Key("created_at").String(m.created).Key("generator").String(m.generator);
     j.Key("add_only").Bool(m.delta_add_only);
     j.Key("source_host").String(m.source.hostname);
+    BackendJson(&j, m.source);
     j.Key("base").String(m.delta_base).Key("result").String(m.delta_result);
     j.Key("domains").BeginArray();
     for (const auto& d : m.domains) {
@@ -130,6 +147,7 @@ int InspectDelta(const std::string& path, OpenedArchive* archive, bool json) {
               m.delta_add_only ? "add-only, new messages since a state" : "changes since a state");
   std::printf("created:        %s by %s\n", m.created.c_str(), m.generator.c_str());
   std::printf("source host:    %s\n", m.source.hostname.c_str());
+  std::printf("user backend:   %s\n", BackendText(m.source).c_str());
   std::printf("base state:     %s\n", m.delta_base.c_str());
   std::printf("result state:   %s\n", m.delta_result.c_str());
   for (const auto& d : m.domains) {
@@ -192,7 +210,9 @@ Handler AddInspect(CLI::App* app) {
       j.Key("source").BeginObject().Key("hostname").String(m->source.hostname);
       j.Key("vpopmail_home").String(m->source.vpopmail_home);
       j.Key("qmail_dir").String(m->source.qmail_dir).Key("domain_dir").String(d.dir);
-      j.Key("uid").Number(d.uid).Key("gid").Number(d.gid).EndObject();
+      j.Key("uid").Number(d.uid).Key("gid").Number(d.gid);
+      BackendJson(&j, m->source);
+      j.EndObject();
       j.Key("domain").String(d.name).Key("aliases").StringArray(d.aliases);
       j.Key("messages").Number(m->total_messages()).Key("bytes").Number(m->total_bytes());
       j.Key("users").Number(d.users.size()).Key("user_list").BeginArray();
@@ -216,6 +236,7 @@ Handler AddInspect(CLI::App* app) {
     std::printf("created:        %s by %s\n", m->created.c_str(), m->generator.c_str());
     std::printf("source host:    %s (vpopmail home %s, qmail dir %s)\n", m->source.hostname.c_str(),
                 m->source.vpopmail_home.c_str(), m->source.qmail_dir.c_str());
+    std::printf("user backend:   %s\n", BackendText(m->source).c_str());
     std::printf("domain:         %s (dir %s, uid %lu gid %lu)\n", d.name.c_str(), d.dir.c_str(),
                 d.uid, d.gid);
     std::printf("alias domains:  %s\n", d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());

@@ -33,7 +33,9 @@ void PrintJson(const HostListing& host) {
     j.BeginObject().Key("domain").String(d.domain).Key("alias_domains").StringArray(d.alias_domains);
     j.Key("users").Number(d.users).Key("messages").Number(d.mail.messages);
     j.Key("message_bytes").Number(d.mail.bytes).Key("stat_sized_messages").Number(d.mail.stat_sized);
-    j.Key("backend").String(d.backend).Key("bucket").String(d.bucket).Key("dir").String(d.dir);
+    j.Key("backend").String(d.backend);
+    if (!d.mysql_layout.empty()) j.Key("mysql_layout").String(d.mysql_layout);
+    j.Key("bucket").String(d.bucket).Key("dir").String(d.dir);
     j.Key("uid").Number(d.uid).Key("gid").Number(d.gid);
     if (d.error.empty()) j.Key("error").Null();
     else j.Key("error").String(d.error);
@@ -86,7 +88,8 @@ void PrintText(const HostListing& host) {
     bool ok = d.error.empty();
     rows.push_back({{EscapeC(d.domain), ok ? std::to_string(d.users) : "?",
                      ok ? std::to_string(d.mail.messages) : "?", ok ? std::to_string(d.mail.bytes) : "?",
-                     d.backend, d.bucket.empty() ? "-" : EscapeC(d.bucket), EscapeC(d.dir)}});
+                     d.mysql_layout.empty() ? d.backend : d.backend + "/" + d.mysql_layout,
+                     d.bucket.empty() ? "-" : EscapeC(d.bucket), EscapeC(d.dir)}});
     for (const std::string& a : d.alias_domains)
       rows.push_back({{"  " + EscapeC(a), "", "", "", "", "", "alias of " + EscapeC(d.domain)}});
     aliases += d.alias_domains.size();
