@@ -70,6 +70,8 @@ class Importer {
     store_ = vpopmail::OpenUserStore(opt_.paths);
     ctx_.store = store_.get();
     VM_RETURN_IF_ERROR(OpenManifest());
+    // pw_uid in the archive is as the source's backend wrote it.
+    if (!manifest().source.backend.empty()) ctx_.source_backend = manifest().source.backend;
     // A mailbox restore writes as the owner of the account's home.
     if (opt_.user.empty()) VM_RETURN_IF_ERROR(ResolveOwner());
     VM_RETURN_IF_ERROR(Select());
