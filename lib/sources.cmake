@@ -77,7 +77,11 @@ set(VMIGRATE_LIB_SOURCES
   vpopmail/dir_control.cc
   vpopmail/flags.cc
   vpopmail/host_listing.cc
+  vpopmail/limits_file.cc
   vpopmail/login_lock.cc
+  vpopmail/mysql_config.cc
+  vpopmail/mysql_store.cc
+  vpopmail/mysql_store_write.cc
   vpopmail/names.cc
   vpopmail/password.cc
   vpopmail/user_store.cc

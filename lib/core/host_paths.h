@@ -27,6 +27,10 @@ struct HostPaths {
   /// (pw_passwd char(40), pw_clear_passwd char(16)) that a value does not
   /// fit widens them as vpopmail 5.6's schema does instead of refusing.
   bool mysql_widen_columns = false;
+  /// import --mysql-layout many|perdomain: the MySQL layout for a database
+  /// that has none yet ("" = vpopmail's default, many); a database that
+  /// has one keeps it (vpopmail/mysql_store.h).
+  std::string mysql_layout;
 
   /// The on-disk location of a host path.
   std::string OnDisk(const std::string& host_path) const;

@@ -151,6 +151,35 @@ DirControl DirControl::Parse(std::string_view text) {
   return dc;
 }
 
+DirControl DirControl::ParseExact(std::string_view text) {
+  DirControl dc;
+  std::vector<std::string_view> lines;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = text.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? text.size() : nl;
+    lines.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  auto line = [&lines](size_t i) { return i < lines.size() ? lines[i] : std::string_view(); };
+  auto triple = [&line](size_t i, int out[3]) {
+    std::string_view l = line(i);
+    for (int k = 0; k < 3; ++k) {
+      out[k] = Atoi(l);
+      size_t space = l.find(' ');
+      l = space == std::string_view::npos ? std::string_view() : l.substr(space + 1);
+    }
+  };
+  dc.cur_users = static_cast<unsigned long>(Atol(line(0)));
+  dc.level_cur = Atoi(line(1));
+  dc.level_max = Atoi(line(2));
+  triple(3, dc.level_start);
+  triple(4, dc.level_end);
+  triple(5, dc.level_mod);
+  triple(6, dc.level_index);
+  dc.the_dir.assign(line(7));
+  return dc;
+}
+
 std::string DirControl::Serialize() const {
   std::string dir = the_dir.substr(0, the_dir.find('\0'));
   char head[512];
@@ -166,7 +195,7 @@ std::string DirControl::Next() {
   return the_dir;
 }
 
-BucketAllocation AllocateBuckets(const std::optional<std::string>& existing, size_t count) {
+BucketAllocation AllocateBuckets(const std::optional<std::string>& existing, size_t count, bool exact) {
   BucketAllocation out;
   // No allocation leaves the file as it was (absent stays absent: "").
   out.final_text = existing.value_or("");
@@ -174,7 +203,7 @@ BucketAllocation AllocateBuckets(const std::optional<std::string>& existing, siz
   for (size_t i = 0; i < count; ++i) {
     // One vadduser run each: read, increment, write, so the reader's quirks
     // apply between allocations.
-    DirControl dc = text ? DirControl::Parse(*text) : DirControl();
+    DirControl dc = !text ? DirControl() : exact ? DirControl::ParseExact(*text) : DirControl::Parse(*text);
     out.buckets.push_back(dc.Next());
     text = dc.Serialize();
   }

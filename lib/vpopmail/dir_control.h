@@ -25,6 +25,10 @@ struct DirControl {
   /// on lines 4-7 the third number is read from the same place as the
   /// second, and a 9th line, if present, replaces line 8 as the_dir.
   static DirControl Parse(std::string_view text);
+  /// Parses text as Serialize() writes it, every number where it stands:
+  /// how vpopmail's MySQL backend reads a dir_control row (one column per
+  /// value, vmysql.c vread_dir_control), so "0 2 4" stays 0 2 4.
+  static DirControl ParseExact(std::string_view text);
   /// The 8-line file vwrite_dir_control writes.
   std::string Serialize() const;
   /// One allocation (inc_dir_control): returns the bucket for it.
@@ -38,7 +42,10 @@ struct BucketAllocation {
   std::vector<std::string> buckets;  // one per allocation, in order
   std::string final_text;            // the .dir-control contents afterwards
 };
-BucketAllocation AllocateBuckets(const std::optional<std::string>& existing, size_t count);
+/// `exact`: the counter is a MySQL dir_control row (UserStore::
+/// KeepsDirControlFiles() false), read with ParseExact instead of the file
+/// reader and its quirks.
+BucketAllocation AllocateBuckets(const std::optional<std::string>& existing, size_t count, bool exact = false);
 
 /// The position of a bucket in vpopmail's fill order ("" first, then "0",
 /// "1", ... "z", "0/0", ...), used to replay a source domain's creation

@@ -5,6 +5,8 @@
 #include <map>
 
 #include "core/resolve_path.h"
+#include "vpopmail/mysql_config.h"
+#include "vpopmail/mysql_store.h"
 #include "vpopmail/vpasswd.h"
 
 namespace vmigrate::vpopmail {
@@ -133,6 +135,83 @@ std::unique_ptr<UserStore> MakeCdbUserStore(const HostPaths& paths) {
   return std::make_unique<CdbUserStore>(paths);
 }
 
-std::unique_ptr<UserStore> OpenUserStore(const HostPaths& paths) { return MakeCdbUserStore(paths); }
+namespace {
+
+bool Exists(const std::string& disk) {
+  struct stat st;
+  return stat(disk.c_str(), &st) == 0;
+}
+
+// "auto" backend for one domain: a vpasswd in its dir wins (the domain is
+// still kept by cdb), else vpopmail.mysql says MySQL.
+bool DomainHasVpasswd(const HostPaths& paths, const qmail::DomainLocation& where) {
+  auto dir = ResolveUnderRoot(paths.root, where.dir);
+  return dir.ok() && Exists(dir->disk + "/vpasswd");
+}
+
+// "auto" on a host with vpopmail.mysql: the MySQL store, except for the
+// domains whose dir still has a vpasswd, which the cdb store reads.
+class AutoUserStore : public UserStore {
+ public:
+  explicit AutoUserStore(const HostPaths& paths)
+      : paths_(paths), cdb_(MakeCdbUserStore(paths)), mysql_(std::make_unique<MySqlUserStore>(paths)) {}
+
+  std::string Describe() const override { return mysql_->Describe(); }
+  std::string Backend() const override { return mysql_->Backend(); }
+  std::string Layout() const override { return mysql_->Layout(); }
+  bool KeepsDirControlFiles() const override { return mysql_->KeepsDirControlFiles(); }
+  Result<std::optional<std::string>> ReadDirControl(const qmail::DomainLocation& where) override {
+    return For(where)->ReadDirControl(where);
+  }
+  Result<std::optional<std::string>> ReadDomainsDirControl(unsigned long uid) override {
+    return mysql_->ReadDomainsDirControl(uid);
+  }
+  Result<std::vector<StoreFile>> ReadDomainFiles(const qmail::DomainLocation& where) override {
+    return For(where)->ReadDomainFiles(where);
+  }
+  Status CheckDomainAbsent(const std::string& domain) override { return mysql_->CheckDomainAbsent(domain); }
+  Result<std::vector<VpasswdEntry>> ReadUsers(const qmail::DomainLocation& where) override {
+    return For(where)->ReadUsers(where);
+  }
+  Status StageUsers(const std::string& staged_domain_disk, const std::vector<VpasswdEntry>& entries,
+                    const std::optional<FileOwner>& owner) override {
+    return mysql_->StageUsers(staged_domain_disk, entries, owner);
+  }
+  Status CommitDomain(const DomainRows& rows) override { return mysql_->CommitDomain(rows); }
+  Status RemoveDomain(const std::string& domain, unsigned long uid,
+                      const std::optional<std::string>& domains_dir_control_old) override {
+    return mysql_->RemoveDomain(domain, uid, domains_dir_control_old);
+  }
+  Status ReplaceUsers(const qmail::DomainLocation& where, const std::vector<VpasswdEntry>& entries) override {
+    return For(where)->ReplaceUsers(where, entries);
+  }
+  std::vector<StoreProblem> CheckConsistency(const qmail::DomainLocation& where,
+                                             const std::vector<VpasswdEntry>& users) override {
+    return For(where)->CheckConsistency(where, users);
+  }
+
+ private:
+  UserStore* For(const qmail::DomainLocation& where) {
+    return DomainHasVpasswd(paths_, where) ? cdb_.get() : static_cast<UserStore*>(mysql_.get());
+  }
+  HostPaths paths_;
+  std::unique_ptr<UserStore> cdb_;
+  std::unique_ptr<MySqlUserStore> mysql_;
+};
+
+}  // namespace
+
+std::unique_ptr<UserStore> OpenUserStore(const HostPaths& paths) {
+  if (paths.backend == "mysql") return std::make_unique<MySqlUserStore>(paths);
+  if (paths.backend == "auto" && Exists(VpopmailMysqlPath(paths))) return std::make_unique<AutoUserStore>(paths);
+  return MakeCdbUserStore(paths);
+}
+
+std::unique_ptr<UserStore> OpenUserStoreFor(const HostPaths& paths, const qmail::DomainLocation& where) {
+  if (paths.backend == "mysql") return std::make_unique<MySqlUserStore>(paths);
+  if (paths.backend == "auto" && !DomainHasVpasswd(paths, where) && Exists(VpopmailMysqlPath(paths)))
+    return std::make_unique<MySqlUserStore>(paths);
+  return MakeCdbUserStore(paths);
+}
 
 }  // namespace vmigrate::vpopmail

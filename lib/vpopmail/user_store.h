@@ -32,6 +32,10 @@ struct StoreProblem {
   std::string user;   // "" for the store as a whole
   std::string file;   // what is wrong where, e.g. "vpasswd.cdb"
   std::string what;   // "user is missing from vpasswd.cdb"
+  /// Something vpopmail itself leaves behind and works with (e.g. MySQL's
+  /// dir_control counter above the accounts after a failed vadduser):
+  /// verify reports it as a warning, not a difference.
+  bool warning = false;
 };
 
 /// A domain-level file as a cdb host would have it, made from rows the
@@ -48,6 +52,7 @@ struct StoreFile {
 /// What the commit of an imported domain hands the backend (CommitDomain).
 struct DomainRows {
   std::string domain;                 // the real domain
+  unsigned long uid = 0;              // the vpopmail uid: its domain-tree counter is dom_<uid>
   std::string dir_control;            // the domain's user counter (.dir-control text)
   std::optional<std::string> domains_dir_control_old;  // the domain-tree counter before
   std::string domains_dir_control_new;                  // ... and after this domain's allocation
@@ -153,9 +158,18 @@ std::unique_ptr<UserStore> MakeCdbUserStore(const HostPaths& paths);
 /// The store the host at `paths` uses: paths.backend "cdb" or "mysql", or
 /// "auto": MySQL when <vpopmail_home>/etc/vpopmail.mysql (or
 /// paths.mysql_config) exists, except that a domain whose dir has a vpasswd
-/// is still read from it. A MySQL store connects on first use, so a
-/// connection error comes from the first call that needs the database.
+/// is still read from it (the calls taking a DomainLocation go to the cdb
+/// store for such a domain; Backend() and Layout() say "mysql" and the
+/// database's layout: use OpenUserStoreFor for one domain's). A MySQL store
+/// connects on first use, so a connection error comes from the first call
+/// that needs the database.
 std::unique_ptr<UserStore> OpenUserStore(const HostPaths& paths);
+
+/// The store that holds the domain at `where`, so that its Backend() and
+/// Layout() are that domain's (for the manifest and reports): as
+/// OpenUserStore, with "auto" choosing cdb for a domain dir that has a
+/// vpasswd, MySQL when the host has a vpopmail.mysql, cdb otherwise.
+std::unique_ptr<UserStore> OpenUserStoreFor(const HostPaths& paths, const qmail::DomainLocation& where);
 
 /// pw_uid means POP/APOP as 1/2 in vpasswd and 0/1 in MySQL (reference
 /// §8.1): `uid` as written by backend `from` ("cdb"/"mysql"), converted for

@@ -149,6 +149,16 @@ TEST(DirControlTest, BucketOrderRanksBucketsInFillOrder) {
   EXPECT_LT(BucketOrder("z/z/z"), ULONG_MAX);
 }
 
+TEST(DirControlTest, ExactParseReadsEveryNumberAsTheMysqlRowHoldsIt) {
+  std::string row = "109\n1\n3\n0 1 2\n61 60 59\n0 2 4\n3 4 5\n0/3\n";
+  EXPECT_EQ(DirControl::ParseExact(row).Serialize(), row);
+  EXPECT_EQ(DirControl::Parse(row).level_mod[2], 2);  // the file reader's quirk
+  // 99 allocations from vpopmail's fresh MySQL row keep level_mod 0 2 4.
+  BucketAllocation a = AllocateBuckets(std::string("1\n0\n3\n0 0 0\n61 61 61\n0 2 4\n0 0 0\n\n"), 99, true);
+  EXPECT_EQ(a.final_text, "100\n0\n3\n0 0 0\n61 61 61\n0 2 4\n0 0 0\n0\n");
+  EXPECT_EQ(a.buckets.back(), "0");
+}
+
 TEST(DirControlTest, UnknownBucketShapesSortLast) {
   for (const char* bucket : {"ab", "0/", "/0", "#", "0//0", "0/0/0/0", "0-1"}) {
     EXPECT_EQ(BucketOrder(bucket), ULONG_MAX) << bucket;
