@@ -39,6 +39,7 @@ set(VMIGRATE_LIB_SOURCES
   importer/delta_journal.cc
   importer/domain_discard.cc
   importer/domain_import.cc
+  importer/domain_staging.cc
   importer/import_context.cc
   importer/import_record.cc
   importer/importer.cc

@@ -230,7 +230,10 @@ class Discard {
                              " was interrupted during its commit; the discard would roll it back");
       return Status::OK();
     }
-    auto rolled = RecoverJournal(journal);
+    // An import into MySQL also wrote rows: the target's store takes them back.
+    std::unique_ptr<vpopmail::UserStore> store;
+    if (!plan->sql_domain.empty()) store = vpopmail::OpenUserStore(opt_.paths);
+    auto rolled = RecoverJournal(journal, store.get());
     if (!rolled.ok()) return rolled.status().WithContext("rolling back the interrupted import of " + opt_.domain);
     r_->changed = true;
     r_->resumed = true;

@@ -18,7 +18,6 @@
 #include "importer/domain_discard.h"
 #include "importer/import_record.h"
 #include "importer/journal.h"
-#include "templates.h"
 #include "vpopmail/dir_control.h"
 #include "vpopmail/names.h"
 #include "vpopmail/user_store.h"
@@ -71,7 +70,7 @@ Status DomainImport::RecoverInterrupted() {
   if (lstat(journal.c_str(), &st) == 0) {
     qmail::ControlTransaction recovery(opt().paths, copt);
     VM_RETURN_IF_ERROR(recovery.Lock());  // waits for a live run still committing
-    auto recovered = RecoverJournal(journal);
+    auto recovered = RecoverJournal(journal, ctx_->store);
     if (!recovered.ok()) return recovered.status().WithContext("recovering an interrupted import");
     if (*recovered)
       ctx_->report->warnings.push_back(domain().name + ": rolled back an interrupted earlier import of this domain");
@@ -101,7 +100,7 @@ Status DomainImport::RecoverInterrupted() {
 Status DomainImport::CheckAbsent() const {
   qmail::ControlTransaction tx(opt().paths, {});
   VM_RETURN_IF_ERROR(tx.CheckAbsent(AllNames()));
-  auto dc = ReadSmallFile(ctx_->domains_disk + "/.dir-control", 4096);
+  auto dc = ctx_->DomainsDirControl();
   std::optional<std::string> existing;
   if (dc.ok()) existing = *dc;
   std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
@@ -114,7 +113,8 @@ Status DomainImport::CheckAbsent() const {
     if (lstat(place->disk.c_str(), &st) == 0)
       return Status::Conflict(domain().name + ": " + host + " already exists on the target");
   }
-  return Status::OK();
+  // Rows in the target's database (MySQL): users, dir_control, a table.
+  return ctx_->store->CheckDomainAbsent(domain().name);
 }
 
 Status DomainImport::Begin() {
@@ -124,7 +124,7 @@ Status DomainImport::Begin() {
   // locks (Commit), so FinishStaging checks the real lines again.
   auto predicted = PredictedDomainDir();
   if (!predicted.ok()) return predicted.status();
-  VM_RETURN_IF_ERROR(CheckVpasswdLines(*predicted, /*warn=*/true));
+  if (WritesVpasswd()) VM_RETURN_IF_ERROR(CheckVpasswdLines(*predicted, /*warn=*/true));
   if (opt().dry_run) {
     // Same checks and the same placement code as a real run, no writes.
     staging_ = ctx_->domains_disk + "/.vmigrate-dry-run." + domain().name;
@@ -169,11 +169,9 @@ Status DomainImport::PlanUsers() {
 // Where the domain would land if it were committed now: the bucket
 // vadddomain would allocate from domains/.dir-control as it is.
 Result<std::string> DomainImport::PredictedDomainDir() const {
-  auto dc = ReadSmallFile(ctx_->domains_disk + "/.dir-control", 4096);
-  std::optional<std::string> existing;
-  if (dc.ok()) existing = *dc;
-  else if (dc.status().code() != Status::Code::kNotFound) return dc.status();
-  const std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
+  auto dc = ctx_->DomainsDirControl();
+  if (!dc.ok()) return dc.status();
+  const std::string bucket = vpopmail::AllocateBuckets(*dc, 1).buckets[0];
   return opt().paths.vpopmail_home + "/domains/" + (bucket.empty() ? "" : bucket + "/") +
          domain().name;
 }
@@ -206,7 +204,7 @@ Status DomainImport::CheckVpasswdLines(const std::string& host_dir, bool warn) c
 // would pick now, symlinks followed), so that the final rename stays on one
 // filesystem; domains/ when that bucket does not exist yet.
 Result<std::string> DomainImport::StagingParent() const {
-  auto dc = ReadSmallFile(ctx_->domains_disk + "/.dir-control", 4096);
+  auto dc = ctx_->DomainsDirControl();
   std::optional<std::string> existing;
   if (dc.ok()) existing = *dc;
   std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
@@ -418,13 +416,15 @@ Status DomainImport::Commit(DomainOutcome* out) {
   }
   VM_RETURN_IF_ERROR(tx.Lock());
   VM_RETURN_IF_ERROR(tx.CheckAbsent(AllNames()));
+  VM_RETURN_IF_ERROR(ctx_->store->CheckDomainAbsent(domain().name));
 
-  // The domain's own bucket, as vadddomain allocates it.
+  // The domain's own bucket, as vadddomain allocates it (from
+  // domains/.dir-control, or the dom_<uid> row of a MySQL target).
+  const bool dc_file = ctx_->store->KeepsDirControlFiles();
   std::string dc_path = ctx_->domains_disk + "/.dir-control";
-  auto dc_old = ReadSmallFile(dc_path, 4096);
-  std::optional<std::string> existing;
-  if (dc_old.ok()) existing = *dc_old;
-  else if (dc_old.status().code() != Status::Code::kNotFound) return dc_old.status();
+  auto dc_old = ctx_->DomainsDirControl();
+  if (!dc_old.ok()) return dc_old.status();
+  const std::optional<std::string> existing = *dc_old;
   vpopmail::BucketAllocation domain_alloc = vpopmail::AllocateBuckets(existing, 1);
   const std::string& bucket = domain_alloc.buckets[0];
   std::string host_dir = paths.vpopmail_home + "/domains/" + (bucket.empty() ? "" : bucket + "/") +
@@ -465,7 +465,12 @@ Status DomainImport::Commit(DomainOutcome* out) {
     plan.existed.push_back({paths.OnDisk(f), lstat(paths.OnDisk(f).c_str(), &st) == 0});
   plan.users_cdb = paths.OnDisk(paths.qmail_dir + "/users/cdb");
   plan.morercpthosts_cdb = paths.OnDisk(paths.control_file("morercpthosts.cdb"));
-  plan.dir_control = dc_path;
+  if (dc_file) {
+    plan.dir_control = dc_path;
+  } else {
+    plan.sql_domain = domain().name;
+    plan.sql_uid = ctx_->report->owner.uid;
+  }
   plan.dir_control_old = existing;
   plan.dir_control_new = domain_alloc.final_text;
   if (!opt().move_id.empty())
@@ -481,7 +486,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
   // From here a failure rolls back through the journal, exactly as the
   // next run would after a crash.
   auto fail = [&](Status s) {
-    auto rb = RecoverJournal(journal);
+    auto rb = RecoverJournal(journal, ctx_->store);
     if (!rb.ok()) return s.WithContext("rollback also failed (" + rb.status().message() + ")");
     return s;
   };
@@ -494,11 +499,27 @@ Status DomainImport::Commit(DomainOutcome* out) {
     return fail(FromErrno("cannot move " + staging_ + " to " + final_disk, errno));
   SyncDirectory(DirName(final_disk));
   CrashPoint("domain dir renamed into place");
-  Status s = WriteFileAtomic(dc_path, domain_alloc.final_text, 0600, ctx_->chown);
-  if (!s.ok()) return fail(s);
-  s = MarkDirControlWritten(journal);
-  if (!s.ok()) return fail(s);
-  CrashPoint("domains/.dir-control written");
+  Status s;
+  if (dc_file) {
+    s = WriteFileAtomic(dc_path, domain_alloc.final_text, 0600, ctx_->chown);
+    if (!s.ok()) return fail(s);
+    s = MarkDirControlWritten(journal);
+    if (!s.ok()) return fail(s);
+    CrashPoint("domains/.dir-control written");
+  } else {
+    // The rows, the domain's dir_control row and dom_<uid>: one transaction.
+    vpopmail::DomainRows rows;
+    rows.domain = domain().name;
+    rows.dir_control = dir_control_text_;
+    rows.domains_dir_control_old = existing;
+    rows.domains_dir_control_new = domain_alloc.final_text;
+    s = ctx_->store->CommitDomain(rows);
+    if (!s.ok()) return fail(s);
+    CrashPoint("rows committed");
+    s = MarkSqlCommitted(journal);
+    if (!s.ok()) return fail(s);
+    CrashPoint("rows committed, marked");
+  }
   ctx_->report->domains_dir_control = domain_alloc.final_text;
   s = tx.Apply(AssignEntries(host_dir));
   if (!s.ok()) return fail(s);
@@ -509,127 +530,6 @@ Status DomainImport::Commit(DomainOutcome* out) {
   committed_ = true;
   CrashPoint("journal removed");
   return Status::OK();
-}
-
-// Everything that depends on where the domain lands: placeholders,
-// symlinks, vpasswd, the user .dir-control; then modes and mtimes of
-// directories, and one syncfs for the whole tree.
-Status DomainImport::FinishStaging(const HostPathSet& target) {
-  const std::optional<FileOwner>& chown = ctx_->chown;
-  for (const auto& path : rewrite_files_) {
-    auto text = ReadSmallFile(path, kMaxRewriteBytes);
-    if (!text.ok()) return text.status();
-    std::string data = *text;
-    Status s = FromPlaceholders(target, &data);
-    if (!s.ok()) return s.WithContext(path.substr(staging_.size() + 1));
-    struct stat st;
-    lstat(path.c_str(), &st);
-    int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return FromErrno("cannot rewrite " + path, errno);
-    bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-    struct timespec times[2] = {st.st_mtim, st.st_mtim};
-    ok = ok && futimens(fd, times) == 0;
-    int err = errno;
-    if (close(fd) != 0 && ok) {
-      ok = false;
-      err = errno;
-    }
-    if (!ok) return FromErrno("cannot rewrite " + path, err);
-  }
-  for (const auto& link : links_) {
-    std::string t = link.target;
-    Status s = FromPlaceholders(target, &t);
-    if (!s.ok()) return s.WithContext(link.disk.substr(staging_.size() + 1));
-    t = RebaseLink(target, link, t);
-    if (symlink(t.c_str(), link.disk.c_str()) != 0)
-      return FromErrno("cannot create symlink " + link.disk, errno);
-    if (chown && lchown(link.disk.c_str(), chown->uid, chown->gid) != 0)
-      return FromErrno("cannot chown symlink " + link.disk, errno);
-    struct timespec times[2] = {link.mtime, link.mtime};
-    if (utimensat(AT_FDCWD, link.disk.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
-      return FromErrno("cannot set mtime of symlink " + link.disk, errno);
-  }
-
-  VM_RETURN_IF_ERROR(CheckVpasswdLines(target.domain_dir, /*warn=*/false));
-  std::vector<VpasswdEntry> entries;
-  for (const auto& u : domain().users) {
-    VpasswdEntry e = u.entry;
-    e.dir = target.user_dirs.at(e.name);
-    entries.push_back(e);
-  }
-  VM_RETURN_IF_ERROR(vpopmail::OpenUserStore(opt().paths)->StageUsers(staging_, entries, chown));
-  VM_RETURN_IF_ERROR(WriteDefaultDelivery(target));
-  if (!entries.empty())
-    VM_RETURN_IF_ERROR(WriteFileAtomic(staging_ + "/.dir-control", dir_control_text_, 0600, chown));
-  int lock_fd = open((staging_ + "/.vpasswd.lock").c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (lock_fd >= 0) {
-    if (chown && fchown(lock_fd, chown->uid, chown->gid) != 0) {
-      close(lock_fd);
-      return FromErrno("cannot chown " + staging_ + "/.vpasswd.lock", errno);
-    }
-    close(lock_fd);
-  }
-  // Homes and buckets the archive had no entry for (e.g. a missing home).
-  for (const auto& [name, rel] : user_rel_) {
-    size_t slash = rel.rfind('/');
-    if (slash != std::string::npos)
-      VM_RETURN_IF_ERROR(MakeDirs(staging_ + "/" + rel.substr(0, slash), 0700, chown, nullptr));
-  }
-
-  // Deepest first, so setting a child's mtime does not disturb its parent.
-  std::stable_sort(dirs_.begin(), dirs_.end(), [](const PendingDir& a, const PendingDir& b) {
-    return std::count(a.disk.begin(), a.disk.end(), '/') > std::count(b.disk.begin(), b.disk.end(), '/');
-  });
-  for (const auto& d : dirs_) {
-    if (chmod(d.disk.c_str(), d.mode) != 0) return FromErrno("cannot chmod " + d.disk, errno);
-    struct timespec times[2] = {d.mtime, d.mtime};
-    if (utimensat(AT_FDCWD, d.disk.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
-      return FromErrno("cannot set mtime of " + d.disk, errno);
-  }
-  // One flush for the whole staging tree instead of an fsync per message.
-  return SyncFilesystemOf(staging_);
-}
-
-// A relative link (a shared folder, "../../0/bob/Maildir/.Shared") must
-// still reach the place it reached on the source when fresh hashing moves
-// its home or the home it points into; absolute ones went through the
-// placeholders already.
-std::string DomainImport::RebaseLink(const HostPathSet& target, const PendingLink& link,
-                                     const std::string& text) {
-  HostPathSet source;
-  source.vpopmail_home = ctx_->report->manifest.source.vpopmail_home;
-  source.qmail_dir = ctx_->report->manifest.source.qmail_dir;
-  source.domain_dir = domain().dir;
-  for (const auto& u : domain().users) source.user_dirs[u.entry.name] = NormalizePath(u.entry.dir);
-  auto from = EntryHostPath(source, link.rel);
-  auto to = EntryHostPath(target, link.rel);
-  if (!from || !to) return text;
-  auto rebased = RebaseRelativeLink(source, target, *from, *to, text);
-  if (rebased) return *rebased;
-  ctx_->report->warnings.push_back(domain().name + ": symlink " + EscapeC(link.rel) + " -> " + EscapeC(text) +
-                                   ": cannot be rewritten to reach what it reached on the source; carried unchanged");
-  return text;
-}
-
-// A domain without .qmail-default (made by another tool) gets the one
-// vadddomain writes, from templates/qmail-default.
-Status DomainImport::WriteDefaultDelivery(const HostPathSet& target) {
-  std::string path = staging_ + "/.qmail-default";
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0) return Status::OK();
-  std::string text = kBuiltinQmailDefaultTemplate;
-  if (const char* dir = std::getenv("VMIGRATE_TEMPLATE_DIR")) {
-    auto custom = ReadSmallFile(std::string(dir) + "/qmail-default", 65536);
-    if (custom.ok()) text = *custom;
-  }
-  auto replace = [&](const std::string& key, const std::string& value) {
-    for (size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + value.size()))
-      text.replace(pos, key.size(), value);
-  };
-  replace("@VPOPMAIL_HOME@", target.vpopmail_home);
-  replace("@DOMAIN_DIR@", target.domain_dir);
-  ctx_->report->warnings.push_back(domain().name + ": the archive has no .qmail-default; wrote one from the template");
-  return WriteFileAtomic(path, text, 0600, ctx_->chown);
 }
 
 }  // namespace vmigrate

@@ -49,6 +49,9 @@ class DomainImport : public EntrySink {
   /// `dir_control` (advanced as the real commit would), and its assign entries.
   std::vector<qmail::DomainAssign> PlanPlacement(std::optional<std::string>* dir_control,
                                                  DomainOutcome* out);
+  /// Dry run: kDataRefused when a MySQL target's columns cannot hold the
+  /// accounts as placed in `out` (UserStore::StageUsers); cdb: OK.
+  Status CheckRowsFit(const DomainOutcome& out);
   /// Moves the staged domain into place and registers it (its own journal
   /// and control transaction). On failure everything is rolled back.
   Status Commit(DomainOutcome* out);
@@ -78,6 +81,9 @@ class DomainImport : public EntrySink {
   Status ValidatePlaceholders();
   std::vector<qmail::DomainAssign> AssignEntries(const std::string& host_dir) const;
   Status FinishStaging(const HostPathSet& target);
+  std::vector<VpasswdEntry> TargetEntries(const HostPathSet& target) const;
+  // The target keeps vpasswd files (cdb): their line limit and lock file apply.
+  bool WritesVpasswd() const { return ctx_->store->Backend() == "cdb"; }
   std::string RebaseLink(const HostPathSet& target, const PendingLink& link, const std::string& text);
   Status WriteDefaultDelivery(const HostPathSet& target);
 

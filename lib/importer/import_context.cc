@@ -106,4 +106,12 @@ Status ImportContext::WriteEntry(const EntryHeader& h, const std::string& disk,
   return s;
 }
 
+Result<std::optional<std::string>> ImportContext::DomainsDirControl() const {
+  if (store && !store->KeepsDirControlFiles()) return store->ReadDomainsDirControl(report->owner.uid);
+  auto dc = ReadSmallFile(domains_disk + "/.dir-control", 4096);
+  if (dc.ok()) return std::optional<std::string>(*dc);
+  if (dc.status().code() == Status::Code::kNotFound) return std::optional<std::string>();
+  return dc.status();
+}
+
 }  // namespace vmigrate

@@ -19,6 +19,7 @@
 #include "core/atomic_file.h"
 #include "core/status.h"
 #include "importer/importer.h"
+#include "vpopmail/user_store.h"
 
 namespace vmigrate {
 
@@ -30,6 +31,17 @@ struct ImportContext {
   FileRecord manifest_record;       // the archive's manifest.yaml: its hash names the archive
   std::string vp_disk;              // the target's vpopmail home on disk
   std::string domains_disk;         // its domains/ on disk, symlinks followed (vpopmail chdir()s into it)
+  /// The target's accounts (OpenUserStore on options->paths); not owned.
+  vpopmail::UserStore* store = nullptr;
+  /// The manifest's source.backend ("cdb" when absent): how its pw_uid
+  /// values are meant (vpopmail::ConvertPwUid).
+  std::string source_backend = "cdb";
+
+  /// The domain-tree counter (where the next domain goes, reference §2.2)
+  /// as the target keeps it: domains/.dir-control, or with a store that
+  /// keeps no files its dom_<uid> row for the target owner's uid. nullopt
+  /// when there is none; errors other than a missing file are returned.
+  Result<std::optional<std::string>> DomainsDirControl() const;
 
   Status CheckInterrupted() const;
   /// Reads the current entry to its end, hashing it into `rec` (size, sha256).

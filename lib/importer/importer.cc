@@ -66,6 +66,9 @@ class Importer {
     // A bad folder name is refused before the archive is read.
     if (!opt_.into_folder.empty()) VM_RETURN_IF_ERROR(ValidateIntoFolder(opt_.into_folder));
     VM_RETURN_IF_ERROR(CheckTarget());
+    // The target's accounts: cdb, or MySQL (connects on first use).
+    store_ = vpopmail::OpenUserStore(opt_.paths);
+    ctx_.store = store_.get();
     VM_RETURN_IF_ERROR(OpenManifest());
     // A mailbox restore writes as the owner of the account's home.
     if (opt_.user.empty()) VM_RETURN_IF_ERROR(ResolveOwner());
@@ -512,9 +515,10 @@ class Importer {
   // The dry run's answer, from the target as it is now, placing domains
   // one after the other exactly as the commits would.
   Status PlanAll() {
-    auto dc = ReadSmallFile(ctx_.domains_disk + "/.dir-control", 4096);
+    auto dc = ctx_.DomainsDirControl();
     std::optional<std::string> dir_control;
     if (dc.ok()) dir_control = *dc;
+    else if (!jobs_.empty() && !ctx_.store->KeepsDirControlFiles()) return dc.status();
     qmail::ControlTransaction tx(opt_.paths, {});
     qmail::ExtraLines extras = want_server_ ? server_->Extras() : qmail::ExtraLines{};
     // Edits in the order the real run makes them: the server's own lines,
@@ -533,6 +537,7 @@ class Importer {
     for (auto& job : jobs_) {
       DomainOutcome& out = report_->domains[job.outcome];
       auto more = job.import->PlanPlacement(&dir_control, &out);
+      VM_RETURN_IF_ERROR(job.import->CheckRowsFit(out));
       entries.insert(entries.end(), more.begin(), more.end());
       auto edits = tx.Plan(entries, extras);
       if (!edits.ok()) return edits.status();
@@ -620,6 +625,7 @@ class Importer {
   const ImportOptions& opt_;
   ImportReport* report_;
   ImportContext ctx_;
+  std::unique_ptr<vpopmail::UserStore> store_;    // ctx_.store; outlives the jobs
   std::unique_ptr<ArchiveReader> reader_;
   RecordSpool spool_;
   std::vector<Job> jobs_;                         // in commit order

@@ -48,7 +48,9 @@ Status WriteJournal(const std::string& journal_dir, const JournalPlan& plan) {
     index += "edit" + Field(std::string(1, e.op)) + Field(e.file) + Field(e.line) + "\n";
   index += "userscdb" + Field(plan.users_cdb) + "\n";
   index += "morercpthostscdb" + Field(plan.morercpthosts_cdb) + "\n";
-  index += "dircontrol" + Field(plan.dir_control) + "\n";
+  if (!plan.dir_control.empty()) index += "dircontrol" + Field(plan.dir_control) + "\n";
+  if (!plan.sql_domain.empty())
+    index += "sql" + Field(plan.sql_domain) + Field(std::to_string(plan.sql_uid)) + "\n";
   VM_RETURN_IF_ERROR(WriteFileAtomic(journal_dir + "/index", index, 0600));
   return SyncDirectory(journal_dir.substr(0, journal_dir.rfind('/')));
 }
@@ -73,6 +75,12 @@ Result<JournalPlan> ReadJournal(const std::string& journal_dir) {
     else if (f[0] == "userscdb" && f.size() == 2) plan.users_cdb = f[1];
     else if (f[0] == "morercpthostscdb" && f.size() == 2) plan.morercpthosts_cdb = f[1];
     else if (f[0] == "dircontrol" && f.size() == 2) plan.dir_control = f[1];
+    else if (f[0] == "sql" && f.size() == 3 && !f[1].empty()) {
+      unsigned long long uid = 0;
+      if (!ParseUint64(f[2], &uid)) return Bad(journal_dir, lines[k]);
+      plan.sql_domain = f[1];
+      plan.sql_uid = static_cast<unsigned long>(uid);
+    }
     else return Bad(journal_dir, lines[k]);
   }
   auto old_text = ReadSmallFile(journal_dir + "/dircontrol.old", 4096);
@@ -117,7 +125,38 @@ Status UndoControlEdits(const JournalPlan& plan, bool always_rebuild_cdbs) {
   return Status::OK();
 }
 
-Result<bool> RecoverJournal(const std::string& journal_dir) {
+namespace {
+
+// The SQL step of a journal: the domain's rows go (RemoveDomain is
+// idempotent, so also when the transaction never committed), and dom_<uid>
+// goes back the way domains/.dir-control does below: to the old text if
+// it is still ours, unchanged if ours never landed, one user less if
+// another domain was added since ours.
+Status UndoSqlStep(const std::string& journal_dir, const JournalPlan& plan, vpopmail::UserStore* store) {
+  if (!store)
+    return Status::InvalidInput(journal_dir + ": the interrupted import wrote MySQL rows for " + plan.sql_domain +
+                                ", but this run has no MySQL store to take them back (--backend?)");
+  auto now = store->ReadDomainsDirControl(plan.sql_uid);
+  if (!now.ok()) return now.status().WithContext("recovery");
+  auto old_text = ReadSmallFile(journal_dir + "/dircontrol.old", 4096);
+  std::optional<std::string> old;
+  if (old_text.ok()) old = *old_text;
+  struct stat st;
+  const bool committed = lstat((journal_dir + "/sql.done").c_str(), &st) == 0;
+  std::optional<std::string> put_back = *now;
+  if (now->has_value() && **now == plan.dir_control_new) {
+    put_back = old;
+  } else if (committed && now->has_value() && *now != old) {
+    vpopmail::DirControl dc = vpopmail::DirControl::Parse(**now);
+    if (dc.cur_users > 0) --dc.cur_users;
+    put_back = dc.Serialize();
+  }
+  return store->RemoveDomain(plan.sql_domain, plan.sql_uid, put_back).WithContext("recovery");
+}
+
+}  // namespace
+
+Result<bool> RecoverJournal(const std::string& journal_dir, vpopmail::UserStore* store) {
   struct stat st;
   if (lstat(journal_dir.c_str(), &st) != 0) return false;
   if (lstat((journal_dir + "/index").c_str(), &st) != 0) {
@@ -128,12 +167,15 @@ Result<bool> RecoverJournal(const std::string& journal_dir) {
   auto read = ReadJournal(journal_dir);
   if (!read.ok()) return read.status();
   const JournalPlan& plan = *read;
+  // The rows first: a store that cannot be reached leaves everything as it was.
+  if (!plan.sql_domain.empty()) VM_RETURN_IF_ERROR(UndoSqlStep(journal_dir, plan, store));
   VM_RETURN_IF_ERROR(UndoControlEdits(plan, /*always_rebuild_cdbs=*/false).WithContext("recovery"));
 
   // domains/.dir-control: put it back if it is still what we wrote; if
   // another domain was added since, give our allocation back the way
   // vdeldomain does (the counter goes down, the bucket does not move).
-  auto now = ReadSmallFile(plan.dir_control, 4096);
+  auto now = plan.dir_control.empty() ? Result<std::string>(Status::NotFound("no file"))
+                                      : ReadSmallFile(plan.dir_control, 4096);
   auto old_text = ReadSmallFile(journal_dir + "/dircontrol.old", 4096);
   auto new_text = ReadSmallFile(journal_dir + "/dircontrol.new", 4096);
   // Only if our write happened (the marker follows it): another import may
@@ -160,6 +202,10 @@ Result<bool> RecoverJournal(const std::string& journal_dir) {
 
 Status MarkDirControlWritten(const std::string& journal_dir) {
   return WriteFileAtomic(journal_dir + "/dircontrol.done", "", 0600);
+}
+
+Status MarkSqlCommitted(const std::string& journal_dir) {
+  return WriteFileAtomic(journal_dir + "/sql.done", "", 0600);
 }
 
 Status RemoveJournal(const std::string& journal_dir) {

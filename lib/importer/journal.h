@@ -17,7 +17,11 @@
 //   created <dir>          a bucket dir the commit creates (0 or more)
 //   existed <0|1> <file>   whether a control file existed before
 //   edit <+|-> <file> <line>
-//   dircontrol <file>
+//   dircontrol <file>      domains/.dir-control (a cdb target)
+//   sql <domain> <uid>     a MySQL target: the commit inserts the domain's rows
+//                          and sets dir_control row dom_<uid> (dircontrol.old
+//                          and .new hold that row's text); "sql.done" once
+//                          the transaction committed
 #ifndef VMIGRATE_IMPORTER_JOURNAL_H_
 #define VMIGRATE_IMPORTER_JOURNAL_H_
 
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "vpopmail/user_store.h"
 
 namespace vmigrate {
 
@@ -44,6 +49,11 @@ struct JournalPlan {
   std::string dir_control;                // domains/.dir-control
   std::optional<std::string> dir_control_old;
   std::string dir_control_new;
+  // A target whose store keeps dir_control rows (vpopmail/user_store.h
+  // KeepsDirControlFiles() false): the domain the commit adds rows for and
+  // the vpopmail uid of its dom_<uid> row. Empty: no SQL step.
+  std::string sql_domain;
+  unsigned long sql_uid = 0;
 };
 
 std::string JournalDir(const std::string& domains_dir_on_disk, const std::string& domain);
@@ -64,12 +74,17 @@ Result<JournalPlan> ReadJournal(const std::string& journal_dir);
 Status UndoControlEdits(const JournalPlan& plan, bool always_rebuild_cdbs);
 
 /// Undoes what an interrupted commit did and removes the journal. Returns
-/// false (and changes nothing) when there is no journal. The caller holds
-/// the control-file locks.
-Result<bool> RecoverJournal(const std::string& journal_dir);
+/// false (and changes nothing) when there is no journal. A journal with an
+/// SQL step takes the domain's rows back through `store`
+/// (UserStore::RemoveDomain, idempotent) and needs it: kInvalidInput
+/// without. The caller holds the control-file locks.
+Result<bool> RecoverJournal(const std::string& journal_dir, vpopmail::UserStore* store = nullptr);
 
 /// Records that domains/.dir-control now holds dir_control_new.
 Status MarkDirControlWritten(const std::string& journal_dir);
+
+/// Records that the SQL step (UserStore::CommitDomain) committed.
+Status MarkSqlCommitted(const std::string& journal_dir);
 
 /// Removes a journal after a complete commit.
 Status RemoveJournal(const std::string& journal_dir);

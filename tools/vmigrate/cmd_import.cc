@@ -472,6 +472,15 @@ Handler AddImport(CLI::App* app) {
                   "mark the domain as created by move ID (8-64 of [0-9a-f]) so that 'cutover discard "
                   "DOMAIN --move-id ID' can take this import back; a full archive of one domain only")
       ->type_name("ID");
+  app->add_flag("--mysql-widen-columns", f->paths.mysql_widen_columns,
+                "a MySQL target with vpopmail 5.4's narrow columns that a value does not fit "
+                "(pw_passwd char(40) and a SHA-512 crypt, ...): widen them to vpopmail 5.6's "
+                "widths instead of refusing (exit 8); nothing is ever truncated");
+  app->add_option("--mysql-layout", f->paths.mysql_layout,
+                  "the table layout a MySQL target whose database is still empty gets: many "
+                  "(one vpopmail table, vpopmail's default) or perdomain (one table per domain); "
+                  "a database with vpopmail's tables keeps its own")
+      ->check(CLI::IsMember({"many", "perdomain"}));
   app->add_flag("--no-reload", f->no_reload, "do not send SIGHUP to qmail-send afterwards");
   app->add_flag("--qmail-programs", f->qmail_programs,
                 "rebuild users/cdb and morercpthosts.cdb with qmail-newu/qmail-newmrh instead "

@@ -38,6 +38,7 @@ struct PathFlags {
   std::string mysql_config;      // --mysql-config FILE
   std::string mysql_socket;      // --mysql-socket PATH
   bool mysql_widen_columns = false;
+  std::string mysql_layout;      // import --mysql-layout many|perdomain
   void Add(CLI::App* app);
   Result<HostPaths> Resolve() const;
 };

@@ -44,6 +44,7 @@ Result<HostPaths> PathFlags::Resolve() const {
   paths->mysql_config = mysql_config;
   paths->mysql_socket = mysql_socket;
   paths->mysql_widen_columns = mysql_widen_columns;
+  paths->mysql_layout = mysql_layout;
   return paths;
 }
 
