@@ -37,8 +37,6 @@ struct ManifestUser {
   std::string email;
   std::string domain;
   std::string password;
-  /// The crypt column ("(empty)" in the MySQL fixtures for an empty hash).
-  std::string crypt;
 };
 
 inline std::vector<std::string> SplitTabs(const std::string& line) {
@@ -70,7 +68,6 @@ inline std::vector<ManifestUser> ParseManifestUsers(const std::string& manifest_
     u.email = f[0];
     u.domain = f[0].substr(f[0].find('@') + 1);
     u.password = f[3];
-    if (f.size() > 5) u.crypt = f[5];
     users.push_back(u);
   }
   return users;
