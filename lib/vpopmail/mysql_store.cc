@@ -328,6 +328,26 @@ Status MySqlUserStore::CheckDomainAbsent(const std::string& domain) {
   return Status::OK();
 }
 
+Result<std::vector<std::string>> MySqlUserStore::NotCarried(const qmail::DomainLocation& where) {
+  auto db = Db();
+  if (!db.ok()) return db.status().WithContext(where.domain);
+  std::vector<std::string> notes;
+  const std::pair<const char*, const char*> tables[] = {
+      {"lastauth", " (last logins)"}, {"ip_alias_map", " (IP alias domains)"}, {"vlog", " (SQL auth log)"}};
+  for (const auto& [table, what] : tables) {
+    auto has = HasTable(table);
+    if (!has.ok()) return has.status().WithContext(where.domain);
+    if (!*has) continue;
+    auto n = (*db)->Query(std::string("SELECT COUNT(*) FROM ") + table + " WHERE domain = ?", {where.domain});
+    if (!n.ok()) return n.status().WithContext(where.domain);
+    if (Text((*n)[0][0]) != "0") notes.push_back(std::string(table) + ": " + Text((*n)[0][0]) + " rows" + what + " not carried");
+  }
+  auto relay = HasTable("relay");
+  if (!relay.ok()) return relay.status().WithContext(where.domain);
+  if (*relay) notes.push_back("relay: table present (POP-before-SMTP, host-wide), not carried");
+  return notes;
+}
+
 std::vector<StoreProblem> MySqlUserStore::CheckConsistency(const qmail::DomainLocation& where,
                                                            const std::vector<VpasswdEntry>& users) {
   std::vector<StoreProblem> problems;

@@ -74,6 +74,11 @@ class MySqlUserStore : public UserStore {
   /// or limits rows for `domain`, or (perdomain) its table, which may
   /// belong to a colliding domain.
   Status CheckDomainAbsent(const std::string& domain) override;
+  /// "lastauth: N rows (last logins) not carried", "ip_alias_map: N rows
+  /// not carried", "vlog: N rows (SQL auth log) not carried" for the
+  /// domain's rows, "relay: table present (POP-before-SMTP, host-wide), not
+  /// carried"; only for tables the database has.
+  Result<std::vector<std::string>> NotCarried(const qmail::DomainLocation& where) override;
   /// The rows of the domain ordered by pw_name's bytes (as vpasswd is
   /// sorted), pw_uid as MySQL holds it (0 = POP, see ConvertPwUid);
   /// has_clear = the table has pw_clear_passwd; NULL reads as "" (reported

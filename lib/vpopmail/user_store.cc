@@ -170,6 +170,9 @@ class AutoUserStore : public UserStore {
     return For(where)->ReadDomainFiles(where);
   }
   Status CheckDomainAbsent(const std::string& domain) override { return mysql_->CheckDomainAbsent(domain); }
+  Result<std::vector<std::string>> NotCarried(const qmail::DomainLocation& where) override {
+    return For(where)->NotCarried(where);
+  }
   Result<std::vector<VpasswdEntry>> ReadUsers(const qmail::DomainLocation& where) override {
     return For(where)->ReadUsers(where);
   }

@@ -98,6 +98,15 @@ class UserStore {
   /// is there). cdb: false (the importer checks the directory).
   virtual Status CheckDomainAbsent(const std::string& domain) = 0;
 
+  /// What the backend keeps about the domain at `where` that vmigrate does
+  /// not carry, one report line each (e.g. "lastauth: 18 rows (last logins)
+  /// not carried"). MySQL: lastauth, ip_alias_map and vlog rows of the
+  /// domain, a relay table (host-wide). cdb: none.
+  virtual Result<std::vector<std::string>> NotCarried(const qmail::DomainLocation& where) {
+    (void)where;
+    return std::vector<std::string>{};
+  }
+
   /// Every account of the domain at `where`, every field verbatim, in the
   /// backend's order. kNotFound when the domain has no user database;
   /// kCorrupt naming the line for an unreadable entry.

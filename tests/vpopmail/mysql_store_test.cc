@@ -264,6 +264,24 @@ TEST_F(MySqlStoreTest, CheckDomainAbsentRefusesRowsTablesAndCollisions) {
   EXPECT_NE(s.message().find("1 rows in MySQL table valias"), std::string::npos) << s.message();
 }
 
+TEST_F(MySqlStoreTest, LastauthAndHostStateAreReportedAsNotCarried) {
+  Load("real-mysql-many");
+  MySqlUserStore store(paths_);
+  qmail::DomainLocation com = Locate("example.com");
+  auto notes = store.NotCarried(com);
+  ASSERT_TRUE(notes.ok()) << notes.status().message();
+  EXPECT_EQ(*notes, std::vector<std::string>{"lastauth: 18 rows (last logins) not carried"});
+  server().Sql(db_, "CREATE TABLE relay (ip_addr char(18) not null, timestamp char(12), primary key (ip_addr))");
+  server().Sql(db_, "CREATE TABLE ip_alias_map (ip_addr char(18) not null, domain char(96), primary key (ip_addr))");
+  server().Sql(db_, "INSERT INTO ip_alias_map VALUES ('10.1.1.1', 'example.com')");
+  MySqlUserStore fresh(paths_);
+  notes = fresh.NotCarried(com);
+  ASSERT_TRUE(notes.ok()) << notes.status().message();
+  EXPECT_EQ(*notes, (std::vector<std::string>{"lastauth: 18 rows (last logins) not carried",
+                                              "ip_alias_map: 1 rows (IP alias domains) not carried",
+                                              "relay: table present (POP-before-SMTP, host-wide), not carried"}));
+}
+
 TEST_F(MySqlStoreTest, ConsistencyWarnsAboutTheCounterAndTheHalfMadeAccount) {
   Load("real-mysql-perdomain");
   MySqlUserStore store(paths_);

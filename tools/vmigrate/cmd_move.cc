@@ -129,6 +129,10 @@ std::vector<std::string> Mover::Local(std::vector<std::string> words) const {
   words.insert(words.end() - 2, paths_.root);
   words.insert(words.end() - 1, paths_.vpopmail_home);
   words.push_back(paths_.qmail_dir);
+  // The old host's backend as given (a MySQL host's export and state).
+  words.insert(words.end(), {"--backend", paths_.backend});
+  if (!paths_.mysql_config.empty()) words.insert(words.end(), {"--mysql-config", paths_.mysql_config});
+  if (!paths_.mysql_socket.empty()) words.insert(words.end(), {"--mysql-socket", paths_.mysql_socket});
   return words;
 }
 
