@@ -108,9 +108,17 @@ inline DovecotIdentity PickIdentity() {
 
 class DovecotServer {
  public:
+  /// The passdb and userdb blocks for a passwd-file
+  /// (user:{CRYPT}hash:uid:gid::home::) that serves both.
+  static std::string PasswdFileAuth(const std::string& passwd_file) {
+    return "passdb {\n  driver = passwd-file\n  args = scheme=CRYPT username_format=%u " + passwd_file +
+           "\n}\nuserdb {\n  driver = passwd-file\n  args = username_format=%u " + passwd_file + "\n}\n";
+  }
+
   /// `work` is an empty directory for config, sockets, state and log;
-  /// `passwd_file` the passdb/userdb file (user:{CRYPT}hash:uid:gid::home::).
-  DovecotServer(const std::string& work, const std::string& passwd_file, const DovecotIdentity& id)
+  /// `auth` the passdb and userdb blocks of dovecot.conf (PasswdFileAuth,
+  /// or an SQL passdb/userdb).
+  DovecotServer(const std::string& work, const std::string& auth, const DovecotIdentity& id)
       : work_(work) {
     namespace fs = std::filesystem;
     fs::create_directories(work_ + "/base");
@@ -139,9 +147,7 @@ class DovecotServer {
       // (dovecot-uidlist, dovecot-uidvalidity) is written into the Maildirs.
       << "mail_location = maildir:%h/Maildir:INDEX=MEMORY\n"
       << "pop3_uidl_format = %f\n"
-      << "passdb {\n  driver = passwd-file\n  args = scheme=CRYPT username_format=%u " << passwd_file
-      << "\n}\n"
-      << "userdb {\n  driver = passwd-file\n  args = username_format=%u " << passwd_file << "\n}\n"
+      << auth
       << "service imap-login {\n  chroot =\n  service_count = 0\n"
       << "  inet_listener imap {\n    port = " << imap_port_ << "\n  }\n"
       << "  inet_listener imaps {\n    port = 0\n  }\n}\n"

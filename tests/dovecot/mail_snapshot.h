@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -245,50 +246,37 @@ inline void PrepareTree(const std::string& root, const std::vector<std::string>&
   }
 }
 
-/// Serves the vpopmail tree under `root` (whose qmail dir is `qmail_host`,
-/// a host path) with a fresh Dovecot and returns what every user in `users`
-/// sees. `work` is an empty dir for Dovecot's own files.
-inline void ServeAndSnapshot(const std::string& root, const std::string& qmail_host,
-                             const std::vector<ManifestUser>& users, const std::string& work,
-                             MailSnapshot* snapshot) {
-  DovecotIdentity id = PickIdentity();
+/// Makes `work` (an empty dir for Dovecot's own files) and lets Dovecot's
+/// unprivileged processes read the config and passdb files in it.
+inline void MakeWorkDir(const std::string& work) {
   fs::create_directories(work);
   chmod(work.c_str(), 0755);
-  // Dovecot's unprivileged processes read the config and passwd file here.
   struct stat parent_st;
   std::string parent = fs::path(work).parent_path().string();
   if (stat(parent.c_str(), &parent_st) == 0) chmod(parent.c_str(), (parent_st.st_mode & 07777) | 0111);
-  std::string assign = ReadFile(root + qmail_host + "/users/assign");
-  std::set<std::string> domains;
-  for (const auto& u : users) domains.insert(u.domain);
-  std::vector<std::string> domain_disks, maildirs;
-  std::ostringstream passwd;
-  for (const auto& domain : domains) {
-    std::string dir = AssignDomainDir(assign, domain);
-    ASSERT_FALSE(dir.empty()) << domain << " is not in " << root + qmail_host << "/users/assign";
-    domain_disks.push_back(root + dir);
-    auto logins = ReadVpasswdLogins(ReadFile(root + dir + "/vpasswd"));
-    ASSERT_FALSE(logins.empty()) << "no vpasswd entries in " << root + dir;
-    for (const auto& [name, login] : logins) {
-      // vpasswd holds host paths; on disk the tree sits under root.
-      std::string home = root + login.dir;
-      maildirs.push_back(home + "/Maildir");
-      passwd << name << "@" << domain << ":{CRYPT}" << login.crypt << ":" << id.mail_uid << ":"
-             << id.mail_gid << "::" << home << "::\n";
-    }
-  }
+}
+
+/// Called while the server runs, after the snapshot is taken (extra checks
+/// such as "this user must not log in").
+using WhileServing = std::function<void(const DovecotServer&)>;
+
+/// Serves the vpopmail tree under `root` with a fresh Dovecot whose passdb
+/// and userdb are `auth` (dovecot.conf blocks) and returns what every user in
+/// `users` sees. `domain_disks` and `maildirs` are on-disk paths: they are
+/// made readable to Dovecot and seeded (PrepareTree). `work` is an empty dir
+/// for Dovecot's own files (MakeWorkDir).
+inline void ServeUsers(const std::string& root, const std::string& auth, const std::vector<std::string>& domain_disks,
+                       const std::vector<std::string>& maildirs, const std::vector<ManifestUser>& users,
+                       const std::string& work, MailSnapshot* snapshot, const WhileServing& while_serving = {}) {
+  DovecotIdentity id = PickIdentity();
   PrepareTree(root, domain_disks, maildirs, id);
-  std::string passwd_file = work + "/passwd";
-  WriteFile(passwd_file, passwd.str());
-  chmod(passwd_file.c_str(), 0644);
 
   // The free ports are picked before Dovecot binds them; if another process
   // took one meanwhile, try again with new ones.
   std::unique_ptr<DovecotServer> started;
   std::string error;
   for (int attempt = 1; attempt <= 3 && !started; ++attempt) {
-    auto candidate =
-        std::make_unique<DovecotServer>(work + "/server" + std::to_string(attempt), passwd_file, id);
+    auto candidate = std::make_unique<DovecotServer>(work + "/server" + std::to_string(attempt), auth, id);
     if (candidate->Start(&error)) started = std::move(candidate);
   }
   ASSERT_TRUE(started) << "Dovecot did not start:\n" << error;
@@ -321,6 +309,7 @@ inline void ServeAndSnapshot(const std::string& root, const std::string& qmail_h
   std::vector<std::thread> threads;
   for (int t = 0; t < 6; ++t) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
+  if (while_serving) while_serving(server);
   server.Stop();
   if (failed_users > 0) ADD_FAILURE() << failed_users << " users could not be served by Dovecot at "
                                       << root << "\n" << server.LogProblems().substr(0, 20000);
@@ -330,6 +319,40 @@ inline void ServeAndSnapshot(const std::string& root, const std::string& qmail_h
     for (const auto& l : lines[i]) dump += users[i].email + " " + l + "\n";
   }
   WriteFile(work + "/snapshot.txt", dump);  // kept with the test dir on failure
+}
+
+/// Serves the vpopmail tree under `root` (whose qmail dir is `qmail_host`,
+/// a host path) with a fresh Dovecot reading a passwd-file made from each
+/// domain's vpasswd, and returns what every user in `users` sees. `work` is
+/// an empty dir for Dovecot's own files.
+inline void ServeAndSnapshot(const std::string& root, const std::string& qmail_host,
+                             const std::vector<ManifestUser>& users, const std::string& work,
+                             MailSnapshot* snapshot) {
+  DovecotIdentity id = PickIdentity();
+  MakeWorkDir(work);
+  std::string assign = ReadFile(root + qmail_host + "/users/assign");
+  std::set<std::string> domains;
+  for (const auto& u : users) domains.insert(u.domain);
+  std::vector<std::string> domain_disks, maildirs;
+  std::ostringstream passwd;
+  for (const auto& domain : domains) {
+    std::string dir = AssignDomainDir(assign, domain);
+    ASSERT_FALSE(dir.empty()) << domain << " is not in " << root + qmail_host << "/users/assign";
+    domain_disks.push_back(root + dir);
+    auto logins = ReadVpasswdLogins(ReadFile(root + dir + "/vpasswd"));
+    ASSERT_FALSE(logins.empty()) << "no vpasswd entries in " << root + dir;
+    for (const auto& [name, login] : logins) {
+      // vpasswd holds host paths; on disk the tree sits under root.
+      std::string home = root + login.dir;
+      maildirs.push_back(home + "/Maildir");
+      passwd << name << "@" << domain << ":{CRYPT}" << login.crypt << ":" << id.mail_uid << ":"
+             << id.mail_gid << "::" << home << "::\n";
+    }
+  }
+  std::string passwd_file = work + "/passwd";
+  WriteFile(passwd_file, passwd.str());
+  chmod(passwd_file.c_str(), 0644);
+  ServeUsers(root, DovecotServer::PasswdFileAuth(passwd_file), domain_disks, maildirs, users, work, snapshot);
 }
 
 }  // namespace vmigrate::testing::dovecot
