@@ -61,6 +61,8 @@ class Exporter {
       auto loc = qmail::LocateDomain(opt_.paths, names[i]);
       if (!loc.ok()) return loc.status();
       work_[i].loc = *loc;
+      // "auto" reads a domain whose dir still has a vpasswd from cdb.
+      work_[i].backend = vpopmail::OpenUserStoreFor(opt_.paths, *loc)->Backend();
       auto dir = storage_.Resolve(loc->dir);
       if (!dir.ok()) return dir.status().WithContext(loc->domain + ": domain directory " + loc->dir);
       work_[i].disk = dir->disk;
@@ -179,7 +181,9 @@ class Exporter {
     m.source.hostname = SourceHostname(opt_.paths);
     m.source.vpopmail_home = opt_.paths.vpopmail_home;
     m.source.qmail_dir = opt_.paths.qmail_dir;
-    m.source.backend = store_->Backend();
+    // One backend per archive: the first domain's; pw_uid of a domain another
+    // backend keeps (a cdb domain on an "auto" MySQL host) is converted to it.
+    m.source.backend = work_.empty() ? store_->Backend() : work_[0].backend;
     if (m.source.backend == "mysql") m.source.mysql_layout = store_->Layout();
     for (DomainWork& work : work_) {
       w_ = &work;
@@ -228,6 +232,7 @@ class Exporter {
     // The unlocked view: a cutover's login lock never travels (login_lock.h).
     auto users = vpopmail::ReadUsersUnlocked(store_.get(), opt_.paths, w_->loc);
     if (!users.ok()) return users.status();
+    for (VpasswdEntry& e : *users) e.uid = vpopmail::ConvertPwUid(e.uid, w_->backend, m.source.backend);
     // Informational (the importer allocates afresh): a counter that cannot
     // be read is noted, not fatal.
     auto dc = store_->ReadDirControl(w_->loc);
@@ -349,7 +354,7 @@ class Exporter {
   // move describe the same accounts alike (share/doc/state-format.md).
   std::string StateLine(const VpasswdEntry& e) const {
     VpasswdEntry shown = e;
-    shown.uid = vpopmail::ConvertPwUid(e.uid, store_->Backend(), "cdb");
+    shown.uid = vpopmail::ConvertPwUid(e.uid, report_->manifest.source.backend, "cdb");
     return StateUserLine(shown);
   }
 
@@ -885,6 +890,7 @@ class Exporter {
   struct DomainWork {
     qmail::DomainLocation loc;
     std::string disk;                   // the domain dir on disk
+    std::string backend;                // the store that keeps it (OpenUserStoreFor)
     HostPathSet path_set;               // source paths that become placeholders
     std::set<std::string> user_homes;   // relative to the domain dir
     std::set<std::string> buckets;

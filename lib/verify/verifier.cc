@@ -74,7 +74,7 @@ class Verifier {
     if (!installed.ok()) return installed.status();
     domain_.users = *installed;
     domain_.source_backend = manifest_.source.backend;
-    domain_.backend = store->Backend();
+    domain_.backend = vpopmail::OpenUserStoreFor(opt_.paths, domain_.loc)->Backend();
     auto store_files = store->ReadDomainFiles(domain_.loc);
     if (!store_files.ok()) return store_files.status().WithContext(d.name);
     for (auto& f : *store_files) domain_.store_files[f.rel] = std::move(f);
