@@ -47,7 +47,9 @@ class MysqlSourceHost {
   }
   // Runs vmigrate with the source flags; every output is checked for the password.
   CommandResult Vm(std::vector<std::string> args) {
-    CommandResult r = RunVmigrate(Concat(std::move(args), Flags()));
+    // inspect reads only the archive: it takes no host flags.
+    const bool host = args[0] != "inspect";
+    CommandResult r = RunVmigrate(host ? Concat(std::move(args), Flags()) : std::move(args));
     ExpectNoPassword(r.out, "stdout");
     ExpectNoPassword(r.err, "stderr");
     return r;

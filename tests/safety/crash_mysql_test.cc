@@ -28,10 +28,17 @@ const std::string kMysqlConfig = "srv/vpopmail/etc/vpopmail.mysql";
 
 MariaDbServer& Server() { return MariaDbServer::Shared(); }
 
-// A target whose vpopmail.mysql names a new empty database.
+// A target whose vpopmail.mysql names a new database holding only the
+// many-domains user table with vpopmail 5.6's widths (real-small's SHA-512
+// crypts do not fit 5.4's pw_passwd char(40)).
 std::string MakeMysqlTarget(const std::string& root) {
   cli::MakeEmptyTarget(root);
   std::string db = Server().CreateDatabase("crash");
+  CommandResult made = Server().Sql(
+      db, "CREATE TABLE vpopmail (pw_name varchar(64) NOT NULL, pw_domain varchar(96) NOT NULL, "
+          "pw_passwd varchar(128), pw_uid int, pw_gid int, pw_gecos varchar(64), pw_dir varchar(160), "
+          "pw_shell varchar(20), pw_clear_passwd varchar(128), PRIMARY KEY (pw_name, pw_domain))");
+  EXPECT_EQ(made.exit_code, 0) << made.err;
   WriteVpopmailMysql(root + "/" + kMysqlConfig, Server(), db);
   return db;
 }
