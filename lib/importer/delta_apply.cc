@@ -62,6 +62,13 @@ Status DeltaApply::RecoverInterrupted() {
   auto dir = ResolveUnderRoot(opt().paths.root, loc_.dir);
   if (!dir.ok()) return dir.status().WithContext(loc_.domain);
   domain_disk_ = dir->disk;
+  // A delta's user changes are rewritten as vpasswd files; a domain whose
+  // accounts are MySQL rows would lose them, so it is refused before
+  // anything changes, its lock file included (tail deltas, which add only
+  // messages, are TailApply's and still apply).
+  if (ctx_->store->Backend() != "cdb" && !std::filesystem::exists(domain_disk_ + "/vpasswd"))
+    return Status::Unsupported(loc_.domain + ": importing a delta into a domain whose accounts are in MySQL "
+                               "is not supported yet; import a full archive of the domain instead");
   if (!opt().dry_run) {
     // vpopmail's own lock on the domain's accounts, held from before the
     // base check to the end: a second import of this domain (or vadduser)

@@ -52,6 +52,10 @@ DomainImport::~DomainImport() {
   }
 }
 
+// A MySQL target keeps its counters in dir_control rows, read without the
+// .dir-control file reader's quirks (vpopmail/dir_control.h AllocateBuckets).
+bool DomainImport::RowCounters() const { return !ctx_->store->KeepsDirControlFiles(); }
+
 std::vector<std::string> DomainImport::AllNames() const {
   std::vector<std::string> names = {domain().name};
   names.insert(names.end(), domain().aliases.begin(), domain().aliases.end());
@@ -103,7 +107,7 @@ Status DomainImport::CheckAbsent() const {
   auto dc = ctx_->DomainsDirControl();
   std::optional<std::string> existing;
   if (dc.ok()) existing = *dc;
-  std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
+  std::string bucket = vpopmail::AllocateBuckets(existing, 1, RowCounters()).buckets[0];
   for (const std::string& b : {std::string(), bucket}) {
     std::string host = opt().paths.vpopmail_home + "/domains/" + (b.empty() ? "" : b + "/") +
                        domain().name;
@@ -157,7 +161,7 @@ Status DomainImport::PlanUsers() {
   };
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return rank(a) < rank(b); });
-  vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(std::nullopt, users.size());
+  vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(std::nullopt, users.size(), RowCounters());
   dir_control_text_ = alloc.final_text;
   for (size_t k = 0; k < order.size(); ++k) {
     const std::string& name = users[order[k]].entry.name;
@@ -171,7 +175,7 @@ Status DomainImport::PlanUsers() {
 Result<std::string> DomainImport::PredictedDomainDir() const {
   auto dc = ctx_->DomainsDirControl();
   if (!dc.ok()) return dc.status();
-  const std::string bucket = vpopmail::AllocateBuckets(*dc, 1).buckets[0];
+  const std::string bucket = vpopmail::AllocateBuckets(*dc, 1, RowCounters()).buckets[0];
   return opt().paths.vpopmail_home + "/domains/" + (bucket.empty() ? "" : bucket + "/") +
          domain().name;
 }
@@ -207,7 +211,7 @@ Result<std::string> DomainImport::StagingParent() const {
   auto dc = ctx_->DomainsDirControl();
   std::optional<std::string> existing;
   if (dc.ok()) existing = *dc;
-  std::string bucket = vpopmail::AllocateBuckets(existing, 1).buckets[0];
+  std::string bucket = vpopmail::AllocateBuckets(existing, 1, RowCounters()).buckets[0];
   if (bucket.empty()) return ctx_->domains_disk;
   auto dir = ResolveUnderRoot(opt().paths.root, opt().paths.domains_dir() + "/" + bucket);
   if (!dir.ok()) return dir.status().WithContext(domain().name);
@@ -384,7 +388,7 @@ std::vector<qmail::DomainAssign> DomainImport::AssignEntries(const std::string& 
 
 std::vector<qmail::DomainAssign> DomainImport::PlanPlacement(std::optional<std::string>* dir_control,
                                                              DomainOutcome* out) {
-  vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(*dir_control, 1);
+  vpopmail::BucketAllocation alloc = vpopmail::AllocateBuckets(*dir_control, 1, RowCounters());
   const std::string& bucket = alloc.buckets[0];
   std::string host_dir = opt().paths.vpopmail_home + "/domains/" +
                          (bucket.empty() ? "" : bucket + "/") + domain().name;
@@ -425,7 +429,7 @@ Status DomainImport::Commit(DomainOutcome* out) {
   auto dc_old = ctx_->DomainsDirControl();
   if (!dc_old.ok()) return dc_old.status();
   const std::optional<std::string> existing = *dc_old;
-  vpopmail::BucketAllocation domain_alloc = vpopmail::AllocateBuckets(existing, 1);
+  vpopmail::BucketAllocation domain_alloc = vpopmail::AllocateBuckets(existing, 1, RowCounters());
   const std::string& bucket = domain_alloc.buckets[0];
   std::string host_dir = paths.vpopmail_home + "/domains/" + (bucket.empty() ? "" : bucket + "/") +
                          domain().name;

@@ -31,6 +31,7 @@ class DomainImport : public EntrySink {
   const ManifestDomain& domain() const { return *domain_; }
   /// The domain and its alias domains.
   std::vector<std::string> AllNames() const;
+  bool RowCounters() const;
 
   /// Rolls back an earlier run of this domain's import that died half-way.
   Status RecoverInterrupted();

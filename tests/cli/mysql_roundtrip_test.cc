@@ -337,6 +337,27 @@ TEST_F(MysqlRoundTripTest, DryRunWritesNothing) {
 }
 
 // The database already holds the domain (no dir, no users/assign line).
+// A delta's user changes are written as vpasswd files: into a domain whose
+// accounts are MySQL rows it is refused before anything changes.
+TEST_F(MysqlRoundTripTest, DeltaIntoAMysqlDomainIsRefusedAndChangesNothing) {
+  Host src = MysqlSource("real-mysql-many", src_.path());
+  Host dst = MysqlTarget(dst_.path(), "real-mysql-many");
+  std::string state = work_.path() + "/com.state";
+  ASSERT_EQ(RunVmigrate(Concat({"state", "example.com", "-o", state}, src.Flags())).exit_code, 0);
+  RoundTrip(src, dst, "example.com");
+  std::string delta = work_.path() + "/com.delta";
+  CommandResult r = RunVmigrate(Concat({"export", "example.com", "--since", state, "-o", delta}, src.Flags()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string rows = Server().Rows(dst.db, "SELECT * FROM vpopmail ORDER BY pw_name");
+  auto before = TreeDigest(dst.root);
+  r = RunVmigrate(Concat({"import", delta, "--no-reload"}, dst.Flags()));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("example.com: importing a delta into a domain whose accounts are in MySQL"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(Server().Rows(dst.db, "SELECT * FROM vpopmail ORDER BY pw_name"), rows);
+  EXPECT_EQ(TreeDigest(dst.root), before);
+}
+
 TEST_F(MysqlRoundTripTest, DomainAlreadyInTheDatabaseIsRefused) {
   Host src = MysqlSource("real-mysql-many", src_.path());
   std::string archive = work_.path() + "/com.vma";
