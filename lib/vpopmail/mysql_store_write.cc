@@ -269,7 +269,8 @@ Status MySqlUserStore::CommitDomain(const DomainRows& rows) {
       auto limit_cols = Columns("limits");
       if (!limit_cols.ok()) return limit_cols.status();
       for (const auto& [col, value] : *staged_->limits) {
-        if (!std::any_of(limit_cols->begin(), limit_cols->end(), [&](const Column& k) { return k.name == col; }))
+        const std::string& name = col;  // C++17 lambdas cannot capture a structured binding (clang)
+        if (!std::any_of(limit_cols->begin(), limit_cols->end(), [&](const Column& k) { return k.name == name; }))
           continue;
         names += ", " + QuoteIdentifier(col);
         marks += ", ?";
