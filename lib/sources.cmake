@@ -49,6 +49,12 @@ set(VMIGRATE_LIB_SOURCES
   importer/server_restore.cc
   importer/tail_apply.cc
   importer/target_owner.cc
+  # mbox/
+  mbox/from_line.cc
+  mbox/line_reader.cc
+  mbox/mbox_reader.cc
+  mbox/pop3_uidl.cc
+  mbox/uid_rules.cc
   # model/
   model/manifest.cc
   model/manifest_yaml.cc
