@@ -182,7 +182,7 @@ TEST_F(MboxClientView, DovecotFoldersMessagesAndBytesMatch) {
     EXPECT_EQ(rows, box.messages.size());
     ++checked_folders;
   }
-  EXPECT_EQ(checked_folders, 26u);
+  EXPECT_EQ(checked_folders, 27u);  // every selectable folder of imap-folders.txt
   EXPECT_EQ(checked_messages, messages.size());
 }
 
@@ -207,7 +207,9 @@ TEST_F(MboxClientView, Pop3UidlListsMatchForEveryFormat) {
         Result<std::string> uidl = FormatUidl(format, box.uid_validity, m);
         ASSERT_TRUE(uidl.ok()) << uidl.status().ToString();
         // Invented UIDVALIDITYs (none on disk) cannot match a past clock.
-        if (box.has_uid_validity) EXPECT_EQ(*uidl, rows[i][2]) << user << " " << i + 1;
+        if (box.has_uid_validity) {
+          EXPECT_EQ(*uidl, rows[i][2]) << user << " " << i + 1;
+        }
         EXPECT_EQ(std::to_string(m.crlf_size), rows[i][3]) << user << " " << i + 1;
       }
     }
@@ -225,7 +227,9 @@ TEST_F(MboxClientView, CclientViewMatchesForUwRules) {
     std::string path = CclientPath(f[0], f[1]);
     Mailbox box = Scan(path, OldServer::kUw);
     EXPECT_EQ(box.messages.size(), std::stoul(f[4]));
-    if (f[2] != "none-on-disk") EXPECT_EQ(std::to_string(box.uid_validity), f[2]);
+    if (f[2] != "none-on-disk") {
+      EXPECT_EQ(std::to_string(box.uid_validity), f[2]);
+    }
     EXPECT_EQ(std::to_string(box.uid_last + 1), f[3]) << "uidnext";
     std::map<std::uint32_t, const Message*> by_uid;
     for (const auto& m : box.messages) by_uid[m.uid] = &m;
