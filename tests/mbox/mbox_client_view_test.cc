@@ -250,5 +250,58 @@ TEST_F(MboxClientView, CclientViewMatchesForUwRules) {
   EXPECT_GE(checked, 40u);
 }
 
+// The rules of ISSUE 17 by name, on the fixture's spools.
+TEST_F(MboxClientView, FixtureSpoolsShowEachRule) {
+  // dave: dovecot-lda's Content-Length keeps a body From_ line inside message 3
+  // for Dovecot (4 messages); c-client splits there (5) and resets UIDVALIDITY.
+  Mailbox dave_d = Scan(root_ + "/var/mail/dave", OldServer::kDovecot);
+  Mailbox dave_u = Scan(root_ + "/var/mail/dave", OldServer::kUw);
+  EXPECT_EQ(dave_d.messages.size(), 4u);
+  EXPECT_EQ(dave_u.messages.size(), 5u);
+  EXPECT_EQ(dave_d.variant, "mboxcl2");
+  EXPECT_EQ(dave_d.uid_validity, 1688364330u);
+  EXPECT_EQ(dave_u.uid_validity, static_cast<std::uint32_t>(kViewTime));  // invented
+  // Dovecot hides Content-Length, c-client shows it.
+  std::string d2 = Bytes(root_ + "/var/mail/dave", dave_d.messages[1]);
+  std::string u2 = Bytes(root_ + "/var/mail/dave", dave_u.messages[1]);
+  EXPECT_EQ(d2.find("Content-Length:"), std::string::npos);
+  EXPECT_NE(u2.find("Content-Length: 203062\n"), std::string::npos);
+  EXPECT_EQ(d2.find("X-UID:"), std::string::npos);
+  EXPECT_EQ(u2.find("X-UID:"), std::string::npos);
+  // bob: no blank line before a From_ line: split, with a warning; Dovecot drops
+  // that last line's newline, c-client keeps it.
+  Mailbox bob = Scan(root_ + "/var/mail/bob", OldServer::kDovecot);
+  ASSERT_EQ(bob.messages.size(), 4u);
+  std::string b3 = Bytes(root_ + "/var/mail/bob", bob.messages[2]);
+  const std::string tail = "but no blank separator line";
+  ASSERT_GT(b3.size(), tail.size());
+  EXPECT_EQ(b3.substr(b3.size() - tail.size()), tail);  // no newline after it
+  Mailbox bob_u = Scan(root_ + "/var/mail/bob", OldServer::kUw);
+  EXPECT_EQ(Bytes(root_ + "/var/mail/bob", bob_u.messages[2]), b3 + "\n");
+  EXPECT_EQ(bob.warnings.size(), 1u);
+  EXPECT_NE(bob.warnings[0].find("message 3 (line 32): no blank line before the next From_ line"),
+            std::string::npos);
+  EXPECT_EQ(bob.messages[0].x_uidl, "3f8a1c9e2b7d4e60a1b2c3d4e5f60718");
+  // frank: c-client's ">From " quoting is what both servers showed: never unquoted.
+  Mailbox frank = Scan(root_ + "/var/mail/frank", OldServer::kDovecot);
+  std::string f2 = Bytes(root_ + "/var/mail/frank", frank.messages[1]);
+  EXPECT_NE(f2.find("\n>From bob@example.com Wed Sep 20 11:59:00 2023\n"), std::string::npos);
+  EXPECT_EQ(frank.variant, "mboxo");
+  // grace: the pseudo message is no mail, but its X-IMAP gives UIDVALIDITY.
+  Mailbox grace = Scan(root_ + "/var/mail/grace", OldServer::kDovecot);
+  EXPECT_TRUE(grace.had_pseudo);
+  ASSERT_EQ(grace.messages.size(), 2u);
+  EXPECT_EQ(grace.uid_validity, 1690873230u);
+  EXPECT_EQ(grace.messages[0].uid, 3u);
+  // judy: an empty spool is an empty mailbox.
+  Mailbox judy = Scan(root_ + "/var/mail/judy", OldServer::kDovecot);
+  EXPECT_TRUE(judy.messages.empty());
+  EXPECT_FALSE(judy.has_uid_validity);
+  // ken's ~/mbox (moved there by mail(1)) has its own UW state.
+  Mailbox ken = Scan(root_ + "/home/ken/mbox", OldServer::kUw);
+  EXPECT_EQ(ken.messages.size(), 2u);
+  EXPECT_EQ(ken.uid_validity, 1686117630u);
+}
+
 }  // namespace
 }  // namespace vmigrate::mbox
