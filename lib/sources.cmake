@@ -74,6 +74,11 @@ set(VMIGRATE_LIB_SOURCES
   verify/uidlist.cc
   verify/user_check.cc
   verify/verifier.cc
+  # unixhost/
+  unixhost/accounts.cc
+  unixhost/crypt_check.cc
+  unixhost/forward.cc
+  unixhost/mail_folders.cc
   # vpopmail/
   vpopmail/dir_control.cc
   vpopmail/flags.cc
