@@ -162,7 +162,7 @@ class FolderWalk {
       } else if (std::string why = NotMboxReason(path, st.st_size); !why.empty()) {
         Warn(Quote(path) + ": " + why + "; not carried");
       } else {
-        AddFolder(path, imap_name, target, part, imap_part, st.st_size);
+        pending_.push_back(Pending{path, imap_name, target, part, imap_part, st.st_size});
       }
     }
     return Status::OK();
@@ -170,32 +170,62 @@ class FolderWalk {
 
   const std::map<std::string, std::string>& dirs() const { return dirs_; }
 
+  // Gives each folder found its new name: first those whose name needs no
+  // change keep it, then the others take theirs (a '_N' suffix when taken),
+  // so a folder is renamed only because of its own name.
+  void NameFolders() {
+    auto full = [](const Pending& p, const std::string& leaf) {
+      return p.target.empty() ? leaf : p.target + "/" + leaf;
+    };
+    // The real INBOX is the spool; a top-level folder of that name would hide it.
+    auto clashes_inbox = [](const Pending& p, const std::string& leaf) {
+      return p.target.empty() && ToLower(leaf) == "inbox";
+    };
+    std::vector<const Pending*> later;
+    for (const Pending& p : pending_) {
+      bool as_is = p.part == p.imap_part && !clashes_inbox(p, p.part) && !used_.count(full(p, p.part));
+      if (as_is) {
+        Place(p, p.part);
+      } else {
+        later.push_back(&p);
+      }
+    }
+    for (const Pending* p : later) {
+      std::string base = clashes_inbox(*p, p->part) ? p->part + "_folder" : p->part;
+      std::string leaf = base;
+      for (int n = 2; used_.count(full(*p, leaf)); ++n) leaf = base + "_" + std::to_string(n);
+      Place(*p, leaf);
+    }
+  }
+
  private:
+  // A mbox file found by Walk, waiting for NameFolders.
+  struct Pending {
+    std::string path, imap_name;
+    std::string target;     // new name of its directory ("" at the top)
+    std::string part;       // its own name fitted to Maildir++ ('.' -> '_')
+    std::string imap_part;  // its own name in modified UTF-7
+    std::int64_t size;
+  };
+
   static bool IsMaildir(const std::string& path) {
     struct stat st;
     return stat((path + "/cur").c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
            stat((path + "/new").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   }
 
-  void AddFolder(const std::string& path, const std::string& imap_name, const std::string& target,
-                 const std::string& part, const std::string& imap_part, std::int64_t size) {
-    std::string base = part;
-    // The real INBOX is the spool; a top-level file of that name would hide it.
-    if (target.empty() && ToLower(base) == "inbox") base += "_folder";
-    std::string leaf = base;
-    for (int n = 2; used_.count(ToLower(target.empty() ? leaf : target + "/" + leaf)); ++n)
-      leaf = base + "_" + std::to_string(n);
+  void Place(const Pending& p, const std::string& leaf) {
     Folder f;
-    f.path = path;
-    f.imap_name = imap_name;
-    f.new_imap_name = target.empty() ? leaf : target + "/" + leaf;
-    used_.insert(ToLower(f.new_imap_name));
-    if (leaf != imap_part)
-      Warn("folder " + Quote(imap_name) + " becomes " + Quote(f.new_imap_name) +
-           (part != imap_part ? " ('.' cannot be in a Maildir++ name)" : " (the name is taken)"));
+    f.path = p.path;
+    f.imap_name = p.imap_name;
+    f.new_imap_name = p.target.empty() ? leaf : p.target + "/" + leaf;
+    used_.insert(f.new_imap_name);
+    if (f.new_imap_name != f.imap_name && leaf != p.imap_part)
+      Warn("folder " + Quote(p.imap_name) + " becomes " + Quote(f.new_imap_name) +
+           (p.part != p.imap_part ? " ('.' cannot be in a Maildir++ name)" : " (its name is taken)"));
     f.maildir_name = "." + f.new_imap_name;
     std::replace(f.maildir_name.begin(), f.maildir_name.end(), '/', '.');
-    f.bytes = size;
+    f.bytes = p.size;
     mail_->folders.push_back(std::move(f));
   }
 
@@ -203,8 +233,9 @@ class FolderWalk {
 
   std::string who_;
   UserMail* mail_;
-  std::set<std::string> used_;                // lower-cased new names taken so far
-  std::map<std::string, std::string> dirs_;   // directory imap name -> new name
+  std::vector<Pending> pending_;             // folders found, named by NameFolders
+  std::set<std::string> used_;               // new names taken so far
+  std::map<std::string, std::string> dirs_;  // directory imap name -> new name
 };
 
 // A regular file at `path`: its size in *size, true. Absent: false. A
@@ -269,10 +300,16 @@ Result<UserMail> FindUserMail(const std::string& root, const Account& a, const s
   const std::string folder_root = rel == "." ? home : home + "/" + rel;
   struct stat st;
   FolderWalk walk(who, &mail);
-  if (stat(folder_root.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+  // stat, not lstat: ~/mail is often a symlink to a bigger disk.
+  int rc = stat(folder_root.c_str(), &st);
+  int err = rc == 0 ? 0 : errno;
+  if (rc == 0 && S_ISDIR(st.st_mode)) {
     VM_RETURN_IF_ERROR(walk.Walk(folder_root, "", ""));
-  } else if (errno != ENOENT && errno != ENOTDIR && errno != 0) {
-    return FromErrno("cannot stat " + folder_root, errno);
+    walk.NameFolders();
+  } else if (rc == 0) {
+    mail.warnings.push_back(who + ": " + Quote(folder_root) + " is not a directory; no folders read");
+  } else if (err != ENOENT && err != ENOTDIR) {
+    return FromErrno("cannot stat " + folder_root, err);
   }
   for (const Folder& f : mail.folders) mail.bytes += f.bytes;
   std::sort(mail.folders.begin(), mail.folders.end(),
