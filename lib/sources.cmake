@@ -50,6 +50,12 @@ set(VMIGRATE_LIB_SOURCES
   importer/server_restore.cc
   importer/tail_apply.cc
   importer/target_owner.cc
+  # mbox/
+  mbox/from_line.cc
+  mbox/line_reader.cc
+  mbox/mbox_reader.cc
+  mbox/pop3_uidl.cc
+  mbox/uid_rules.cc
   # model/
   model/manifest.cc
   model/manifest_yaml.cc
@@ -75,6 +81,11 @@ set(VMIGRATE_LIB_SOURCES
   verify/uidlist.cc
   verify/user_check.cc
   verify/verifier.cc
+  # unixhost/
+  unixhost/accounts.cc
+  unixhost/crypt_check.cc
+  unixhost/forward.cc
+  unixhost/mail_folders.cc
   # vpopmail/
   vpopmail/dir_control.cc
   vpopmail/flags.cc
