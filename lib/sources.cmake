@@ -86,6 +86,7 @@ set(VMIGRATE_LIB_SOURCES
   unixhost/crypt_check.cc
   unixhost/forward.cc
   unixhost/mail_folders.cc
+  unixhost/unix_export.cc
   # vpopmail/
   vpopmail/dir_control.cc
   vpopmail/flags.cc

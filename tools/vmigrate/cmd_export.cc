@@ -45,6 +45,7 @@ const char* ArchiveSuffix(Compression c) {
 
 struct Flags {
   PathFlags paths;
+  UnixExportFlags unix_flags;
   ProgressFlags progress;
   std::vector<std::string> domains, exclude;
   std::string output, compress = "zstd", domains_from, since, state_out;
@@ -325,6 +326,35 @@ int RunDryRun(const Flags& f, const ExportOptions& base) {
   return f.each ? BatchExit(ok, failed) : 0;
 }
 
+// export --from unix: the vpopmail-only options are refused, the rest shared.
+int RunUnix(const Flags& f) {
+  auto usage = [](const std::string& msg) { return Usage("export", msg); };
+  if (f.all || f.each || !f.since.empty() || f.add_only || !f.state_out.empty() || !f.exclude.empty() ||
+      !f.domains_from.empty() || f.strip_cleartext || f.skip_invalid_users)
+    return usage("--from unix takes DOMAIN, -o and its own options, not --all, --each, --since, --add-only, "
+                 "--state-out, --exclude, --domains-from, --strip-cleartext or --skip-invalid-users");
+  if (f.output.empty() && !f.dry_run) return usage("-o FILE is required (unless --dry-run)");
+  if (!f.unix_flags.batch && !f.output.empty()) {
+    Status tty = RefuseTerminal(f.output);
+    if (!tty.ok()) return Fail("export", tty);
+  }
+  if (f.unix_flags.batch && f.output == "-") return usage("--batch writes into a directory, not to stdout");
+  UnixExportCommon c;
+  c.domains = f.domains;
+  c.root = f.paths.root;
+  c.output = f.output;
+  c.compression = *ParseCompression(f.compress);
+  c.force = f.force;
+  c.dry_run = f.dry_run;
+  c.json = f.json;
+  auto meter = f.progress.MakeMeter("export");
+  if (!meter.ok()) return Fail("export", meter.status());
+  c.progress = meter->get();
+  c.interrupted = &g_interrupted;
+  if (!f.dry_run) GuardOutput();
+  return RunUnixExport(f.unix_flags, c);
+}
+
 }  // namespace
 
 Handler AddExport(CLI::App* app) {
@@ -371,10 +401,13 @@ Handler AddExport(CLI::App* app) {
                 "print the result as one JSON object (with --each: one per domain and a summary)");
   f->paths.Add(app);
   f->progress.Add(app);
+  f->unix_flags.Add(app);
   return [f]() -> int {
     // With -o - stdout is the archive: the JSON goes to stderr.
     if (f->json) JsonErrors(true, f->output == "-" ? stderr : stdout);
     auto usage = [](const std::string& msg) { return Usage("export", msg); };
+    if (f->unix_flags.from == "unix") return RunUnix(*f);
+    if (f->unix_flags.UnixOnlyGiven()) return usage("that option needs --from unix");
     if (f->all && f->each) return usage("--all and --each exclude each other");
     if (f->output.empty() && !f->dry_run) return usage("-o FILE is required (unless --dry-run)");
     if (!f->exclude.empty() && !f->all) return usage("--exclude needs --all");

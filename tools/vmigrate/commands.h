@@ -3,6 +3,7 @@
 #ifndef VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
 #define VMIGRATE_TOOLS_VMIGRATE_COMMANDS_H_
 
+#include <atomic>
 #include <cstdio>
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "archive/archive_writer.h"
 #include "core/exit_code.h"
 #include "core/host_paths.h"
 #include "core/json.h"
@@ -126,6 +128,28 @@ struct DryRunDomain {
 void PrintExportDryRun(const std::vector<DryRunDomain>& domains, const ExportReport& report,
                        const std::string& kind, const std::string& output, bool json);
 
+/// export --from unix (cmd_export_unix.cc): its flags, registered on the
+/// export command; the rest of export's flags are shared (UnixExportCommon).
+struct UnixExportFlags {
+  std::string from = "vpopmail";  // --from vpopmail|unix
+  std::string uid_range, users_from, locked = "disable", quota = "NOQUOTA", spool, folders = "mail",
+      old_server = "dovecot", old_pop3_uidl, imap_server = "dovecot", time_zone;
+  std::vector<std::string> users;
+  size_t batch = 0;
+  std::vector<CLI::Option*> only;  // the options that need --from unix
+  void Add(CLI::App* app);
+  bool UnixOnlyGiven() const;
+};
+struct UnixExportCommon {
+  std::vector<std::string> domains;
+  std::string root, output;
+  Compression compression = Compression::kZstd;
+  bool force = false, dry_run = false, json = false;
+  ProgressMeter* progress = nullptr;
+  const std::atomic<bool>* interrupted = nullptr;
+};
+/// Runs export --from unix; returns the exit code.
+int RunUnixExport(const UnixExportFlags& unix_flags, const UnixExportCommon& common);
 Handler AddExport(CLI::App* app);
 Handler AddImport(CLI::App* app);
 Handler AddInspect(CLI::App* app);
