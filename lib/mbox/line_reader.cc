@@ -34,7 +34,7 @@ bool LineReader::Fill() {
     ssize_t n = read(fd_, buf_.data() + len_, buf_.size() - len_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      status_ = FromErrno("read at offset " + std::to_string(buf_offset_ + len_), errno);
+      status_ = FromErrno("read at offset " + std::to_string(buf_offset_ + static_cast<std::int64_t>(len_)), errno);
       return false;
     }
     if (n == 0) {

@@ -125,13 +125,16 @@ class Scanner {
 
 Status Scanner::Run() {
   Line line;
+  std::int64_t end = 0;  // where reading stopped: more than fstat said if mail arrived
   while (reader_.Next(&line)) {
     OnLine(line);
     if (!fatal_.ok()) return fatal_;
     last_newline_ = line.has_newline;
+    end = line.offset + line.length;
   }
   VM_RETURN_IF_ERROR(reader_.status().WithContext(box_.path));
-  if (have_msg_) Finish(box_.file_size, true);
+  box_.file_size = end;
+  if (have_msg_) Finish(end, true);
   ResolveDates();
   if (box_.messages.empty()) {
     box_.variant = "";

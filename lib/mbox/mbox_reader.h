@@ -68,7 +68,7 @@ struct Mailbox {
   std::string variant;                 // what we assumed: "mboxo" "mboxrd" "mboxcl" "mboxcl2" ""(empty)
   std::vector<std::string> warnings;   // "<path> message N (line L): <what>"
   bool had_pseudo = false;             // a UW/Dovecot "FOLDER INTERNAL DATA" message was dropped
-  std::int64_t file_size = 0;
+  std::int64_t file_size = 0;          // bytes read
 };
 
 struct ScanOptions {
@@ -88,7 +88,11 @@ struct ScanOptions {
 /// (CRLF lines, NUL bytes, no blank line before a From_ line, a Content-Length
 /// running past the end, a missing final newline) adds a warning per message; no
 /// byte of a message is dropped except the separator and the hidden headers.
-/// Errors: kNotFound / kIoError naming the path; an empty file is 0 messages.
+/// The caller keeps delivery away (the old server's dotlock + flock, or a stopped
+/// MTA): the file is read once, and a message appended meanwhile may be half seen.
+/// Errors: kNotFound / kIoError naming the path, kCorrupt when the first non-blank
+/// line is not a From_ line, kInvalidInput for a non-regular file; an empty file
+/// is 0 messages.
 Result<Mailbox> ScanMbox(const std::string& path, const ScanOptions& options);
 
 /// Copies the message's bytes (its segments) from `fd` to `write` in chunks (never whole).

@@ -205,7 +205,12 @@ Result<Converted> ConvertAccount(const Account& a, LockedPolicy policy) {
   c.scheme = HashScheme(a.hash);
   c.name = ToLower(a.name);
   Status valid = vpopmail::ValidateUserName(c.name);
-  if (!valid.ok()) return Status::DataRefused(who + ": vpopmail cannot hold this name: " + valid.message());
+  if (!valid.ok()) {
+    // ValidateUserName's reason without its own "user '...': " prefix.
+    std::string why = valid.message();
+    if (size_t colon = why.find("': "); colon != std::string::npos) why = why.substr(colon + 3);
+    return Status::DataRefused(who + ": vpopmail cannot hold this name: " + why);
+  }
   if (c.name != a.name)
     c.warnings.push_back(who + ": becomes " + Quote(c.name) + " (vpopmail lower-cases every login)");
 

@@ -367,6 +367,33 @@ Result<UserMail> FindUserMail(const std::string& root, const Account& a, const s
   return mail;
 }
 
+Result<std::vector<std::string>> OrphanSpools(const std::string& root, const std::string& spool_dir,
+                                              const std::vector<Account>& all) {
+  std::string dir = root;
+  while (!dir.empty() && dir.back() == '/') dir.pop_back();
+  dir += spool_dir.empty() ? "/var/mail" : spool_dir;
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT || errno == ENOTDIR) return out;
+    return FromErrno("cannot read spool directory " + dir, errno);
+  }
+  std::set<std::string> names;
+  for (const Account& a : all) names.insert(a.name);
+  errno = 0;
+  while (struct dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name[0] == '.' || EndsWith(name, ".lock") || names.count(name)) continue;
+    struct stat st;
+    if (lstat((dir + "/" + name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) out.push_back(name);
+  }
+  int err = errno;
+  closedir(d);
+  if (err != 0) return FromErrno("cannot read spool directory " + dir, err);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Status CheckDisabledHasMail(const std::string& name, bool disabled, const UserMail& mail) {
   if (disabled && mail.bytes == 0)
     return Status::DataRefused("user " + Quote(name) +

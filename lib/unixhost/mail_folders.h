@@ -51,6 +51,13 @@ struct UserMail {
 Result<UserMail> FindUserMail(const std::string& root, const Account& a, const std::string& spool_dir,
                               const std::string& folders_rel);
 
+/// Spool files in <root><spool_dir> ("" = /var/mail) named after no account
+/// of `all` (a user removed with userdel but not his mail: oscar), sorted;
+/// dot files and dotlocks ("*.lock") left out. For the report: such mail
+/// has no owner to migrate to. An absent spool directory gives none.
+Result<std::vector<std::string>> OrphanSpools(const std::string& root, const std::string& spool_dir,
+                                              const std::vector<Account>& all);
+
 /// kDataRefused for a disabled account (Converted::disabled) without any
 /// mail (UserMail::bytes == 0): nobody can log in and there is nothing to
 /// keep (judy: '*' hash, 0-byte spool). OK otherwise.

@@ -249,7 +249,10 @@ TEST(ConvertAccountTest, NamesAreLowerCasedOrRefused) {
   EXPECT_EQ(fred->name, "fred");
   ASSERT_EQ(fred->warnings.size(), 1u);
   a.name = "john@work";
-  EXPECT_EQ(ConvertAccount(a, LockedPolicy::kSkip).status().code(), Status::Code::kDataRefused);
+  Result<Converted> at = ConvertAccount(a, LockedPolicy::kSkip);
+  EXPECT_EQ(at.status().code(), Status::Code::kDataRefused);
+  EXPECT_EQ(at.status().message(),
+            "user 'john@work': vpopmail cannot hold this name: contains a character vpopmail refuses");
   a.name = "averyveryveryveryverylongusername1";
   EXPECT_EQ(ConvertAccount(a, LockedPolicy::kSkip).status().code(), Status::Code::kDataRefused);
   a.name = "fred";

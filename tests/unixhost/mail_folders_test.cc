@@ -128,6 +128,17 @@ TEST_F(MailFoldersTest, KensMboxJudysEmptySpoolAndOscarsLeftovers) {
   EXPECT_EQ(FindUserMail(root(), ghost, "", "../alice/mail").status().code(), Status::Code::kInvalidInput);
 }
 
+TEST_F(MailFoldersTest, OscarsSpoolHasNoAccount) {
+  Result<std::vector<Account>> all = ReadAccounts(root());
+  ASSERT_TRUE(all.ok());
+  Result<std::vector<std::string>> orphans = OrphanSpools(root(), "", *all);
+  ASSERT_TRUE(orphans.ok()) << orphans.status().ToString();
+  EXPECT_EQ(*orphans, (std::vector<std::string>{"oscar"}));
+  Result<std::vector<std::string>> none = OrphanSpools(root(), "/var/spool/mail", *all);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(MailFoldersTreeTest, NamesThatMaildirPlusPlusCannotHoldAreMappedNeverLost) {
   TempDir dir;
   namespace fs = std::filesystem;
