@@ -48,6 +48,7 @@ set(VMIGRATE_LIB_SOURCES
   importer/outside_refs_check.cc
   importer/server_restore.cc
   importer/tail_apply.cc
+  importer/user_merge.cc
   importer/target_owner.cc
   # model/
   model/manifest.cc

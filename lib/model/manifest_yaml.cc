@@ -179,6 +179,7 @@ std::string ManifestToYaml(const Manifest& m) {
     out << YAML::EndSeq;
     // Optional: written only when there is something to say, so archives
     // without such paths read the same as those of vmigrate 0.1.0.
+    if (d.merge_users) out << YAML::Key << "merge_users" << YAML::Value << true;
     if (!d.outside_refs.empty()) {
       out << YAML::Key << "outside_refs" << YAML::Value << YAML::BeginSeq;
       for (const auto& ref : d.outside_refs) {
@@ -383,7 +384,10 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
           return Status::Corrupt("manifest: user '" + EscapeC(u.entry.name) + "' is listed twice");
         d.users.push_back(std::move(u));
       }
+      d.merge_users = r.Bool(dn, "merge_users", where, false);
       if (!r.status.ok()) return r.status;
+      if (d.merge_users && m.kind != kKindDomain)
+        return Status::Corrupt("manifest: " + where + "merge_users is only valid in a 'domain' archive");
       if (dn["outside_refs"]) {
         YAML::Node refs = r.Seq(dn, "outside_refs", where);
         for (size_t j = 0; r.status.ok() && j < refs.size(); ++j) {

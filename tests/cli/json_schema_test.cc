@@ -47,12 +47,12 @@ const std::map<std::string, std::set<std::string>>& KeyTypes() {
     add({"string", "null"}, {"output", "domain", "error", "state_out", "held_at", "forwarded_at", "forwarded_to"});
     add({"number", "null"}, {"eta_sec"});
     add({"bool"}, {"add_only", "reachable", "cleartext_stored", "qmail_send_signalled", "changed", "dry_run",
-                   "resumed", "sticky", "read", "delta", "pop3_order_kept", "passed", "target_has_domain"});
+                   "resumed", "sticky", "read", "delta", "pop3_order_kept", "passed", "target_has_domain", "merge_users"});
     add({"array"}, {"aliases", "warnings", "domains", "domain_names", "server_files", "user_list", "user_dirs",
                     "unreachable_users", "skipped_users", "outside_refs", "followed_symlinks", "control_edits",
                     "flags", "domain_files", "weak_hashes", "records", "actions", "changes", "created_dirs",
                     "skipped", "aliases_added", "aliases_removed", "transfers", "alias_domains",
-                    "unmatched_aliases", "subscribed_folders", "skipped_message_list", "skipped_file_list"});
+                    "unmatched_aliases", "subscribed_folders", "skipped_message_list", "skipped_file_list", "added_users"});
     add({"object"}, {"source", "queue", "owner", "delta_counts"});
     add({"number"}, {"message_bytes", "stat_sized_messages", "estimated_tar_bytes", "mail_aliases",
                      "skipped_messages", "skipped_files"});
