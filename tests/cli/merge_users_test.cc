@@ -98,6 +98,17 @@ TEST_F(MergeUsersTest, ManifestKeyRoundTripsAndIsOnlyWrittenWhenTrue) {
   EXPECT_TRUE(m->domains[0].merge_users);
 }
 
+TEST_F(MergeUsersTest, ManifestRefusesABadOrMisplacedKey) {
+  forge::Members members = forge::ReadMembers(first_);
+  const std::string text = forge::ManifestText(members);
+  auto bad = ManifestFromYaml(forge::Replace(text, "merge_users: true", "merge_users: yes"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "manifest: domains[0].merge_users must be true or false");
+  auto server = ManifestFromYaml(forge::Replace(text, "kind: \"domain\"", "kind: \"server\""));
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().message(), "manifest: domains[0].merge_users is only valid in a 'domain' archive");
+}
+
 TEST_F(MergeUsersTest, TwoBatchesGiveTheDomainTheWholeImportGives) {
   CommandResult r = Import(dst_.path(), first_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
