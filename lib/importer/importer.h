@@ -107,7 +107,7 @@ struct DomainOutcome {
   /// A batch of users merged into the installed domain (importer/user_merge.h):
   /// users, messages, bytes and user_dirs count only the users added.
   bool merged = false;
-  std::vector<std::string> users_added;    // with merged: names, in batch order
+  std::vector<std::string> users_added;    // with merged: names, in the order they were placed
   /// With merged: the batch's users left out (--on-conflict skip): name and
   /// why ("is already in the domain (home D)", "has no account, but its home D is there already").
   std::vector<std::pair<std::string, std::string>> users_skipped;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <filesystem>
 
 #include "core/atomic_file.h"
@@ -114,7 +115,23 @@ Status UserMerge::Begin(DomainOutcome* out) {
   std::vector<std::pair<std::string, std::string>> conflicts;  // name, why
   std::vector<const ManifestUser*> candidates;
   std::vector<const ManifestUser*> recovered;
-  for (const ManifestUser& u : domain_->users) {
+  // The order a whole import places users in (DomainImport::PlanUsers): the
+  // source's bucket order, postmaster first, so batches cut in that order
+  // land where the whole domain would; a batch without buckets keeps its order.
+  std::vector<const ManifestUser*> batch;
+  for (const ManifestUser& u : domain_->users) batch.push_back(&u);
+  auto rank = [](const ManifestUser* u) -> std::pair<unsigned long, int> {
+    unsigned long bucket = ULONG_MAX;
+    if (!u->rel_dir.empty()) {
+      size_t slash = u->rel_dir.rfind('/');
+      bucket = vpopmail::BucketOrder(slash == std::string::npos ? "" : u->rel_dir.substr(0, slash));
+    }
+    return {bucket, u->entry.name == "postmaster" ? 0 : 1};
+  };
+  std::stable_sort(batch.begin(), batch.end(),
+                   [&](const ManifestUser* a, const ManifestUser* b) { return rank(a) < rank(b); });
+  for (const ManifestUser* up : batch) {
+    const ManifestUser& u = *up;
     auto it = installed.find(ToLower(u.entry.name));
     if (it != installed.end() && recovered_.count(u.entry.name)) {
       recovered.push_back(&u);  // the interrupted run of this batch added it

@@ -94,7 +94,7 @@ class UserMerge : public EntrySink {
   struct timespec domains_mtime_ = {0, 0};        // domains/ before our staging went there
   std::uint64_t seq_ = 0;
   std::vector<VpasswdEntry> target_users_;        // installed now, verbatim (a login lock's bits kept)
-  std::vector<const ManifestUser*> added_;        // the batch's users to add, in batch order
+  std::vector<const ManifestUser*> added_;        // the batch's users to add, in placement order
   std::set<std::string> skipped_;                 // the batch's users not written here (left out or recovered)
   std::set<std::string> recovered_;               // added by the interrupted merge of this same batch
   std::map<std::string, std::string> home_host_;  // every user (installed and added) -> home host path

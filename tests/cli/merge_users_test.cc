@@ -7,6 +7,7 @@
 // so the merged domain can be compared with the whole domain imported at once.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -151,6 +152,80 @@ TEST_F(MergeUsersTest, TwoBatchesGiveTheDomainTheWholeImportGives) {
   // verify against the full archive: the merged domain is the source's.
   r = RunVmigrate(Concat({"verify", full_}, TargetFlags(dst_.path())));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+// real-hashed: 261 users over the buckets "", 0/ and 1/. Two batches cut in
+// the order vadduser made the users (the second starting inside bucket 0/,
+// ending in a bucket the domain does not have yet) land exactly where the
+// whole domain does, and .dir-control counts as vadduser's did.
+TEST(MergeUsersHashedTest, BatchesFillTheBucketsAsTheWholeDomainDoes) {
+  TempDir src, dst, whole, work;
+  UnpackFixture("real-hashed", src.path());
+  MakeEmptyTarget(dst.path());
+  MakeEmptyTarget(whole.path());
+  const std::string full = work / "full.vma";
+  ASSERT_EQ(Export(src.path(), "big.example", full).exit_code, 0);
+  auto cut = [&](const std::string& out, bool first) {
+    forge::Members members = forge::ReadMembers(full);
+    auto manifest = ManifestFromYaml(forge::ManifestText(members));
+    ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+    ManifestDomain& d = manifest->domains[0];
+    // postmaster and user001..user150 first (bucket "" and half of 0/).
+    auto in_first = [](const std::string& name) { return name == "postmaster" || name <= "user150"; };
+    std::set<std::string> keep;
+    std::vector<ManifestUser> kept;
+    for (const auto& u : d.users)
+      if (in_first(u.entry.name) == first) kept.push_back(u), keep.insert(u.entry.name);
+    ASSERT_FALSE(kept.empty());
+    d.users = kept;
+    // .qmail-drop delivers to user250's Maildir: it goes with the batch
+    // that has user250 (a domain file naming a user the domain does not
+    // have yet is refused, as by any import).
+    const std::string drop = "files/.qmail-drop";
+    std::vector<std::string> rewritten;
+    for (const auto& f : d.rewritten_files) {
+      std::string user = f.rfind("users/", 0) == 0 ? f.substr(6, f.find('/', 6) - 6) : "";
+      if ((user.empty() || keep.count(user)) && (f != drop || !first)) rewritten.push_back(f);
+    }
+    d.rewritten_files = rewritten;
+    if (first) d.domain_files.erase(std::remove(d.domain_files.begin(), d.domain_files.end(), ".qmail-drop"),
+                                    d.domain_files.end());
+    d.merge_users = true;
+    forge::Members out_members;
+    const std::string prefix = "domains/big.example/users/";
+    for (auto& m : members) {
+      if (first && m.path == "domains/big.example/" + drop) continue;
+      if (m.path.rfind(prefix, 0) == 0) {
+        std::string rest = m.path.substr(prefix.size());
+        if (!keep.count(rest.substr(0, rest.find('/')))) continue;
+      }
+      out_members.push_back(m);
+    }
+    forge::ManifestText(out_members) = ManifestToYaml(*manifest);
+    forge::WriteArchive(out, forge::WithChecksums(out_members));
+  };
+  const std::string b1 = work / "b1.vma", b2 = work / "b2.vma";
+  cut(b1, true);
+  cut(b2, false);
+  ASSERT_EQ(Import(dst.path(), b1).exit_code, 0);
+  const std::string dom = TargetHomeDisk(dst.path()) + "/domains/big.example";
+  ASSERT_FALSE(fs::exists(dom + "/1")) << "the first batch already reached bucket 1/";
+  CommandResult r = Import(dst.path(), b2);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("merged 110 users into big.example"), std::string::npos) << r.out;
+  ASSERT_EQ(Import(whole.path(), full).exit_code, 0);
+  const std::string wdom = TargetHomeDisk(whole.path()) + "/domains/big.example";
+  EXPECT_EQ(ReadFile(dom + "/vpasswd"), ReadFile(wdom + "/vpasswd"));
+  EXPECT_EQ(ReadFile(dom + "/.dir-control"), ReadFile(wdom + "/.dir-control"));
+  EXPECT_TRUE(fs::is_directory(dom + "/1/user260/Maildir"));
+  EXPECT_TRUE(CdbHas(dom + "/vpasswd.cdb", "user260"));
+  // The one difference from the whole domain: the domain file only the
+  // second batch carried, which a merge leaves to the installed domain.
+  r = RunVmigrate(Concat({"verify", full}, TargetFlags(dst.path())));
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  const std::string said = r.out + r.err;
+  EXPECT_NE(said.find("big.example: .qmail-drop: missing (a file in the archive)"), std::string::npos) << said;
+  EXPECT_NE(said.find("big.example: 1 difference between"), std::string::npos) << said;
 }
 
 TEST_F(MergeUsersTest, ConflictFailsChangingNothingAndNamesEachConflict) {
