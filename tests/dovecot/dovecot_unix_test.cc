@@ -8,7 +8,10 @@
 // with CRYPT hashes, a master user for accounts that cannot log in, the tree
 // read-only) and must show exactly client-view/*.txt.
 // Part 2: the tree `export --from unix` + `import` made, served from Maildir
-// (separator "/", same TZ), must show the same view to every migrated user.
+// (separator "/", same TZ, pop3_uidl_format %f: a UIDL stored in
+// dovecot-uidlist wins over it), must show the same view to every migrated
+// user; LIST attributes are compared as selectable or not, \Recent is left
+// out, ken's ~/mbox is checked as an extra folder "mbox".
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -313,6 +316,9 @@ class DovecotUnixTest : public ::testing::Test {
 };
 
 // Part 1: the harness reproduces client-view on the source tree itself.
+// Everything is compared exactly, FLAGS with \Recent (on a read-only mbox
+// Dovecot gives it, in every session, to messages whose Status has no 'O'),
+// except the UIDVALIDITYs client-view marks none-on-disk.
 TEST_F(DovecotUnixTest, SourceMboxTreeShowsClientView) {
   SKIP_WITHOUT_DOVECOT();
   ASSERT_FALSE(HasFatalFailure());
@@ -340,8 +346,9 @@ TEST_F(DovecotUnixTest, SourceMboxTreeShowsClientView) {
     if (run.file == "default") s.mail_location += ":CONTROL=" + control + "/%u";
     s.pop3_uidl_format = run.dovecot_format;
     s.tz = kZone;
-    s.extra = CommonExtra() + "mbox_read_locks = flock\nmbox_write_locks = dotlock flock\npop3_no_flag_updates = yes\n" +
-              (run.reuse_xuidl ? "pop3_reuse_xuidl = yes\n" : "");
+    // UW-compatible locks (read: flock; write must include the read locks).
+    s.extra = CommonExtra() + "mbox_read_locks = flock\nmbox_write_locks = dotlock flock\n" +
+              "pop3_no_flag_updates = yes\n" + (run.reuse_xuidl ? "pop3_reuse_xuidl = yes\n" : "");
     return RunSetup{auth, s};
   };
   auto same_name = [](const std::string& user) { return user; };
@@ -357,7 +364,6 @@ TEST_F(DovecotUnixTest, SourceMboxTreeShowsClientView) {
     for (const auto& [k, v] : TreeDigest(root_ + "/" + d)) after[d + "/" + k] = v;
   EXPECT_EQ(before, after) << "serving the read-only source changed it";
 }
-
 
 /// Accounts of the fixture that must not become vpopmail users: no usable
 /// password and nothing to keep (judy), deleted (oscar), root, system accounts.
