@@ -6,6 +6,7 @@ set(VMIGRATE_LIB_SOURCES
   archive/archive_reader.cc
   archive/archive_writer.cc
   archive/checksums.cc
+  archive/member_sink.cc
   archive/layout.cc
   # core/
   core/atomic_file.cc

@@ -53,6 +53,13 @@ struct ManifestUser {
   std::uint64_t messages = 0;  // files in Maildir cur/ and new/ of every folder
   std::uint64_t bytes = 0;     // bytes of every regular file under the home
   bool home_present = true;    // false when the home directory did not exist at export
+  /// Optional, written by sources other than vpopmail (export --from unix):
+  /// the source account's hash scheme ("yescrypt", "sha512crypt", "locked",
+  /// ... unixhost::HashScheme), the IMAP names of the folders made (INBOX
+  /// excluded), and what the conversion warned about this user.
+  std::string hash_scheme;
+  std::vector<std::string> folders;
+  std::vector<std::string> warnings;
 };
 
 /// Kind "delta": what one domain's delta holds (share/doc/archive-format.md).
@@ -78,6 +85,9 @@ struct ManifestDomain {
   std::vector<OutsideRef> outside_refs;
   std::string dir_control;            // the source .dir-control text (informational)
   DomainDelta delta;                  // kind "delta" only
+  /// A batch of users (export --from unix --batch): import adds them to the
+  /// domain when it exists already (written only when true).
+  bool merge_users = false;
 };
 
 struct SourceHost {
@@ -92,6 +102,10 @@ struct SourceHost {
   /// For backend "mysql": "many" (one `vpopmail` table) or "perdomain"
   /// (one table per domain), UserStore::Layout(); "" otherwise.
   std::string mysql_layout = "";  // (initialised: SourceHost{host, home, qmail} stays valid)
+  /// What the accounts were read from: "vpopmail" (a vpopmail host; the key
+  /// is absent then) or "unix" (export --from unix: etc/passwd + shadow and
+  /// mbox spools, converted; vpopmail_home and the domain dir are nominal).
+  std::string origin = "vpopmail";
 };
 
 struct Manifest {

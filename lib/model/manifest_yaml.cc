@@ -147,6 +147,7 @@ std::string ManifestToYaml(const Manifest& m) {
   Str(out, "qmail_dir", m.source.qmail_dir);
   Str(out, "backend", m.source.backend);
   if (!m.source.mysql_layout.empty()) Str(out, "mysql_layout", m.source.mysql_layout);
+  if (m.source.origin != "vpopmail") Str(out, "origin", m.source.origin);
   out << YAML::EndMap;
   out << YAML::Key << "domains" << YAML::Value << YAML::BeginSeq;
   for (const auto& d : m.domains) {
@@ -159,6 +160,7 @@ std::string ManifestToYaml(const Manifest& m) {
     StrList(out, "domain_files", d.domain_files);
     StrList(out, "rewritten_files", d.rewritten_files);
     Str(out, "dir_control", d.dir_control);
+    if (d.merge_users) out << YAML::Key << "merge_users" << YAML::Value << true;
     out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq;
     for (const auto& u : d.users) {
       out << YAML::BeginMap;
@@ -174,6 +176,9 @@ std::string ManifestToYaml(const Manifest& m) {
       Num(out, "messages", u.messages);
       Num(out, "bytes", u.bytes);
       out << YAML::Key << "home_present" << YAML::Value << u.home_present;
+      if (!u.hash_scheme.empty()) Str(out, "hash_scheme", u.hash_scheme);
+      if (!u.folders.empty()) StrList(out, "folders", u.folders);
+      if (!u.warnings.empty()) StrList(out, "warnings", u.warnings);
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -328,7 +333,11 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
     // Absent in archives of vmigrate before issue 16: those came from cdb.
     if (src["backend"]) m.source.backend = r.String(src, "backend", "source.");
     m.source.mysql_layout = r.String(src, "mysql_layout", "source.", false);
+    if (src["origin"]) m.source.origin = r.String(src, "origin", "source.");
     if (!r.status.ok()) return r.status;
+    if (m.source.origin != "vpopmail" && m.source.origin != "unix")
+      return Status::Unsupported("manifest: source.origin '" + EscapeC(m.source.origin) +
+                                 "' is not a source this vmigrate knows ('vpopmail' or 'unix')");
     // pw_uid means something else per backend: an unknown one cannot be
     // converted, so it is refused by name rather than imported wrong.
     if (m.source.backend != "cdb" && m.source.backend != "mysql")
@@ -357,6 +366,7 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
       d.domain_files = r.Strings(dn, "domain_files", where);
       d.rewritten_files = r.Strings(dn, "rewritten_files", where);
       d.dir_control = r.String(dn, "dir_control", where, false);
+      d.merge_users = r.Bool(dn, "merge_users", where, false);
       YAML::Node users = r.Seq(dn, "users", where);
       if (!r.status.ok()) return r.status;
       std::set<std::string> seen;
@@ -378,6 +388,9 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
         u.messages = r.Unsigned(un, "messages", uw, false);
         u.bytes = r.Unsigned(un, "bytes", uw, false);
         u.home_present = r.Bool(un, "home_present", uw, true);
+        u.hash_scheme = r.String(un, "hash_scheme", uw, false);
+        if (un["folders"]) u.folders = r.Strings(un, "folders", uw);
+        if (un["warnings"]) u.warnings = r.Strings(un, "warnings", uw);
         if (!r.status.ok()) return r.status;
         if (!seen.insert(u.entry.name).second)
           return Status::Corrupt("manifest: user '" + EscapeC(u.entry.name) + "' is listed twice");

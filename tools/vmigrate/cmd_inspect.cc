@@ -212,6 +212,7 @@ Handler AddInspect(CLI::App* app) {
       j.Key("qmail_dir").String(m->source.qmail_dir).Key("domain_dir").String(d.dir);
       j.Key("uid").Number(d.uid).Key("gid").Number(d.gid);
       BackendJson(&j, m->source);
+      j.Key("origin").String(m->source.origin);
       j.EndObject();
       j.Key("domain").String(d.name).Key("aliases").StringArray(d.aliases);
       j.Key("messages").Number(m->total_messages()).Key("bytes").Number(m->total_bytes());
@@ -223,9 +224,14 @@ Handler AddInspect(CLI::App* app) {
         j.Key("quota").String(u.entry.quota).Key("gecos").String(u.entry.gecos);
         j.Key("dir").String(u.rel_dir).Key("cleartext_stored").Bool(u.entry.has_clear && !u.entry.clear.empty());
         j.Key("weak_hash").String(vpopmail::WeakHashScheme(u.entry.passwd));
-        j.Key("messages").Number(u.messages).Key("bytes").Number(u.bytes).EndObject();
+        j.Key("messages").Number(u.messages).Key("bytes").Number(u.bytes);
+        // Sources other than vpopmail (export --from unix) say more per user.
+        if (!u.hash_scheme.empty()) j.Key("hash_scheme").String(u.hash_scheme);
+        if (m->source.origin != "vpopmail")
+          j.Key("folders").StringArray(u.folders).Key("warnings").StringArray(u.warnings);
+        j.EndObject();
       }
-      j.EndArray().Key("domain_files").StringArray(d.domain_files);
+      j.EndArray().Key("merge_users").Bool(d.merge_users).Key("domain_files").StringArray(d.domain_files);
       UnreachableUsersJson(&j, "unreachable_users", vpopmail::FindUnreachableUsers(d));
       j.EndObject();
       std::printf("%s\n", j.str().c_str());
@@ -237,6 +243,9 @@ Handler AddInspect(CLI::App* app) {
     std::printf("source host:    %s (vpopmail home %s, qmail dir %s)\n", m->source.hostname.c_str(),
                 m->source.vpopmail_home.c_str(), m->source.qmail_dir.c_str());
     std::printf("user backend:   %s\n", BackendText(m->source).c_str());
+    if (m->source.origin != "vpopmail")
+      std::printf("converted from: a classic Unix mail host (etc/passwd, mbox spools)%s\n",
+                  d.merge_users ? "; a batch: import adds its users to the domain" : "");
     std::printf("domain:         %s (dir %s, uid %lu gid %lu)\n", d.name.c_str(), d.dir.c_str(),
                 d.uid, d.gid);
     std::printf("alias domains:  %s\n", d.aliases.empty() ? "none" : Join(d.aliases, ", ").c_str());
@@ -250,6 +259,14 @@ Handler AddInspect(CLI::App* app) {
       std::printf("%-24s %-18s %8llu %10llu  %-16s %s\n", u.entry.name.c_str(), u.entry.quota.c_str(),
                   static_cast<unsigned long long>(u.messages), static_cast<unsigned long long>(u.bytes),
                   u.rel_dir.c_str(), FlagsText(u.entry.gid).c_str());
+    if (m->source.origin != "vpopmail") {
+      std::printf("\n%-24s %-14s %s\n", "USER", "HASH", "FOLDERS");
+      for (const auto& u : d.users)
+        std::printf("%-24s %-14s %s\n", u.entry.name.c_str(), u.hash_scheme.c_str(),
+                    u.folders.empty() ? "-" : Join(u.folders, ", ").c_str());
+      for (const auto& u : d.users)
+        for (const auto& w : u.warnings) std::printf("warning: %s: %s\n", u.entry.name.c_str(), w.c_str());
+    }
     if (!weak.empty())
       std::printf("\nwarning: weak password hashes (DES/MD5-crypt): %s\n", Join(weak, ", ").c_str());
     PrintUnreachable(*m);
