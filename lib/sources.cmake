@@ -49,6 +49,7 @@ set(VMIGRATE_LIB_SOURCES
   importer/outside_refs_check.cc
   importer/server_restore.cc
   importer/tail_apply.cc
+  importer/user_merge.cc
   importer/target_owner.cc
   # mbox/
   mbox/from_line.cc

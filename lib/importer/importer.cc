@@ -26,6 +26,7 @@
 #include "importer/outside_refs_check.h"
 #include "importer/server_restore.h"
 #include "importer/target_owner.h"
+#include "importer/user_merge.h"
 #include "qmail/assign.h"
 #include "qmail/control_update.h"
 #include "qmail/domains.h"
@@ -91,7 +92,8 @@ class Importer {
     VM_RETURN_IF_ERROR(CommitAll());
     report_->outside_refs = CheckOutsideRefs(manifest(), report_->domains, opt_.paths, false);
     size_t imported = 0;
-    for (const auto& d : report_->domains) imported += d.status == DomainStatus::kImported;
+    // New accounts in an installed domain change nothing qmail-send reads.
+    for (const auto& d : report_->domains) imported += d.status == DomainStatus::kImported && !d.merged;
     if (opt_.reload && opt_.paths.root == "/" && (imported > 0 || !report_->server_files.empty())) {
       auto n = qmail::SignalQmailSend();
       if (n.ok()) report_->qmail_send_signalled = *n;
@@ -340,8 +342,34 @@ class Importer {
     return Status::OK();
   }
 
+  // A batch of users (merge_users) whose domain is installed here: merged
+  // into it. Returns false when the domain is not here (imported whole).
+  Result<bool> AddMergeJob(const ManifestDomain* d) {
+    auto loc = qmail::LocateDomain(opt_.paths, d->name);
+    if (!loc.ok()) {
+      if (loc.status().code() == Status::Code::kNotFound) return false;
+      return loc.status();
+    }
+    if (!opt_.move_id.empty())
+      return Status::InvalidInput("--move-id marks a domain created by a full import; " + d->name +
+                                  " is installed, and this batch of users would be merged into it");
+    DomainOutcome out = Outcome(*d);
+    auto job = std::make_unique<UserMerge>(&ctx_, d, *loc);
+    VM_RETURN_IF_ERROR(job->RecoverInterrupted());
+    VM_RETURN_IF_ERROR(job->Begin(&out));
+    sinks_[d->name] = job.get();
+    report_->domains.push_back(out);
+    merge_jobs_.push_back({std::move(job), report_->domains.size() - 1});
+    return true;
+  }
+
   // One domain imported whole (full archive, or a domain new in a delta).
   Status AddDomainJob(const ManifestDomain* d) {
+    if (d->merge_users && manifest().kind == kKindDomain) {
+      auto merged = AddMergeJob(d);
+      if (!merged.ok()) return merged.status();
+      if (*merged) return Status::OK();
+    }
     auto job = std::make_unique<DomainImport>(&ctx_, d);
     if (!opt_.dry_run) VM_RETURN_IF_ERROR(job->RecoverInterrupted());
     DomainOutcome out = Outcome(*d);
@@ -453,6 +481,7 @@ class Importer {
     if (!more.ok()) return more.status();
     if (*more) return Status::Corrupt("archive entry '" + EscapeC(h.path) + "' follows checksums.txt");
     for (auto& job : jobs_) VM_RETURN_IF_ERROR(job.import->EndOfEntries());
+    for (auto& job : merge_jobs_) VM_RETURN_IF_ERROR(job.merge->EndOfEntries());
     if (manifest().kind == kKindDelta && !seen_delta_) return Status::Corrupt("delta archive without delta.txt");
     return Status::OK();
   }
@@ -560,6 +589,12 @@ class Importer {
       out.status = DomainStatus::kPlanned;
       NoteFirst(out);
     }
+    for (auto& job : merge_jobs_) {
+      DomainOutcome& out = report_->domains[job.outcome];
+      VM_RETURN_IF_ERROR(job.merge->Plan(&out));
+      out.status = DomainStatus::kPlanned;
+      NoteFirst(out);
+    }
     if (!want_server_) return Status::OK();
     return server_->ReplaceServerFiles(/*dry_run=*/true, *server_edits);
   }
@@ -615,6 +650,14 @@ class Importer {
       out.status = DomainStatus::kImported;
       NoteFirst(out);
     }
+    for (auto& job : merge_jobs_) {
+      DomainOutcome& out = report_->domains[job.outcome];
+      Status s = job.merge->Commit(&out);
+      job.merge.reset();
+      if (!s.ok()) return s;
+      out.status = DomainStatus::kImported;
+      NoteFirst(out);
+    }
     if (!want_server_) return Status::OK();
     return server_->ReplaceServerFiles(/*dry_run=*/false, server_edits);
   }
@@ -641,6 +684,11 @@ class Importer {
     size_t outcome;
   };
   std::vector<TailJob> tail_jobs_;                // an add-only delta (no jobs_ or delta_jobs_ then)
+  struct MergeJob {
+    std::unique_ptr<UserMerge> merge;
+    size_t outcome;
+  };
+  std::vector<MergeJob> merge_jobs_;              // batches of users into installed domains
   std::map<std::string, DeltaApply*> delta_sinks_;
   bool seen_delta_ = false;                       // delta.txt came
   std::map<std::string, EntrySink*> sinks_;       // domain name -> its DomainImport

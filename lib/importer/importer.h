@@ -58,6 +58,12 @@ struct ImportOptions {
   /// writes the move marker and its commit record into the domain dir, so
   /// that `cutover discard` can take the import back. Empty: none.
   std::string move_id;
+  /// --on-conflict: a batch archive (ManifestDomain::merge_users) merged
+  /// into an installed domain that already has some of its users
+  /// (importer/user_merge.h). kFail refuses the import, changing nothing;
+  /// kSkip leaves those users out and reports them.
+  enum class OnConflict { kFail, kSkip };
+  OnConflict on_conflict = OnConflict::kFail;
   ProgressMeter* progress = nullptr;  // --progress; not owned
   RateLimiter* rate_limit = nullptr;  // --max-rate; not owned
   /// Set from a signal handler; checked between entries.
@@ -98,6 +104,13 @@ struct DomainOutcome {
   std::vector<std::string> aliases_added, aliases_removed;  // with is_delta
   bool add_only = false;    // with is_delta: an add-only delta (importer/tail_apply.h)
   std::uint64_t added = 0, already_there = 0;  // with add_only: messages added / found by unique name
+  /// A batch of users merged into the installed domain (importer/user_merge.h):
+  /// users, messages, bytes and user_dirs count only the users added.
+  bool merged = false;
+  std::vector<std::string> users_added;    // with merged: names, in the order they were placed
+  /// With merged: the batch's users left out (--on-conflict skip): name and
+  /// why ("is already in the domain (home D)", "has no account, but its home D is there already").
+  std::vector<std::pair<std::string, std::string>> users_skipped;
 };
 
 /// A server configuration file (import --all).

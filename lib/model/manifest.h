@@ -85,8 +85,10 @@ struct ManifestDomain {
   std::vector<OutsideRef> outside_refs;
   std::string dir_control;            // the source .dir-control text (informational)
   DomainDelta delta;                  // kind "delta" only
-  /// A batch of users (export --from unix --batch): import adds them to the
-  /// domain when it exists already (written only when true).
+  /// Kind "domain", optional (written only when true): one batch of a
+  /// domain's users (export --from unix --batch N). Import creates the
+  /// domain when the target lacks it, else adds the users to it and leaves
+  /// the domain's own files alone (importer/user_merge.h).
   bool merge_users = false;
 };
 

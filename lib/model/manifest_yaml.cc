@@ -397,6 +397,8 @@ Result<Manifest> ManifestFromYaml(const std::string& text) {
         d.users.push_back(std::move(u));
       }
       if (!r.status.ok()) return r.status;
+      if (d.merge_users && m.kind != kKindDomain)
+        return Status::Corrupt("manifest: " + where + "merge_users is only valid in a 'domain' archive");
       if (dn["outside_refs"]) {
         YAML::Node refs = r.Seq(dn, "outside_refs", where);
         for (size_t j = 0; r.status.ok() && j < refs.size(); ++j) {

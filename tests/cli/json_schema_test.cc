@@ -43,19 +43,22 @@ const std::map<std::string, std::set<std::string>>& KeyTypes() {
                      "hostname", "vpopmail_home", "qmail_dir", "quota", "gecos", "weak_hash", "pw_gid",
                      "source_host", "from", "to", "installed_state", "delta_result", "uid_source", "digest",
                      "dir_control", "check", "remote_version", "move_id", "verb", "event", "taken_from",
-                     "backend", "mysql_layout", "bucket", "real_domain"});
+                     "backend", "mysql_layout", "bucket", "real_domain", "origin", "unix_name", "hash_scheme",
+                     "old_server", "pop3_uidls_kept_for"});
     add({"string", "null"}, {"output", "domain", "error", "state_out", "held_at", "forwarded_at", "forwarded_to"});
     add({"number", "null"}, {"eta_sec"});
     add({"bool"}, {"add_only", "reachable", "cleartext_stored", "qmail_send_signalled", "changed", "dry_run",
-                   "resumed", "sticky", "read", "delta", "pop3_order_kept", "passed", "target_has_domain"});
+                   "resumed", "sticky", "read", "delta", "pop3_order_kept", "passed", "target_has_domain", "merge_users",
+                   "hash_verifiable", "disabled"});
     add({"array"}, {"aliases", "warnings", "domains", "domain_names", "server_files", "user_list", "user_dirs",
                     "unreachable_users", "skipped_users", "outside_refs", "followed_symlinks", "control_edits",
                     "flags", "domain_files", "weak_hashes", "records", "actions", "changes", "created_dirs",
                     "skipped", "aliases_added", "aliases_removed", "transfers", "alias_domains",
-                    "unmatched_aliases", "subscribed_folders", "skipped_message_list", "skipped_file_list"});
+                    "unmatched_aliases", "subscribed_folders", "skipped_message_list", "skipped_file_list", "added_users",
+                    "folders", "outputs"});
     add({"object"}, {"source", "queue", "owner", "delta_counts"});
     add({"number"}, {"message_bytes", "stat_sized_messages", "estimated_tar_bytes", "mail_aliases",
-                     "skipped_messages", "skipped_files"});
+                     "skipped_messages", "skipped_files", "batch"});
     return t;
   }();
   return kTypes;

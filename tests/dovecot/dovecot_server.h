@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -106,6 +107,15 @@ inline DovecotIdentity PickIdentity() {
   return id;
 }
 
+/// What differs between the servers the tests run: the defaults are the
+/// vpopmail target (Maildir below the userdb home, UIDL = file base name).
+struct DovecotSettings {
+  std::string mail_location = "maildir:%h/Maildir:INDEX=MEMORY";
+  std::string pop3_uidl_format = "%f";
+  std::string extra;  // more dovecot.conf lines (namespaces, mbox locks, ...)
+  std::string tz;     // TZ of the server (INTERNALDATE zones); "" = inherited
+};
+
 class DovecotServer {
  public:
   /// The passdb and userdb blocks for a passwd-file
@@ -118,8 +128,9 @@ class DovecotServer {
   /// `work` is an empty directory for config, sockets, state and log;
   /// `auth` the passdb and userdb blocks of dovecot.conf (PasswdFileAuth,
   /// or an SQL passdb/userdb).
-  DovecotServer(const std::string& work, const std::string& auth, const DovecotIdentity& id)
-      : work_(work) {
+  DovecotServer(const std::string& work, const std::string& auth, const DovecotIdentity& id,
+                const DovecotSettings& settings = {})
+      : work_(work), tz_(settings.tz) {
     namespace fs = std::filesystem;
     fs::create_directories(work_ + "/base");
     fs::create_directories(work_ + "/state");
@@ -145,8 +156,9 @@ class DovecotServer {
       << "mail_max_userip_connections = 100\n"
       // Indexes in memory only: nothing but Dovecot's own control files
       // (dovecot-uidlist, dovecot-uidvalidity) is written into the Maildirs.
-      << "mail_location = maildir:%h/Maildir:INDEX=MEMORY\n"
-      << "pop3_uidl_format = %f\n"
+      << "mail_location = " << settings.mail_location << "\n"
+      << "pop3_uidl_format = " << settings.pop3_uidl_format << "\n"
+      << settings.extra
       << auth
       << "service imap-login {\n  chroot =\n  service_count = 0\n"
       << "  inet_listener imap {\n    port = " << imap_port_ << "\n  }\n"
@@ -190,6 +202,8 @@ class DovecotServer {
         dup2(out, 1);
         dup2(out, 2);
       }
+      // Dovecot passes TZ on to its processes (import_environment).
+      if (!tz_.empty()) setenv("TZ", tz_.c_str(), 1);
       execl(kDovecotBinary, "dovecot", "-F", "-c", config_.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -253,6 +267,7 @@ class DovecotServer {
  private:
   std::string work_;
   std::string config_;
+  std::string tz_;
   int imap_port_ = -1;
   int pop3_port_ = -1;
   pid_t pid_ = -1;

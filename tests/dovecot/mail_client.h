@@ -120,6 +120,9 @@ class Pop3Client {
   /// "msgno uidl" lines, in server order.
   std::vector<std::string> Uidl() { return MultiLine("UIDL"); }
 
+  /// "msgno size" lines, in server order.
+  std::vector<std::string> List() { return MultiLine("LIST"); }
+
   /// Message bytes (dot-unstuffed, CRLF line ends as sent).
   std::string Retr(int msgno) {
     std::vector<std::string> lines = MultiLine("RETR " + std::to_string(msgno));

@@ -339,11 +339,51 @@ void PrintImported(const ImportReport& report, bool json) {
   PrintOutsideRefs(report);
 }
 
+// "skipped_users": [{domain, name, reason}], as export's --skip-invalid-users.
+void SkippedUsersJson(JsonWriter* j, const DomainOutcome& d) {
+  j->Key("skipped_users").BeginArray();
+  for (const auto& [name, why] : d.users_skipped)
+    j->BeginObject().Key("domain").String(d.name).Key("name").String(name).Key("reason").String(why).EndObject();
+  j->EndArray();
+}
+
+// A batch of users merged into the installed domain (importer/user_merge.h):
+// who was (or would be) added, where, and who was left out.
+void PrintMerged(const ImportReport& report, bool json, bool dry_run) {
+  const DomainOutcome& d = report.domains[0];
+  if (json) {
+    JsonWriter j;
+    j.BeginRecord("import").Key("status").String(dry_run ? "dry-run" : "ok").Key("kind").String(report.manifest.kind);
+    j.Key("domain").String(d.name).Key("merge_users").Bool(true).Key("domain_dir").String(d.domain_dir);
+    j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
+    j.Key("added_users").StringArray(d.users_added);
+    SkippedUsersJson(&j, d);
+    UserDirsJson(&j, "user_dirs", d.user_dirs);
+    OwnerJson(&j, report);
+    j.Key("entries_checked").Number(report.entries);
+    AddOutsideRefsJson(&j, report.outside_refs);
+    j.Key("warnings").StringArray(report.warnings).EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return;
+  }
+  if (dry_run)
+    std::printf("dry run: the archive checked out (%llu entries, checksums match); nothing was changed\n",
+                static_cast<unsigned long long>(report.entries));
+  std::printf("%s %zu users into %s in %s (%llu messages, %llu bytes); %zu skipped\n",
+              dry_run ? "would merge" : "merged", d.users_added.size(), d.name.c_str(), d.domain_dir.c_str(),
+              static_cast<unsigned long long>(d.messages), static_cast<unsigned long long>(d.bytes),
+              d.users_skipped.size());
+  for (const auto& [name, dir] : d.user_dirs) std::printf("  added    %-24s %s\n", name.c_str(), dir.c_str());
+  for (const auto& [name, why] : d.users_skipped)
+    std::printf("  skipped  %s@%s %s\n", name.c_str(), d.name.c_str(), why.c_str());
+  PrintOutsideRefs(report);
+}
+
 struct Flags {
   PathFlags paths;
   ProgressFlags progress;
   std::vector<std::string> archives;
-  std::string owner, domain, user, into_folder, move_id;
+  std::string owner, domain, user, into_folder, move_id, on_conflict = "fail";
   size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   bool no_reload = false, qmail_programs = false, json = false, dry_run = false, all = false,
        merge = false, skip_existing = false;
@@ -402,6 +442,10 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
         j.Key("status").String(status);
         j.Key("users").Number(d.users).Key("messages").Number(d.messages).Key("bytes").Number(d.bytes);
         j.Key("seconds").Double(seconds).Key("domain_dir").String(d.domain_dir);
+        if (d.merged) {
+          j.Key("merge_users").Bool(true);
+          SkippedUsersJson(&j, d);
+        }
         if (skipped) j.Key("reason").String(d.error);
         if (d.error.empty() || skipped) j.Key("error").Null();
         else j.Key("error").String(d.error);
@@ -413,7 +457,8 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
       } else if (good) {
         if (Quiet()) continue;
         std::printf("%-8s %s -> %s (%llu users, %llu messages) from %s\n",
-                    d.is_delta && d.status == DomainStatus::kImported ? "applied" : DomainStatusName(d.status),
+                    d.is_delta && d.status == DomainStatus::kImported ? "applied"
+                    : d.merged && d.status == DomainStatus::kImported ? "merged" : DomainStatusName(d.status),
                     d.name.c_str(), d.domain_dir.c_str(), static_cast<unsigned long long>(d.users),
                     static_cast<unsigned long long>(d.messages), archive.c_str());
       } else if (!s.ok()) {  // the reason is on stderr, once
@@ -472,6 +517,13 @@ Handler AddImport(CLI::App* app) {
                   "mark the domain as created by move ID (8-64 of [0-9a-f]) so that 'cutover discard "
                   "DOMAIN --move-id ID' can take this import back; a full archive of one domain only")
       ->type_name("ID");
+  app->add_option("--on-conflict", f->on_conflict,
+                  "a batch of users (an archive marked merge_users) going into a domain that is "
+                  "installed already: fail (default) refuses the import, changing nothing, when a "
+                  "user of the batch is in the domain (each conflict named); skip leaves those "
+                  "users out and reports them")
+      ->check(CLI::IsMember({"fail", "skip"}))
+      ->capture_default_str();
   app->add_flag("--mysql-widen-columns", f->paths.mysql_widen_columns,
                 "a MySQL target with vpopmail 5.4's narrow columns that a value does not fit "
                 "(pw_passwd char(40) and a SHA-512 crypt, ...): widen them to vpopmail 5.6's "
@@ -520,6 +572,7 @@ Handler AddImport(CLI::App* app) {
     opt.into_folder = f->into_folder;
     opt.vpasswd_line_max = f->vpasswd_line_max;
     opt.move_id = f->move_id;
+    opt.on_conflict = f->on_conflict == "skip" ? ImportOptions::OnConflict::kSkip : ImportOptions::OnConflict::kFail;
     opt.interrupted = &g_interrupted;
     auto limiter = f->progress.MakeLimiter();
     if (!limiter.ok()) return Fail("import", limiter.status());
@@ -555,6 +608,10 @@ Handler AddImport(CLI::App* app) {
     bool single = (report.manifest.kind == kKindDomain || !f->domain.empty()) && !f->all;
     if (!single) return PrintServer(report, f->json, f->dry_run);
     if (report.domains[0].status == DomainStatus::kSkipped) return PrintSkipped(report.domains[0], f->json);
+    if (report.domains[0].merged) {
+      if (f->json || f->dry_run || !Quiet()) PrintMerged(report, f->json, f->dry_run);
+      return 0;
+    }
     if (f->dry_run) PrintPlan(report, f->json);
     else if (f->json || !Quiet()) PrintImported(report, f->json);
     else PrintOutsideRefs(report);
