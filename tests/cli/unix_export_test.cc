@@ -179,6 +179,34 @@ TEST_F(UnixExportTest, NamedUsersOnlyAndSystemAccountsNever) {
   EXPECT_NE(missing.err.find("nosuchuser"), std::string::npos) << missing.err;
 }
 
+TEST_F(UnixExportTest, BatchesImportOneAfterAnotherIntoOneDomain) {
+  std::string list = tmp_.path() + "/users.txt";
+  WriteFile(list, "# the old host's mail users\nalice\nbob\ncarol\ndave\nerin\nfrank\ngrace\nheidi\nivan\nken\nlaura\n");
+  std::string dir = tmp_.path() + "/batches";
+  fs::create_directories(dir);
+  CommandResult e = RunVmigrate({"export", "--from", "unix", kDomain, "-o", dir, "--root", src_, "--users-from", list,
+                                 "--batch", "4", "--json"});
+  ASSERT_EQ(e.exit_code, 0) << e.err << e.out;
+  std::vector<std::string> archives;
+  for (int b = 1; b <= 3; ++b) archives.push_back(dir + "/example.com-batch00" + std::to_string(b) + ".tar.zst");
+  for (const auto& a : archives) ASSERT_TRUE(fs::exists(a)) << a << "\n" << e.out;
+  EXPECT_FALSE(fs::exists(dir + "/example.com-batch004.tar.zst"));
+  for (const auto& a : archives) {
+    CommandResult i = Import(dst_, a);
+    ASSERT_EQ(i.exit_code, 0) << a << ": " << i.err << i.out;
+  }
+  EXPECT_EQ(Vpasswd().size(), 11u);
+  // A batch again: its users exist now, so the default refuses, changing nothing.
+  std::string before = ReadFile(TargetHomeDisk(dst_) + "/domains/" + kDomain + "/vpasswd");
+  CommandResult again = Import(dst_, archives[1]);
+  EXPECT_EQ(again.exit_code, 5) << again.err;
+  EXPECT_NE(again.err.find("conflict"), std::string::npos) << again.err;
+  EXPECT_EQ(ReadFile(TargetHomeDisk(dst_) + "/domains/" + kDomain + "/vpasswd"), before);
+  CommandResult skip = Import(dst_, archives[1], {"--on-conflict", "skip"});
+  EXPECT_EQ(skip.exit_code, 0) << skip.err;
+  EXPECT_EQ(ReadFile(TargetHomeDisk(dst_) + "/domains/" + kDomain + "/vpasswd"), before);
+}
+
 TEST_F(UnixExportTest, UnixOptionsNeedFromUnix) {
   CommandResult r = RunVmigrate({"export", kDomain, "-o", tmp_.path() + "/x", "--old-server", "uw"});
   EXPECT_EQ(r.exit_code, 2) << r.err;

@@ -383,14 +383,20 @@ std::vector<std::string> WithoutUser(const std::vector<std::string>& lines, cons
 
 /// imap-folders with the LIST attributes reduced to "selectable or not":
 /// \NoInferiors, \UnMarked (mbox) and \HasNoChildren (Maildir++) describe the
-/// storage, not the mail.
+/// storage, not the mail. A \Noselect entry (mbox: the directory holding a
+/// folder file, "Archive" of "Archive/2023") is left out: it holds no mail,
+/// and Dovecot 2.3 on Maildir++ without a list index does not list such a
+/// parent of ".Archive.2023" (seen with this configuration); the child's
+/// name still shows the hierarchy.
 std::vector<std::string> SelectableOnly(std::vector<std::string> lines) {
+  std::vector<std::string> out;
   for (auto& l : lines) {
     std::vector<std::string> f = SplitTabs(l);
-    f.back() = f.back().find("\\Noselect") != std::string::npos ? "(\\Noselect)" : "()";
-    l = JoinTabs(f);
+    if (f.back().find("\\Noselect") != std::string::npos) continue;
+    f.back() = "()";
+    out.push_back(JoinTabs(f));
   }
-  return lines;
+  return out;
 }
 
 /// imap-messages without \Recent: it is session state (Dovecot gives it to the
@@ -468,20 +474,15 @@ TEST_F(DovecotUnixTest, ImportedVpopmailTreeShowsClientView) {
   expected.folders = WithoutUser(expected.folders, "judy");
   expected.messages = WithoutUser(expected.messages, "judy");
   // Subscriptions: Dovecot's ~/mail/.subscriptions plus UW's ~/.mailboxlist
-  // ("mail/" prefix dropped), for folders that exist (a stale entry names
-  // nothing to subscribe to).
+  // ("mail/" prefix dropped). A stale entry (alice's old-stuff) is kept, as
+  // both servers list a subscription whose folder is gone.
   std::vector<std::string> lsub = expected.lsub;
-  std::set<std::string> selectable;
-  for (const auto& l : expected.folders) {
-    std::vector<std::string> f = SplitTabs(l);
-    if (f[6].find("\\Noselect") == std::string::npos) selectable.insert(f[0] + "\t" + f[1]);
-  }
   for (const auto& user : ViewUsers(expected)) {
     std::string file = root_ + "/home/" + user + "/.mailboxlist";
     if (!fs::exists(file)) continue;
     for (const auto& name : cli::Lines(ReadFile(file))) {
       std::string folder = name.rfind("mail/", 0) == 0 ? name.substr(5) : name;
-      if (!selectable.count(user + "\t" + folder)) continue;
+      if (folder.empty()) continue;
       std::string line = JoinTabs({user, folder, DecodeModifiedUtf7(folder), "()"});
       if (std::find(lsub.begin(), lsub.end(), line) == lsub.end()) lsub.push_back(line);
     }

@@ -321,7 +321,12 @@ inline bool ImapLoginWorks(int port, const std::string& login, const std::string
   }
   close(fd);
   size_t tagged = in.find("\r\nx ");
-  if (tagged == std::string::npos) throw MailClientError("no reply to LOGIN " + login + " from " + source);
+  // An account the userdb does not have fails as an "Internal login
+  // failure": imap-login then closes the connection after the greeting
+  // without a tagged reply. That is a failed login too.
+  if (tagged == std::string::npos && in.rfind("* OK", 0) == 0) return false;
+  if (tagged == std::string::npos)
+    throw MailClientError("no reply to LOGIN " + login + " from " + source + " (got: " + in + ")");
   return in.compare(tagged + 2, 5, "x OK ") == 0;
 }
 
