@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <deque>
 #include <vector>
 
 #include "core/status.h"
@@ -61,7 +62,9 @@ struct Message {
 
 struct Mailbox {
   std::string path;
-  std::vector<Message> messages;       // real messages in file order; the pseudo message is dropped
+  // A deque: it grows in chunks, never copying the list or holding twice
+  // its size, so memory follows the message count and no more.
+  std::deque<Message> messages;        // real messages in file order; the pseudo message is dropped
   bool has_uid_validity = false;       // X-IMAP / X-IMAPbase present on disk
   std::uint32_t uid_validity = 0, uid_last = 0;   // after AssignUids: the values clients see
   std::vector<std::string> keywords;   // keyword list from X-IMAP/X-IMAPbase, in order

@@ -380,12 +380,16 @@ class UnixExporter {
     }
     const bool inbox = b->imap_name == "INBOX";
     bool names_carry = true;
+    // UIDLs made from the UID are unique; an X-UIDL header or a format
+    // without the UID may repeat, so only then are the names tracked.
+    const bool may_repeat = uidl_format_ == "x-uidl" || uidl_format_.find('u') == std::string::npos;
     std::set<std::string> bases;
+    const bool courier_too = opt_.imap_server == "courier";
     std::string uidlist = "3 V" + std::to_string(b->uid_validity) + " N" + std::to_string(b->uid_next) + "\n";
     std::string courier = "1 " + std::to_string(b->uid_validity) + " " + std::to_string(b->uid_next) + "\n";
     std::int64_t last_date = 0;
-    for (const auto& s : b->scans) {
-      for (const auto& msg : s.messages) {
+    for (auto& s : b->scans) {
+      for (auto& msg : s.messages) {
         std::string uidl;
         if (inbox) {
           auto f = mbox::FormatUidl(uidl_format_, b->uid_validity, msg);
@@ -400,7 +404,7 @@ class UnixExporter {
           base = std::to_string(msg.internal_date) + ".V" + std::to_string(b->uid_validity) + "U" +
                  std::to_string(msg.uid) + "." + hostname_;
         }
-        bases.insert(base);
+        if (may_repeat && inbox) bases.insert(base);
         if (msg.internal_date < last_date && inbox)
           u->report.warnings.push_back("user '" + u->account.name + "': " + s.path + " message UID " + std::to_string(msg.uid) +
                                        ": its date is earlier than the one before; qmail-pop3d lists by file time "
@@ -423,8 +427,14 @@ class UnixExporter {
         if (inbox && !p_ok) u->report.warnings.push_back("user '" + u->account.name + "': INBOX UID " + std::to_string(msg.uid) +
                                                          ": POP3 UIDL '" + EscapeC(uidl) + "' cannot be kept");
         uidlist += std::to_string(msg.uid) + (p_ok ? " P" + uidl : std::string()) + " :" + base + "\n";
-        courier += std::to_string(msg.uid) + " " + base + "\n";
+        if (courier_too) courier += std::to_string(msg.uid) + " " + base + "\n";
         ++u->report.messages;
+        // Only the segments, the date and the size are needed from here on:
+        // what is kept per message is what a batch's memory grows with.
+        msg.envelope_sender = std::string();
+        msg.x_uidl = std::string();
+        msg.keywords = std::vector<std::string>();
+        msg.segments.shrink_to_fit();
       }
     }
     if (b->keywords.size() > 26)
@@ -432,8 +442,8 @@ class UnixExporter {
                                    " keywords; Maildir file names hold 26, the rest are not kept");
     for (size_t i = 0; i < b->keywords.size() && i < 26; ++i)
       b->keywords_file += std::to_string(i) + " " + b->keywords[i] + "\n";
-    b->uidlist = uidlist;
-    if (opt_.imap_server == "courier") b->courier_uiddb = courier;
+    b->uidlist = std::move(uidlist);
+    if (courier_too) b->courier_uiddb = std::move(courier);
     if (inbox && !b->names.empty())
       u->report.uidl_kept = names_carry ? "dovecot+qmail-pop3d" : "dovecot";
     return Status::OK();
