@@ -62,6 +62,9 @@ set(VMIGRATE_LIB_SOURCES
   model/manifest_yaml.cc
   model/outside_refs.cc
   model/path_rewrite.cc
+  # pull/
+  pull/pull.cc
+  pull/pulled_folder.cc
   # qmail/
   qmail/assign.cc
   qmail/control_file.cc

@@ -19,7 +19,7 @@ enum class Exit : int {
   kBadArchive = 6,    // corrupt, hostile or unsupported archive
   kNotFound = 7,      // the domain, archive or a directory does not exist
   kDataRefused = 8,   // data the target cannot use (vpasswd line limit, unsafe account name)
-  kPeerRefused = 9,   // cutover forward: the new host refused the domain over SMTP / unreachable
+  kPeerRefused = 9,   // cutover forward: the new host refused over SMTP; pull: the old server refused / unreachable
   kRemoteFailed = 10, // move: ssh or the remote vmigrate failed; --resume continues
   kInterrupted = 130, // SIGINT/SIGTERM; staging removed, target unchanged
 };
@@ -47,7 +47,7 @@ inline constexpr ExitCodeInfo kExitCodes[] = {
     {Exit::kBadArchive, "bad archive", "corrupt, truncated, hostile or unsupported archive"},
     {Exit::kNotFound, "not found", "the domain, the archive or a directory does not exist"},
     {Exit::kDataRefused, "data refused", "data the target cannot use; nothing written"},
-    {Exit::kPeerRefused, "refused by peer", "cutover forward: the new host refused or was unreachable"},
+    {Exit::kPeerRefused, "refused by peer", "cutover forward, pull: the other server refused or was unreachable"},
     {Exit::kRemoteFailed, "remote failed", "move: ssh or the remote vmigrate failed (--resume continues)"},
     {Exit::kInterrupted, "interrupted", "SIGINT/SIGTERM; staging removed, target unchanged"},
 };

@@ -44,12 +44,13 @@ const std::map<std::string, std::set<std::string>>& KeyTypes() {
                      "source_host", "from", "to", "installed_state", "delta_result", "uid_source", "digest",
                      "dir_control", "check", "remote_version", "move_id", "verb", "event", "taken_from",
                      "backend", "mysql_layout", "bucket", "real_domain", "origin", "unix_name", "hash_scheme",
-                     "old_server", "pop3_uidls_kept_for"});
+                     "old_server", "pop3_uidls_kept_for", "login", "new_name", "maildir"});
     add({"string", "null"}, {"output", "domain", "error", "state_out", "held_at", "forwarded_at", "forwarded_to"});
     add({"number", "null"}, {"eta_sec"});
     add({"bool"}, {"add_only", "reachable", "cleartext_stored", "qmail_send_signalled", "changed", "dry_run",
                    "resumed", "sticky", "read", "delta", "pop3_order_kept", "passed", "target_has_domain", "merge_users",
-                   "hash_verifiable", "disabled"});
+                   "hash_verifiable", "disabled", "restarted", "uids_kept", "imap_uids_kept",
+                   "dovecot_pop3_uidls_kept", "qmail_pop3d_uidls_kept"});
     add({"array"}, {"aliases", "warnings", "domains", "domain_names", "server_files", "user_list", "user_dirs",
                     "unreachable_users", "skipped_users", "outside_refs", "followed_symlinks", "control_edits",
                     "flags", "domain_files", "weak_hashes", "records", "actions", "changes", "created_dirs",
@@ -58,7 +59,8 @@ const std::map<std::string, std::set<std::string>>& KeyTypes() {
                     "folders", "outputs"});
     add({"object"}, {"source", "queue", "owner", "delta_counts"});
     add({"number"}, {"message_bytes", "stat_sized_messages", "estimated_tar_bytes", "mail_aliases",
-                     "skipped_messages", "skipped_files", "batch"});
+                     "skipped_messages", "skipped_files", "batch", "uidvalidity", "on_server", "removed",
+                     "uidls_known"});
     return t;
   }();
   return kTypes;
@@ -322,6 +324,15 @@ TEST_F(JsonSchemaTest, EveryCommandsFailurePrintsOneErrorObject) {
                             "--dry-run", "--json"}), 10, "move");
   EXPECT_EQ(mv["object"], "example.com");
   EXPECT_EQ(mv["step"], "check");
+
+  std::string pw = work_ / "pw";
+  WriteFile(pw, "secret\n");
+  // Nothing listens on port 1 of loopback: the old server is unreachable.
+  auto pull = RunFailing(Dst({"pull", "--from", "imap://127.0.0.1:1", "--user", "alice@example.com",
+                              "--password-file", pw, "--into", "alice@example.com", "--json"}), 9, "pull");
+  EXPECT_EQ(pull["object"], "alice@example.com");
+  RunFailing(Dst({"pull", "--from", "imap://127.0.0.1:1", "--user", "a", "--password-file", pw, "--into",
+                  "nobody@example.com", "--json"}), 7, "pull");
 }
 
 }  // namespace

@@ -42,6 +42,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddCutover},
     {"move", "move a live domain to another host over ssh: copy, hold, final delta, forward (resumable)",
      vmigrate::cli::AddMove},
+    {"pull", "pull a mailbox from a live POP3/IMAP server into an account here (UIDs, UIDLs, flags kept)",
+     vmigrate::cli::AddPull},
 };
 constexpr const char* kHelpCommand = "help";
 

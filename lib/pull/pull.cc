@@ -1,0 +1,560 @@
+#include "pull/pull.h"
+
+#include <crypt.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <memory>
+
+#include "core/errno_status.h"
+#include "core/sha256.h"
+#include "core/strings.h"
+#include "mbox/pop3_uidl.h"
+#include "pull/pulled_folder.h"
+#include "qmail/domains.h"
+#include "unixhost/mail_folders.h"
+#include "vpopmail/user_store.h"
+
+namespace vmigrate::pull {
+namespace {
+
+// A batch is made durable with one flush: at most this many messages or bytes.
+constexpr size_t kBatchMessages = 256;
+constexpr uint64_t kBatchBytes = 32u << 20;
+
+std::string ThisHost() {
+  char name[256] = {0};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == 0) return "localhost";
+  std::string h = name;
+  // A Maildir base name must not hold '/' or ':' (Maildir spec).
+  std::replace(h.begin(), h.end(), '/', '_');
+  std::replace(h.begin(), h.end(), ':', '_');
+  return h;
+}
+
+// Maildir files hold LF line ends (qmail-local writes them so, and
+// qmail-pop3d and Dovecot add the CR again); a lone CR is kept.
+std::string ToLf(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') continue;
+    out += in[i];
+  }
+  return out;
+}
+
+Status Interrupted(const PullOptions& o) {
+  if (o.interrupted && o.interrupted->load()) return Status::Interrupted("interrupted");
+  return Status::OK();
+}
+
+// Errors of the old server as one code: whatever went wrong between us and
+// it (a wrong size included) is the peer's.
+Status PeerError(const Status& s) {
+  if (s.ok() || s.code() == Status::Code::kPeerRefused || s.code() == Status::Code::kDataRefused) return s;
+  if (s.code() == Status::Code::kCorrupt) return Status::PeerRefused(s.message());
+  return s;
+}
+
+struct Target {
+  std::string maildir;  // on disk
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+Result<Target> FindAccount(const PullOptions& o) {
+  size_t at = o.address.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == o.address.size())
+    return Status::InvalidInput("--into " + o.address + ": not USER@DOMAIN");
+  std::string user = ToLower(o.address.substr(0, at)), domain = ToLower(o.address.substr(at + 1));
+  auto where = qmail::LocateDomain(o.paths, domain);
+  if (!where.ok()) return where.status();
+  auto store = vpopmail::OpenUserStoreFor(o.paths, *where);
+  auto users = store->ReadUsers(*where);
+  if (!users.ok()) return users.status().WithContext(domain);
+  for (const auto& u : *users) {
+    if (u.name != user) continue;
+    if (o.check_local_password) {
+      struct crypt_data data;
+      std::memset(&data, 0, sizeof data);
+      const char* h = crypt_r(o.credentials.password.c_str(), u.passwd.c_str(), &data);
+      if (h == nullptr || u.passwd.empty() || std::strcmp(h, u.passwd.c_str()) != 0)
+        return Status::DataRefused(o.address + ": the password given does not verify against the account's "
+                                   "hash here (an APOP or CRAM digest?): nothing pulled");
+    }
+    if (u.dir.empty())
+      return Status::NotFound(o.address + ": the account has no home directory yet (log in once, or vadduser)");
+    Target t;
+    t.maildir = o.paths.OnDisk(u.dir + "/Maildir");
+    t.uid = static_cast<uid_t>(where->uid);
+    t.gid = static_cast<gid_t>(where->gid);
+    return t;
+  }
+  return Status::NotFound(o.address + ": no such account on this host (import the domain or vadduser it first)");
+}
+
+// flock on the Maildir directory: one pull per account at a time.
+class AccountLock {
+ public:
+  ~AccountLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Status Take(const std::string& maildir, const std::string& address) {
+    fd_ = open(maildir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) return FromErrno(maildir, errno);
+    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) return Status::Conflict(address + ": another pull into this account is running");
+      return FromErrno("cannot lock " + maildir, errno);
+    }
+    return Status::OK();
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+Status EnsureMaildir(const Target& t, bool dry_run) {
+  struct stat st;
+  if (stat(t.maildir.c_str(), &st) == 0) return Status::OK();
+  if (errno != ENOENT) return FromErrno(t.maildir, errno);
+  if (dry_run) return Status::OK();
+  // vchkpw makes the Maildir at the first login (vmake_maildir); so do we.
+  if (mkdir(t.maildir.c_str(), 0700) != 0) return FromErrno("cannot create " + t.maildir, errno);
+  if (geteuid() == 0 && chown(t.maildir.c_str(), t.uid, t.gid) != 0) return FromErrno("cannot chown " + t.maildir, errno);
+  return Status::OK();
+}
+
+class Puller {
+ public:
+  Puller(const PullOptions& o, Target t) : o_(o), t_(std::move(t)), host_(ThisHost()) {
+    report_.address = o.address;
+    report_.source = o.url.text;
+    report_.login = o.credentials.login;
+  }
+
+  Status Imap();
+  Status Pop3();
+  PullReport& report() { return report_; }
+
+ private:
+  Status ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFolder& f, const std::string& maildir_name,
+                    const std::string& new_name, std::vector<std::string>* subscribed);
+  Result<std::map<uint32_t, std::string>> MatchUidls(const std::vector<mailsource::ImapMessage>& msgs);
+  Status Flush(PulledFolder* folder, bool force);
+  void Done(uint64_t bytes) {
+    if (o_.progress) {
+      o_.progress->MessageDone();
+      o_.progress->AddBytes(bytes);
+    }
+  }
+  std::string FolderDir(const std::string& maildir_name) const {
+    return maildir_name.empty() ? t_.maildir : t_.maildir + "/" + maildir_name;
+  }
+  std::string Source() const { return o_.url.text + " " + o_.credentials.login; }
+
+  const PullOptions& o_;
+  Target t_;
+  std::string host_;
+  PullReport report_;
+};
+
+Status Puller::Flush(PulledFolder* folder, bool force) {
+  if (o_.dry_run) return Status::OK();
+  if (!force && folder->pending() < kBatchMessages && folder->pending_bytes() < kBatchBytes) return Status::OK();
+  return folder->Commit();
+}
+
+Result<std::map<uint32_t, std::string>> Puller::MatchUidls(const std::vector<mailsource::ImapMessage>& msgs) {
+  std::map<uint32_t, std::string> by_uid;
+  auto pop = mailsource::OpenPop3(*o_.uidls_from, o_.connect, o_.credentials);
+  if (!pop.ok()) return PeerError(pop.status());
+  std::vector<mailsource::Pop3Message> list;
+  bool has_uidl = false;
+  Status st = (*pop)->List(&list, &has_uidl);
+  (*pop)->Close();
+  if (!st.ok()) return PeerError(st);
+  if (!has_uidl) {
+    report_.warnings.push_back(o_.uidls_from->text + ": the server has no UIDL command: no POP3 UIDL kept");
+    return by_uid;
+  }
+  // Dovecot's pop3-migration size pass: POP3 message i is IMAP message i
+  // while the sizes agree (both count CRLF octets).
+  size_t i = 0;
+  for (; i < list.size() && i < msgs.size(); ++i) {
+    if (list[i].size != msgs[i].size) break;
+    by_uid[msgs[i].uid] = list[i].uidl;
+  }
+  if (i < list.size() || i < msgs.size())
+    report_.warnings.push_back("INBOX: " + std::to_string(list.size() - std::min(i, list.size())) + " POP3 and " +
+                               std::to_string(msgs.size() - std::min(i, msgs.size())) +
+                               " IMAP messages could not be matched by size in order; their old POP3 UIDLs are not kept");
+  return by_uid;
+}
+
+Status Puller::Imap() {
+  auto session = mailsource::OpenImap(o_.url, o_.connect, o_.credentials);
+  if (!session.ok()) return PeerError(session.status());
+  auto& s = *session;
+  std::vector<mailsource::ImapFolder> folders;
+  VM_RETURN_IF_ERROR(PeerError(s->ListFolders(&folders)));
+  // Check every name first: a refused account pulls nothing.
+  for (const auto& f : folders)
+    if (!unixhost::IsModifiedUtf7(f.name))
+      return Status::DataRefused("folder " + EscapeC(f.name) + " on " + o_.url.text +
+                                 ": the name is not valid modified UTF-7 (RFC 3501 5.1.3); nothing pulled");
+  std::vector<std::string> subscribed;
+  std::map<std::string, std::string> seen_dirs;  // Maildir++ dir -> old name
+  bool has_inbox = false;
+  for (const auto& f : folders) {
+    std::string dir, new_name;
+    bool changed = false;
+    MapFolderName(f.name, f.delimiter, &dir, &new_name, &changed);
+    if (dir.empty()) has_inbox = true;
+    if (changed)
+      report_.warnings.push_back("folder " + f.name + ": '.' cannot be in a Maildir++ name; it is " + new_name + " now");
+    auto clash = seen_dirs.emplace(dir, f.name);
+    if (!clash.second) {
+      report_.warnings.push_back("folder " + f.name + " maps to the same Maildir++ folder as " + clash.first->second +
+                                 "; it is left out");
+      continue;
+    }
+    if (f.noselect) {
+      if (f.subscribed) subscribed.push_back(new_name);
+      continue;
+    }
+    VM_RETURN_IF_ERROR(ImapFolder(s.get(), f, dir, new_name, &subscribed));
+  }
+  if (!has_inbox) report_.warnings.push_back(o_.url.text + ": the server listed no INBOX");
+  s->Close();
+  if (!o_.dry_run) VM_RETURN_IF_ERROR(AddSubscriptions(t_.maildir, subscribed, t_.uid, t_.gid));
+  report_.imap_uids_kept = true;
+  for (const auto& f : report_.folders) report_.imap_uids_kept = report_.imap_uids_kept && f.uids_kept;
+  return Status::OK();
+}
+
+Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFolder& f, const std::string& maildir_name,
+                          const std::string& new_name, std::vector<std::string>* subscribed) {
+  const bool inbox = maildir_name.empty();
+  FolderReport r;
+  r.name = f.name;
+  r.new_name = new_name;
+  r.maildir = maildir_name;
+  mailsource::FolderStatus status;
+  VM_RETURN_IF_ERROR(PeerError(s->Examine(f.name, &status)).WithContext("folder " + f.name));
+  r.uidvalidity = status.uidvalidity;
+  PulledFolder folder(FolderDir(maildir_name), t_.maildir, t_.uid, t_.gid);
+  VM_RETURN_IF_ERROR(folder.Open(inbox, o_.dry_run));
+  const bool owns = folder.OwnsUidList();
+  uint32_t first = 1;
+  if (folder.state() && folder.state()->uidvalidity == status.uidvalidity) {
+    first = std::max<uint32_t>(1, folder.state()->next_uid);
+  } else if (folder.state() || (owns && folder.uidlist() && folder.uidlist()->uidvalidity != status.uidvalidity &&
+                                !folder.uidlist()->records.empty())) {
+    // Never mix two UIDVALIDITYs: what we pulled under the old one goes.
+    r.restarted = true;
+    if (!o_.dry_run) {
+      auto removed = folder.RemovePreviousPull();
+      if (!removed.ok()) return removed.status();
+      r.removed = static_cast<uint32_t>(*removed);
+    }
+    report_.warnings.push_back("folder " + f.name + ": UIDVALIDITY changed since the last pull (now " +
+                               std::to_string(status.uidvalidity) + "): the folder is pulled again from the start");
+  }
+  std::vector<mailsource::ImapMessage> msgs;
+  VM_RETURN_IF_ERROR(PeerError(s->FetchMessages(1, &msgs)).WithContext("folder " + f.name));
+  r.on_server = static_cast<uint32_t>(msgs.size());
+  std::map<uint32_t, std::string> uidls;
+  if (inbox && o_.uidls_from) {
+    auto m = MatchUidls(msgs);
+    if (!m.ok()) return m.status();
+    uidls = std::move(*m);
+    report_.uidls_known = static_cast<uint32_t>(uidls.size());
+  }
+  std::set<std::string> used_bases;
+  std::map<uint32_t, UidRecord> records;
+  if (owns && folder.uidlist() && folder.uidlist()->uidvalidity == status.uidvalidity)
+    for (const auto& rec : folder.uidlist()->records) records[rec.uid] = rec;
+  uint32_t max_uid = 0;
+  bool names_carry = inbox;
+  size_t dropped_flags = 0;
+  std::string body;
+  for (const auto& m : msgs) {
+    max_uid = std::max(max_uid, m.uid);
+    auto u = uidls.find(m.uid);
+    std::string base;
+    if (u != uidls.end() && mbox::FileNameSafeUidl(u->second) && used_bases.insert(u->second).second) {
+      base = u->second;
+    } else {
+      names_carry = false;
+      base = std::to_string(m.internaldate) + ".V" + std::to_string(status.uidvalidity) + "U" + std::to_string(m.uid) +
+             "." + host_;
+    }
+    const bool have = folder.HasBase(base);
+    if (m.uid < first || have) {
+      if (have) {
+        ++r.already;
+        UidRecord rec{m.uid, u != uidls.end() ? u->second : "", base, ""};
+        if (!records.count(m.uid)) records[m.uid] = rec;
+      }
+      continue;
+    }
+    VM_RETURN_IF_ERROR(Interrupted(o_));
+    ++r.pulled;
+    r.bytes += m.size;
+    if (o_.dry_run) continue;
+    VM_RETURN_IF_ERROR(PeerError(s->FetchBody(m.uid, m.size, &body)).WithContext("folder " + f.name + " UID " + std::to_string(m.uid)));
+    if (o_.limiter) o_.limiter->Consume(body.size());
+    std::string letters = folder.FlagLetters(m.flags, &dropped_flags);
+    VM_RETURN_IF_ERROR(folder.Add(base, ToLf(body), m.internaldate, true, letters));
+    records[m.uid] = UidRecord{m.uid, u != uidls.end() ? u->second : "", base, ""};
+    Done(body.size());
+    VM_RETURN_IF_ERROR(Flush(&folder, false));
+  }
+  if (dropped_flags)
+    report_.warnings.push_back("folder " + f.name + ": " + std::to_string(dropped_flags) +
+                               " flags not kept (unknown system flags, or keywords beyond the 26 of Maildir)");
+  if (inbox && o_.uidls_from) {
+    report_.qmail_pop3d_uidls = names_carry && uidls.size() == msgs.size();
+    report_.dovecot_pop3_uidls = owns && uidls.size() == msgs.size();
+  }
+  if (f.subscribed) subscribed->push_back(new_name);
+  r.uids_kept = owns;
+  if (!owns)
+    report_.warnings.push_back("folder " + f.name + ": the new host already numbered this folder (dovecot-uidlist); "
+                               "the pulled messages get new UIDs");
+  if (!o_.dry_run) {
+    VM_RETURN_IF_ERROR(Flush(&folder, true));
+    std::optional<UidList> list;
+    if (owns) {
+      UidList l;
+      l.uidvalidity = status.uidvalidity;
+      l.uidnext = std::max(status.uidnext, max_uid + 1);
+      if (folder.uidlist() && folder.uidlist()->uidvalidity == status.uidvalidity)
+        l.uidnext = std::max(l.uidnext, folder.uidlist()->uidnext);
+      for (auto& [uid, rec] : records) l.records.push_back(rec);
+      list = std::move(l);
+    }
+    PullState st;
+    st.source = Source();
+    st.uidvalidity = status.uidvalidity;
+    st.next_uid = std::max(first, max_uid + 1);
+    VM_RETURN_IF_ERROR(folder.Finish(list, st));
+  }
+  report_.pulled += r.pulled;
+  report_.bytes += r.bytes;
+  report_.already += r.already;
+  report_.folders.push_back(std::move(r));
+  return Status::OK();
+}
+
+Status Puller::Pop3() {
+  auto session = mailsource::OpenPop3(o_.url, o_.connect, o_.credentials);
+  if (!session.ok()) return PeerError(session.status());
+  auto& s = *session;
+  std::vector<mailsource::Pop3Message> list;
+  bool has_uidl = false;
+  VM_RETURN_IF_ERROR(PeerError(s->List(&list, &has_uidl)));
+  if (!has_uidl && !o_.no_uidl)
+    return Status::DataRefused(o_.url.text + ": the server has no UIDL command: a re-run could not tell new mail "
+                               "from old, and POP3 clients would download every message again; --no-uidl pulls anyway");
+  FolderReport r;
+  r.name = "INBOX";
+  r.new_name = "INBOX";
+  r.on_server = static_cast<uint32_t>(list.size());
+  PulledFolder folder(t_.maildir, t_.maildir, t_.uid, t_.gid);
+  VM_RETURN_IF_ERROR(folder.Open(true, o_.dry_run));
+  const bool owns = folder.OwnsUidList();
+  PullState st;
+  if (folder.state()) st = *folder.state();
+  st.source = Source();
+  if (st.uidvalidity == 0) st.uidvalidity = folder.uidlist() ? folder.uidlist()->uidvalidity : 0;
+  if (st.uidvalidity == 0) st.uidvalidity = static_cast<uint32_t>(time(nullptr));
+  std::map<uint32_t, UidRecord> records;
+  if (owns && folder.uidlist())
+    for (const auto& rec : folder.uidlist()->records) records[rec.uid] = rec;
+  std::map<std::string, uint32_t> uid_of;  // base -> uid already given
+  for (const auto& [uid, rec] : records) uid_of[rec.base] = uid;
+  uint32_t next = std::max<uint32_t>(1, st.next_uid);
+  if (folder.uidlist()) next = std::max(next, folder.uidlist()->uidnext);
+  for (const auto& [uid, rec] : records) next = std::max(next, uid + 1);
+  r.uidvalidity = st.uidvalidity;
+  bool names_carry = has_uidl;
+  int64_t last_mtime = 0;
+  std::string body;
+  for (const auto& m : list) {
+    VM_RETURN_IF_ERROR(Interrupted(o_));
+    std::string base;
+    bool safe = has_uidl && mbox::FileNameSafeUidl(m.uidl);
+    if (safe) {
+      base = m.uidl;
+    } else if (has_uidl) {
+      names_carry = false;
+      base = "P" + Sha256::Of(m.uidl).substr(0, 24) + "." + host_;
+    }
+    if (has_uidl && (st.uidls.count(m.uidl) || folder.HasBase(base))) {
+      ++r.already;
+      if (!uid_of.count(base)) {
+        records[next] = UidRecord{next, m.uidl.find_first_of(" \t") == std::string::npos ? m.uidl : "", base, ""};
+        uid_of[base] = next++;
+      }
+      st.uidls.insert(m.uidl);
+      continue;
+    }
+    if (o_.dry_run) {
+      ++r.pulled;
+      r.bytes += m.size;
+      continue;
+    }
+    VM_RETURN_IF_ERROR(PeerError(s->Retrieve(m.number, &body)).WithContext("message " + std::to_string(m.number)));
+    if (!has_uidl) {
+      // No UIDL: the content is the only identity a re-run can recognise.
+      base = "H" + Sha256::Of(body).substr(0, 32) + "." + host_;
+      if (folder.HasBase(base)) {
+        ++r.already;
+        continue;
+      }
+    }
+    ++r.pulled;
+    r.bytes += m.size;
+    if (o_.limiter) o_.limiter->Consume(body.size());
+    // POP3 has no dates; qmail-pop3d lists by file time, so the times rise
+    // in the old server's order.
+    int64_t mtime = HeaderDate(body).value_or(static_cast<int64_t>(time(nullptr)));
+    if (mtime <= last_mtime) mtime = last_mtime + 1;
+    last_mtime = mtime;
+    VM_RETURN_IF_ERROR(folder.Add(base, ToLf(body), mtime, false, ""));
+    records[next] = UidRecord{next, has_uidl && m.uidl.find_first_of(" \t") == std::string::npos ? m.uidl : "", base, ""};
+    uid_of[base] = next++;
+    if (has_uidl) st.uidls.insert(m.uidl);
+    Done(body.size());
+    VM_RETURN_IF_ERROR(Flush(&folder, false));
+  }
+  s->Close();
+  report_.uidls_known = has_uidl ? static_cast<uint32_t>(list.size()) : 0;
+  report_.qmail_pop3d_uidls = names_carry;
+  report_.dovecot_pop3_uidls = has_uidl && owns;
+  r.uids_kept = false;  // POP3 has no UIDs to keep
+  if (!owns)
+    report_.warnings.push_back("INBOX: the new host already numbered it (dovecot-uidlist): Dovecot POP3 will not "
+                               "show the old UIDLs");
+  if (!o_.dry_run) {
+    VM_RETURN_IF_ERROR(Flush(&folder, true));
+    std::optional<UidList> l;
+    if (owns) {
+      UidList u;
+      u.uidvalidity = st.uidvalidity;
+      u.uidnext = next;
+      for (auto& [uid, rec] : records) u.records.push_back(rec);
+      l = std::move(u);
+    }
+    st.next_uid = next;
+    VM_RETURN_IF_ERROR(folder.Finish(l, st));
+  }
+  report_.pulled += r.pulled;
+  report_.bytes += r.bytes;
+  report_.already += r.already;
+  report_.folders.push_back(std::move(r));
+  return Status::OK();
+}
+
+// strptime of an RFC 5322 date-time ("[Day, ]DD Mon YYYY HH:MM[:SS] +ZZZZ").
+std::optional<int64_t> ParseRfc5322Date(std::string v) {
+  size_t comma = v.find(',');
+  if (comma != std::string::npos && comma < 5) v = v.substr(comma + 1);
+  v = Trim(v);
+  for (const char* fmt : {"%d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M %z"}) {
+    struct tm tm;
+    std::memset(&tm, 0, sizeof tm);
+    const char* end = strptime(v.c_str(), fmt, &tm);
+    if (end == nullptr) continue;
+    long off = tm.tm_gmtoff;
+    time_t t = timegm(&tm);
+    if (t == static_cast<time_t>(-1)) continue;
+    return static_cast<int64_t>(t) - off;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void MapFolderName(const std::string& name, char delimiter, std::string* maildir, std::string* new_name,
+                   bool* changed) {
+  *changed = false;
+  std::vector<std::string> parts = delimiter ? Split(name, delimiter) : std::vector<std::string>{name};
+  if (ToLower(parts[0]) == "inbox") {
+    if (parts.size() == 1) {
+      *maildir = "";
+      *new_name = "INBOX";
+      return;
+    }
+    // Courier's personal namespace "INBOX.": its folders are Maildir++ ones.
+    if (delimiter == '.') parts.erase(parts.begin());
+  }
+  std::string dir, nn;
+  for (auto& p : parts) {
+    std::string fixed = p;
+    std::replace(fixed.begin(), fixed.end(), '.', '_');
+    std::replace(fixed.begin(), fixed.end(), '/', '_');
+    if (fixed != p) *changed = true;
+    dir += "." + fixed;
+    nn += (nn.empty() ? "" : "/") + fixed;
+  }
+  *maildir = dir;
+  *new_name = nn;
+}
+
+std::optional<int64_t> HeaderDate(const std::string& message) {
+  // Unfolded header fields, until the blank line.
+  std::string received, date, current;
+  auto take = [&](const std::string& field) {
+    std::string lower = ToLower(field.substr(0, field.find(':') + 1));
+    if (lower == "received:" && received.empty()) received = field.substr(9);
+    if (lower == "date:" && date.empty()) date = field.substr(5);
+  };
+  size_t pos = 0;
+  while (pos < message.size()) {
+    size_t nl = message.find('\n', pos);
+    std::string line = message.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    pos = nl == std::string::npos ? message.size() : nl + 1;
+    if (line.empty()) break;
+    if (line[0] == ' ' || line[0] == '\t') {
+      current += " " + Trim(line);
+      continue;
+    }
+    if (!current.empty()) take(current);
+    current = line;
+  }
+  if (!current.empty()) take(current);
+  if (!received.empty()) {
+    size_t semi = received.rfind(';');
+    if (semi != std::string::npos) {
+      auto t = ParseRfc5322Date(received.substr(semi + 1));
+      if (t) return t;
+    }
+  }
+  if (!date.empty()) return ParseRfc5322Date(date);
+  return std::nullopt;
+}
+
+Result<PullReport> PullAccount(const PullOptions& options) {
+  auto target = FindAccount(options);
+  if (!target.ok()) return target.status();
+  VM_RETURN_IF_ERROR(EnsureMaildir(*target, options.dry_run));
+  AccountLock lock;
+  if (!options.dry_run) VM_RETURN_IF_ERROR(lock.Take(target->maildir, options.address));
+  Puller p(options, *target);
+  Status st = options.url.protocol == mailsource::Protocol::kImap ? p.Imap() : p.Pop3();
+  if (!st.ok()) return st;
+  return std::move(p.report());
+}
+
+}  // namespace vmigrate::pull

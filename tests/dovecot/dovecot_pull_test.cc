@@ -1,0 +1,215 @@
+// Real-server test of `vmigrate pull`: a private Dovecot on loopback is the
+// OLD server (the real-small fixture's Maildirs, passwd-file from vpasswd);
+// the accounts exist on the target (imported, then their Maildirs emptied).
+// Each user is pulled over IMAP (with the old POP3 UIDLs from the same
+// server) or over POP3 alone; then a second Dovecot serves the target, and
+// what clients see must equal what the old server showed: POP3 UIDLs
+// (content and order) and bodies, IMAP folders, UIDVALIDITY, UIDNEXT, UIDs,
+// flags, INTERNALDATE and bodies. A second pull adds nothing.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_fixture.h"
+#include "dovecot/dovecot_server.h"
+#include "dovecot/mail_snapshot.h"
+#include "support/test_support.h"
+
+namespace vmigrate::testing::dovecot {
+namespace {
+
+namespace fs = std::filesystem;
+using cli::kTargetQmail;
+
+#define SKIP_WITHOUT_DOVECOT()                                                                   \
+  do {                                                                                           \
+    if (!DovecotInstalled())                                                                     \
+      GTEST_SKIP() << "\n*** DOVECOT IS NOT INSTALLED (" << kDovecotBinary << " missing): the " \
+                   << "real-server test did NOT run. Install dovecot-imapd and dovecot-pop3d "   \
+                   << "(scripts/install-deps does). ***\n";                                      \
+  } while (0)
+
+std::vector<ManifestUser> UsersOf(const std::string& fixture, const std::string& domain) {
+  std::vector<ManifestUser> out;
+  for (const auto& u : ParseManifestUsers(ReadFile(FixtureDir() + "/" + fixture + ".MANIFEST")))
+    if (u.domain == domain) out.push_back(u);
+  return out;
+}
+
+std::vector<std::string> OnlyPop3(const std::vector<std::string>& lines) {
+  std::vector<std::string> out;
+  for (const auto& l : lines)
+    if (l.rfind("pop3 ", 0) == 0) out.push_back(l);
+  return out;
+}
+
+class DovecotPullTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kDomain = "example.com";
+
+  /// The old server's tree (src_) and the target (dst_) whose accounts exist
+  /// with empty Maildirs.
+  void SetUp() override {
+    if (!DovecotInstalled()) return;
+    UnpackFixture("real-small", src_.path());
+    ASSERT_FALSE(HasFatalFailure());
+    cli::MakeEmptyTarget(dst_.path());
+    CommandResult e = cli::Export(src_.path(), kDomain, work_ / "d.vma");
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    CommandResult i = cli::Import(dst_.path(), work_ / "d.vma");
+    ASSERT_EQ(i.exit_code, 0) << i.err;
+    std::string dir = AssignDomainDir(ReadFile(dst_.path() + kTargetQmail + "/users/assign"), kDomain);
+    for (const auto& [name, login] : ReadVpasswdLogins(ReadFile(dst_.path() + dir + "/vpasswd")))
+      fs::remove_all(dst_.path() + login.dir + "/Maildir");
+    users_ = UsersOf("real-small", kDomain);
+    ASSERT_FALSE(users_.empty());
+  }
+
+  /// Serves src_ as the old server: snapshots every user, then runs `during`.
+  void ServeOld(MailSnapshot* snapshot, const std::function<void(const DovecotServer&)>& during) {
+    DovecotIdentity id = PickIdentity();
+    std::string work = work_ / "old-server";
+    MakeWorkDir(work);
+    std::string dir = AssignDomainDir(ReadFile(src_.path() + kFixtureQmailDir + "/users/assign"), kDomain);
+    std::vector<std::string> maildirs;
+    std::ostringstream passwd;
+    for (const auto& [name, login] : ReadVpasswdLogins(ReadFile(src_.path() + dir + "/vpasswd"))) {
+      std::string home = src_.path() + login.dir;
+      maildirs.push_back(home + "/Maildir");
+      passwd << name << "@" << kDomain << ":{CRYPT}" << login.crypt << ":" << id.mail_uid << ":" << id.mail_gid
+             << "::" << home << "::\n";
+    }
+    WriteFile(work + "/passwd", passwd.str());
+    chmod((work + "/passwd").c_str(), 0644);
+    PrepareTree(src_.path(), {src_.path() + dir}, maildirs, id);
+    DovecotSettings settings;
+    // The snapshot's POP3 session must not mark the old mail \Seen before
+    // it is pulled: the comparison is with what IMAP showed first.
+    settings.extra = "pop3_no_flag_updates = yes\n";
+    std::unique_ptr<DovecotServer> server;
+    std::string error;
+    for (int attempt = 1; attempt <= 3 && !server; ++attempt) {
+      auto s = std::make_unique<DovecotServer>(work + "/s" + std::to_string(attempt),
+                                               DovecotServer::PasswdFileAuth(work + "/passwd"), id, settings);
+      if (s->Start(&error)) server = std::move(s);
+    }
+    ASSERT_TRUE(server) << "Dovecot did not start:\n" << error;
+    for (const auto& u : users_) {
+      SnapshotImap(server->imap_port(), u, &(*snapshot)[u.email]);
+      SnapshotPop3(server->pop3_port(), u, &(*snapshot)[u.email]);
+    }
+    during(*server);
+    server->Stop();
+  }
+
+  CommandResult Pull(const ManifestUser& u, const std::vector<std::string>& how) {
+    std::string pw = work_ / ("pw-" + u.email);
+    WriteFile(pw, u.password + "\n");
+    std::vector<std::string> args = {"pull", "--user", u.email, "--password-file", pw, "--into", u.email, "--json"};
+    args.insert(args.end(), how.begin(), how.end());
+    return RunVmigrate(cli::Concat(args, cli::TargetFlags(dst_.path())));
+  }
+
+  static nlohmann::json Json(const CommandResult& r) {
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+
+  TempDir src_, dst_, work_;
+  std::vector<ManifestUser> users_;
+};
+
+TEST_F(DovecotPullTest, ImapPullWithPop3UidlsShowsWhatTheOldServerShowed) {
+  SKIP_WITHOUT_DOVECOT();
+  MailSnapshot old_view, new_view;
+  size_t messages = 0;
+  ServeOld(&old_view, [&](const DovecotServer& s) {
+    std::string imap = "imap://127.0.0.1:" + std::to_string(s.imap_port());
+    std::string pop3 = "pop3://127.0.0.1:" + std::to_string(s.pop3_port());
+    for (const auto& u : users_) {
+      CommandResult r = Pull(u, {"--from", imap, "--uidls-from", pop3});
+      ASSERT_EQ(r.exit_code, 0) << u.email << "\n" << r.err << r.out;
+      auto j = Json(r);
+      messages += j.value("messages", 0u);
+      EXPECT_TRUE(j.value("imap_uids_kept", false)) << r.out;
+      EXPECT_TRUE(j.value("dovecot_pop3_uidls_kept", false)) << r.out;
+      EXPECT_TRUE(j.value("qmail_pop3d_uidls_kept", false)) << r.out;
+    }
+    // Again: nothing new on the old server, nothing pulled, nothing doubled.
+    for (const auto& u : users_) {
+      CommandResult r = Pull(u, {"--from", imap, "--uidls-from", pop3});
+      ASSERT_EQ(r.exit_code, 0) << u.email << "\n" << r.err;
+      auto j = Json(r);
+      EXPECT_EQ(j.value("messages", 99u), 0u) << r.out;
+    }
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_GT(messages, 10u) << "the pull carried almost nothing: the comparison would prove little";
+  ServeAndSnapshot(dst_.path(), kTargetQmail, users_, work_ / "new-server", &new_view);
+  ASSERT_FALSE(HasFatalFailure());
+  std::vector<std::string> diffs = CompareSnapshots(old_view, new_view);
+  EXPECT_TRUE(diffs.empty()) << "the pulled mail looks different to clients:\n" << Join(diffs);
+}
+
+TEST_F(DovecotPullTest, Pop3PullKeepsUidlsAndOrder) {
+  SKIP_WITHOUT_DOVECOT();
+  MailSnapshot old_view, new_view;
+  ServeOld(&old_view, [&](const DovecotServer& s) {
+    std::string pop3 = "pop3://127.0.0.1:" + std::to_string(s.pop3_port());
+    for (const auto& u : users_) {
+      CommandResult r = Pull(u, {"--from", pop3});
+      ASSERT_EQ(r.exit_code, 0) << u.email << "\n" << r.err << r.out;
+      auto j = Json(r);
+      EXPECT_TRUE(j.value("dovecot_pop3_uidls_kept", false)) << r.out;
+      EXPECT_FALSE(j.value("imap_uids_kept", true)) << r.out;
+      CommandResult again = Pull(u, {"--from", pop3});
+      ASSERT_EQ(again.exit_code, 0) << again.err;
+      EXPECT_EQ(Json(again).value("messages", 99u), 0u) << again.out;
+    }
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  ServeAndSnapshot(dst_.path(), kTargetQmail, users_, work_ / "new-server", &new_view);
+  ASSERT_FALSE(HasFatalFailure());
+  MailSnapshot old_pop3, new_pop3;
+  for (const auto& [u, lines] : old_view) old_pop3[u] = OnlyPop3(lines);
+  for (const auto& [u, lines] : new_view) new_pop3[u] = OnlyPop3(lines);
+  std::vector<std::string> diffs = CompareSnapshots(old_pop3, new_pop3);
+  EXPECT_TRUE(diffs.empty()) << "POP3 clients see other UIDLs or mail:\n" << Join(diffs);
+}
+
+TEST_F(DovecotPullTest, WrongPasswordAndUnreachableServerPullNothing) {
+  SKIP_WITHOUT_DOVECOT();
+  MailSnapshot old_view;
+  const ManifestUser& u = users_.front();
+  ServeOld(&old_view, [&](const DovecotServer& s) {
+    ManifestUser wrong = u;
+    wrong.password = u.password + "x";
+    CommandResult r = Pull(wrong, {"--from", "imap://127.0.0.1:" + std::to_string(s.imap_port())});
+    EXPECT_EQ(r.exit_code, 9) << r.err << r.out;
+    EXPECT_NE(r.err.find("login refused"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(wrong.password), std::string::npos) << "the password is in the error: " << r.err;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  CommandResult r = Pull(u, {"--from", "imap://127.0.0.1:" + std::to_string(FreeLoopbackPort())});
+  EXPECT_EQ(r.exit_code, 9) << r.err;
+  EXPECT_EQ(r.out.find("\"type\":\"pull\""), std::string::npos) << r.out;
+  std::string dir = AssignDomainDir(ReadFile(dst_.path() + kTargetQmail + "/users/assign"), kDomain);
+  std::string local = u.email.substr(0, u.email.find('@'));
+  for (const auto& [name, login] : ReadVpasswdLogins(ReadFile(dst_.path() + dir + "/vpasswd"))) {
+    if (name != local) continue;
+    std::string cur = dst_.path() + login.dir + "/Maildir/cur";
+    EXPECT_TRUE(!fs::exists(cur) || fs::is_empty(cur)) << cur;
+  }
+}
+
+}  // namespace
+}  // namespace vmigrate::testing::dovecot
