@@ -51,6 +51,12 @@ set(VMIGRATE_LIB_SOURCES
   importer/tail_apply.cc
   importer/user_merge.cc
   importer/target_owner.cc
+  # mailsource/
+  mailsource/imap_session.cc
+  mailsource/mail_source_url.cc
+  mailsource/pop3_session.cc
+  mailsource/tls_verify.cc
+  mailsource/transport.cc
   # mbox/
   mbox/from_line.cc
   mbox/line_reader.cc
