@@ -276,8 +276,16 @@ Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFold
     auto m = MatchUidls(msgs);
     if (!m.ok()) return m.status();
     uidls = std::move(*m);
-    report_.uidls_known = static_cast<uint32_t>(uidls.size());
+  } else if (inbox && !o_.old_pop3_uidl.empty()) {
+    for (const auto& m : msgs) {
+      mbox::Message one;
+      one.uid = m.uid;
+      auto u = mbox::FormatUidl(o_.old_pop3_uidl, status.uidvalidity, one);
+      if (!u.ok()) return u.status().WithContext("--old-pop3-uidl");
+      uidls[m.uid] = *u;
+    }
   }
+  if (inbox) report_.uidls_known = static_cast<uint32_t>(uidls.size());
   std::set<std::string> used_bases;
   std::map<uint32_t, UidRecord> records;
   if (owns && folder.uidlist() && folder.uidlist()->uidvalidity == status.uidvalidity)
@@ -321,7 +329,7 @@ Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFold
   if (dropped_flags)
     report_.warnings.push_back("folder " + f.name + ": " + std::to_string(dropped_flags) +
                                " flags not kept (unknown system flags, or keywords beyond the 26 of Maildir)");
-  if (inbox && o_.uidls_from) {
+  if (inbox && (o_.uidls_from || !o_.old_pop3_uidl.empty())) {
     report_.qmail_pop3d_uidls = names_carry && uidls.size() == msgs.size();
     report_.dovecot_pop3_uidls = owns && uidls.size() == msgs.size();
   }

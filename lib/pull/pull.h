@@ -30,6 +30,11 @@ struct PullOptions {
   /// keeps, matched to the IMAP messages by size in order
   /// (sources-and-cutover.md §7.3, the size pass).
   std::optional<mailsource::SourceUrl> uidls_from;
+  /// With an IMAP url and no uidls_from: the old POP3 server's UIDL format
+  /// (Dovecot's pop3_uidl_format with %u/%v, e.g. "%08Xu%08Xv"; UW ipop3d's
+  /// is "%08Xv%08Xu"), so INBOX keeps the UIDLs derived from UID and
+  /// UIDVALIDITY (mbox/pop3_uidl.h FormatUidl). "" = none.
+  std::string old_pop3_uidl;
   std::string address;  // user@domain of the target account
   HostPaths paths;
   bool dry_run = false;

@@ -17,6 +17,7 @@
 #include "core/atomic_file.h"
 #include "core/json.h"
 #include "core/strings.h"
+#include "mbox/pop3_uidl.h"
 #include "pull/pull.h"
 #include "tools/vmigrate/commands.h"
 
@@ -29,7 +30,8 @@ void OnSignal(int) { g_interrupted.store(true); }
 struct Flags {
   PathFlags paths;
   ProgressFlags progress;
-  std::string from, user, password_file, into, accounts, uidls_from, ca_file, starttls = "when-offered";
+  std::string from, user, password_file, into, accounts, uidls_from, old_pop3_uidl, ca_file,
+      starttls = "when-offered";
   int password_fd = -1;
   int timeout = 60;
   size_t jobs = 1;
@@ -178,6 +180,15 @@ Result<pull::PullOptions> BaseOptions(const Flags& f) {
       return Status::InvalidInput("--uidls-from " + f.uidls_from + ": must be a pop3:// or pop3s:// URL");
     o.uidls_from = *u;
   }
+  if (!f.old_pop3_uidl.empty()) {
+    if (!f.uidls_from.empty()) return Status::InvalidInput("--old-pop3-uidl and --uidls-from exclude each other");
+    if (f.old_pop3_uidl == "x-uidl")
+      return Status::InvalidInput("--old-pop3-uidl x-uidl: an X-UIDL header is not known before the message is "
+                                  "fetched; give the POP3 server with --uidls-from");
+    Status ok = mbox::CheckUidlFormat(f.old_pop3_uidl);
+    if (!ok.ok()) return ok.WithContext("--old-pop3-uidl");
+    o.old_pop3_uidl = f.old_pop3_uidl;
+  }
   o.no_uidl = f.no_uidl;
   o.check_local_password = f.check_local_password;
   o.dry_run = f.dry_run;
@@ -191,8 +202,8 @@ Result<pull::PullReport> RunJob(const pull::PullOptions& base, const Job& job, P
   auto url = mailsource::ParseSourceUrl(job.from);
   if (!url.ok()) return url.status();
   o.url = *url;
-  if (o.uidls_from && o.url.protocol != mailsource::Protocol::kImap)
-    return Status::InvalidInput("--uidls-from goes with an imap:// or imaps:// --from");
+  if ((o.uidls_from || !o.old_pop3_uidl.empty()) && o.url.protocol != mailsource::Protocol::kImap)
+    return Status::InvalidInput("--uidls-from and --old-pop3-uidl go with an imap:// or imaps:// --from");
   o.credentials.login = job.login;
   o.credentials.password = job.password;
   o.address = job.into;
@@ -294,6 +305,10 @@ Handler AddPull(CLI::App* app) {
   app->add_option("--uidls-from", f->uidls_from,
                   "with an IMAP --from: the same mailbox's POP3 server, whose UIDLs INBOX keeps")
       ->type_name("URL");
+  app->add_option("--old-pop3-uidl", f->old_pop3_uidl,
+                  "with an IMAP --from: the old POP3 server's UIDL format (%08Xu%08Xv Dovecot, %08Xv%08Xu "
+                  "UW), so INBOX keeps the UIDLs derived from UID and UIDVALIDITY")
+      ->type_name("FORMAT");
   app->add_option("--ca-file", f->ca_file, "trust the CA certificates in FILE (PEM) as well")->type_name("FILE");
   app->add_flag("--insecure", f->insecure, "do not verify the server's certificate (TLS is still used)");
   app->add_option("--starttls", f->starttls,
