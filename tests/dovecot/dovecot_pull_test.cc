@@ -74,9 +74,10 @@ class DovecotPullTest : public ::testing::Test {
   }
 
   /// Serves src_ as the old server: snapshots every user, then runs `during`.
-  void ServeOld(MailSnapshot* snapshot, const std::function<void(const DovecotServer&)>& during) {
+  void ServeOld(MailSnapshot* snapshot, const std::function<void(const DovecotServer&)>& during,
+                const std::string& server_name = "old-server") {
     DovecotIdentity id = PickIdentity();
-    std::string work = work_ / "old-server";
+    std::string work = work_ / server_name;
     MakeWorkDir(work);
     std::string dir = AssignDomainDir(ReadFile(src_.path() + kFixtureQmailDir + "/users/assign"), kDomain);
     std::vector<std::string> maildirs;
@@ -184,6 +185,51 @@ TEST_F(DovecotPullTest, Pop3PullKeepsUidlsAndOrder) {
   for (const auto& [u, lines] : new_view) new_pop3[u] = OnlyPop3(lines);
   std::vector<std::string> diffs = CompareSnapshots(old_pop3, new_pop3);
   EXPECT_TRUE(diffs.empty()) << "POP3 clients see other UIDLs or mail:\n" << Join(diffs);
+}
+
+TEST_F(DovecotPullTest, ChangedUidvalidityStartsTheFolderOverWithoutDuplicates) {
+  SKIP_WITHOUT_DOVECOT();
+  auto pull_all = [&](const DovecotServer& s, std::vector<nlohmann::json>* out) {
+    for (const auto& u : users_) {
+      CommandResult r = Pull(u, {"--from", "imap://127.0.0.1:" + std::to_string(s.imap_port()), "--uidls-from",
+                                 "pop3://127.0.0.1:" + std::to_string(s.pop3_port())});
+      ASSERT_EQ(r.exit_code, 0) << u.email << "\n" << r.err;
+      out->push_back(Json(r));
+    }
+  };
+  MailSnapshot first, second, new_view;
+  std::vector<nlohmann::json> runs1, runs2;
+  ServeOld(&first, [&](const DovecotServer& s) { pull_all(s, &runs1); }, "old-1");
+  ASSERT_FALSE(HasFatalFailure());
+  // The old server renumbers alice's INBOX (a restore, a rebuilt index).
+  std::string dir = AssignDomainDir(ReadFile(src_.path() + kFixtureQmailDir + "/users/assign"), kDomain);
+  std::string uidlist = src_.path() + dir + "/alice/Maildir/dovecot-uidlist";
+  std::string text = ReadFile(uidlist);
+  ASSERT_EQ(text.rfind("3 V", 0), 0u) << text;
+  size_t sp = text.find(' ', 3);
+  long old_v = std::stol(text.substr(3, sp - 3));
+  WriteFile(uidlist, "3 V" + std::to_string(old_v + 1000) + text.substr(sp));
+  ServeOld(&second, [&](const DovecotServer& s) { pull_all(s, &runs2); }, "old-2");
+  ASSERT_FALSE(HasFatalFailure());
+  bool saw_restart = false;
+  for (const auto& j : runs2) {
+    for (const auto& f : j["folders"]) {
+      if (j["user"] == "alice@example.com" && f["name"] == "INBOX") {
+        EXPECT_TRUE(f["restarted"].get<bool>()) << j.dump();
+        EXPECT_EQ(f["removed"], f["on_server"]) << j.dump();
+        EXPECT_EQ(f["messages"], f["on_server"]) << j.dump();
+        saw_restart = true;
+      } else {
+        EXPECT_FALSE(f["restarted"].get<bool>()) << j.dump();
+        EXPECT_EQ(f["messages"], 0) << j.dump();
+      }
+    }
+  }
+  EXPECT_TRUE(saw_restart);
+  ServeAndSnapshot(dst_.path(), kTargetQmail, users_, work_ / "new-server", &new_view);
+  ASSERT_FALSE(HasFatalFailure());
+  std::vector<std::string> diffs = CompareSnapshots(second, new_view);
+  EXPECT_TRUE(diffs.empty()) << "after the UIDVALIDITY change:\n" << Join(diffs);
 }
 
 TEST_F(DovecotPullTest, WrongPasswordAndUnreachableServerPullNothing) {
