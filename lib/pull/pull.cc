@@ -64,6 +64,14 @@ Status PeerError(const Status& s) {
   return s;
 }
 
+// On a failure half-way through a folder the messages already complete are
+// kept (moved into cur/ or new/) rather than left in tmp/: a re-run knows
+// them by name and does not fetch them again.
+Status KeepDone(PulledFolder* folder, Status s, bool dry_run) {
+  if (!s.ok() && !dry_run) (void)folder->Commit();
+  return s;
+}
+
 struct Target {
   std::string maildir;  // on disk
   uid_t uid = 0;
@@ -314,11 +322,13 @@ Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFold
       }
       continue;
     }
-    VM_RETURN_IF_ERROR(Interrupted(o_));
+    VM_RETURN_IF_ERROR(KeepDone(&folder, Interrupted(o_), o_.dry_run));
     ++r.pulled;
     r.bytes += m.size;
     if (o_.dry_run) continue;
-    VM_RETURN_IF_ERROR(PeerError(s->FetchBody(m.uid, m.size, &body)).WithContext("folder " + f.name + " UID " + std::to_string(m.uid)));
+    VM_RETURN_IF_ERROR(KeepDone(
+        &folder, PeerError(s->FetchBody(m.uid, m.size, &body)).WithContext("folder " + f.name + " UID " + std::to_string(m.uid)),
+        false));
     if (o_.limiter) o_.limiter->Consume(body.size());
     std::string letters = folder.FlagLetters(m.flags, &dropped_flags);
     VM_RETURN_IF_ERROR(folder.Add(base, ToLf(body), m.internaldate, true, letters));
@@ -398,7 +408,7 @@ Status Puller::Pop3() {
   int64_t last_mtime = 0;
   std::string body;
   for (const auto& m : list) {
-    VM_RETURN_IF_ERROR(Interrupted(o_));
+    VM_RETURN_IF_ERROR(KeepDone(&folder, Interrupted(o_), o_.dry_run));
     std::string base;
     bool safe = has_uidl && mbox::FileNameSafeUidl(m.uidl);
     if (safe) {
@@ -421,7 +431,8 @@ Status Puller::Pop3() {
       r.bytes += m.size;
       continue;
     }
-    VM_RETURN_IF_ERROR(PeerError(s->Retrieve(m.number, &body)).WithContext("message " + std::to_string(m.number)));
+    VM_RETURN_IF_ERROR(
+        KeepDone(&folder, PeerError(s->Retrieve(m.number, &body)).WithContext("message " + std::to_string(m.number)), false));
     if (!has_uidl) {
       // No UIDL: the content is the only identity a re-run can recognise.
       base = "H" + Sha256::Of(body).substr(0, 32) + "." + host_;
