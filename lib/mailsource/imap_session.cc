@@ -126,6 +126,12 @@ class ImapConnection : public ImapSession {
 
   Status Connect(const ConnectOptions& options);
   Status Login(const std::string& password);
+  // Closes without LOGOUT: a server that failed the certificate check or
+  // dropped out of step is told nothing more.
+  void Drop() {
+    broken_ = true;
+    Close();
+  }
 
   Status ListFolders(std::vector<ImapFolder>* folders) override;
   Status Examine(const std::string& name, FolderStatus* status) override;
@@ -405,7 +411,11 @@ Result<std::unique_ptr<ImapSession>> OpenImap(const SourceUrl& url, const Connec
   if (url.protocol != Protocol::kImap) return Status::InvalidInput(url.text + ": not an IMAP URL");
   SigpipeBlock no_sigpipe;
   auto session = std::make_unique<ImapConnection>(url, credentials.login, options.timeout_seconds);
-  VM_RETURN_IF_ERROR(session->Connect(options));
+  Status connected = session->Connect(options);
+  if (!connected.ok()) {
+    session->Drop();
+    return connected;
+  }
   VM_RETURN_IF_ERROR(session->Login(credentials.password));
   return std::unique_ptr<ImapSession>(std::move(session));
 }

@@ -29,6 +29,12 @@ class Pop3Connection : public Pop3Session {
 
   Status Connect(const ConnectOptions& options);
   Status Login(const std::string& password);
+  // Closes without QUIT: a server that failed the certificate check or
+  // broke the protocol is told nothing more.
+  void Drop() {
+    if (stream_ != nullptr) mailstream_close(stream_);
+    stream_ = nullptr;
+  }
 
   Status List(std::vector<Pop3Message>* messages, bool* has_uidl) override;
   Status Retrieve(uint32_t number, std::string* body) override;
@@ -294,7 +300,11 @@ Result<std::unique_ptr<Pop3Session>> OpenPop3(const SourceUrl& url, const Connec
   if (url.protocol != Protocol::kPop3) return Status::InvalidInput(url.text + ": not a POP3 URL");
   SigpipeBlock no_sigpipe;
   auto session = std::make_unique<Pop3Connection>(url, credentials.login, options.timeout_seconds);
-  VM_RETURN_IF_ERROR(session->Connect(options));
+  Status connected = session->Connect(options);
+  if (!connected.ok()) {
+    session->Drop();
+    return connected;
+  }
   VM_RETURN_IF_ERROR(session->Login(credentials.password));
   return std::unique_ptr<Pop3Session>(std::move(session));
 }
