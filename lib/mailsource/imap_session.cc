@@ -410,7 +410,8 @@ Result<std::unique_ptr<ImapSession>> OpenImap(const SourceUrl& url, const Connec
                                               const Credentials& credentials) {
   if (url.protocol != Protocol::kImap) return Status::InvalidInput(url.text + ": not an IMAP URL");
   SigpipeBlock no_sigpipe;
-  auto session = std::make_unique<ImapConnection>(url, credentials.login, options.timeout_seconds);
+  auto session = std::make_unique<ImapConnection>(url, credentials.login,
+                                                   options.timeout_seconds > 0 ? options.timeout_seconds : 60);
   Status connected = session->Connect(options);
   if (!connected.ok()) {
     session->Drop();

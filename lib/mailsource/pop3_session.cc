@@ -299,7 +299,8 @@ Result<std::unique_ptr<Pop3Session>> OpenPop3(const SourceUrl& url, const Connec
                                               const Credentials& credentials) {
   if (url.protocol != Protocol::kPop3) return Status::InvalidInput(url.text + ": not a POP3 URL");
   SigpipeBlock no_sigpipe;
-  auto session = std::make_unique<Pop3Connection>(url, credentials.login, options.timeout_seconds);
+  auto session = std::make_unique<Pop3Connection>(url, credentials.login,
+                                                   options.timeout_seconds > 0 ? options.timeout_seconds : 60);
   Status connected = session->Connect(options);
   if (!connected.ok()) {
     session->Drop();
