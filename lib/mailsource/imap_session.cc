@@ -190,6 +190,10 @@ Status ImapConnection::StartTls(const ConnectOptions& options) {
   int r = mailimap_socket_starttls_with_callback(imap_, SetServerNameCallback, ServerNameFor(url_));
   if (r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_SSL)
     return Status::PeerRefused(url_.text + ": TLS handshake failed after STARTTLS");
+  // Debian's libetpan (CVE-2020-15953 fix) refuses bytes that follow the
+  // tagged OK in the clear: they would be read as if they came through TLS.
+  if (r != MAILIMAP_NO_ERROR && imap_->imap_stream && imap_->imap_stream->read_buffer_len != 0)
+    return Status::PeerRefused(url_.text + ": STARTTLS: the server sent data after its OK (refused)");
   if (r != MAILIMAP_NO_ERROR) return Failed("STARTTLS", r);
   VM_RETURN_IF_ERROR(CheckPeer(imap_->imap_stream, url_, options));
   // Capabilities from before TLS must be forgotten (RFC 3501 §6.2.1).

@@ -201,6 +201,23 @@ TEST(FakePop3Test, StartTlsAlwaysRefusesAServerWithoutStlsBeforeTheLogin) {
   EXPECT_FALSE(AnyStartsWith(server.received(), "PASS"));
 }
 
+TEST(FakePop3Test, DataSentInTheClearAfterStlsIsRefused) {
+  // The STARTTLS command injection of CVE-2011-0411 / CVE-2020-15953: bytes
+  // after "+OK" would be read as if they came through TLS.
+  auto script = Pop3Script("");
+  FakeServer server("+OK ready\r\n", [script](const std::string& line) {
+    if (line == "CAPA") return std::string("+OK\r\nSTLS\r\nUSER\r\n.\r\n");
+    if (line == "STLS") return std::string("+OK begin TLS\r\n+OK injected\r\n");
+    return script(line);
+  });
+  Result<std::unique_ptr<Pop3Session>> s = OpenPop3(Url(server.url("pop3")), Options(), kBob);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kPeerRefused);
+  EXPECT_NE(s.status().message().find("STLS: the server sent data after its +OK"), std::string::npos)
+      << s.status().message();
+  EXPECT_FALSE(AnyStartsWith(server.received(), "USER"));
+}
+
 TEST(FakePop3Test, ListOutOfProtocolIsRefused) {
   auto script = Pop3Script("");
   FakeServer server("+OK ready\r\n", [script](const std::string& line) {
@@ -338,6 +355,39 @@ TEST(FakeImapTest, StartTlsAlwaysRefusesAServerWithoutStartTlsBeforeTheLogin) {
   EXPECT_EQ(s.status().code(), Status::Code::kPeerRefused);
   EXPECT_EQ(s.status().message(), server.url("imap") + ": the server does not offer STARTTLS (--starttls always)");
   for (const auto& l : server.received()) EXPECT_EQ(l.find("LOGIN"), std::string::npos) << l;
+}
+
+TEST(FakeImapTest, DataSentInTheClearAfterStartTlsIsRefused) {
+  // Debian's libetpan 1.9.4-3.1 carries the CVE-2020-15953 fix; this checks
+  // that the package in use does.
+  auto script = ImapScript("");
+  FakeServer server(kImapGreeting, [script](const std::string& line) {
+    std::string tag = line.substr(0, line.find(' '));
+    if (line == tag + " CAPABILITY") return "* CAPABILITY IMAP4rev1 STARTTLS\r\n" + tag + " OK done\r\n";
+    if (line == tag + " STARTTLS") return tag + " OK begin TLS\r\n* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n";
+    return script(line);
+  });
+  Result<std::unique_ptr<ImapSession>> s = OpenImap(Url(server.url("imap")), Options(), kBob);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kPeerRefused);
+  EXPECT_EQ(s.status().message(), server.url("imap") + ": STARTTLS: the server sent data after its OK (refused)");
+  for (const auto& l : server.received()) EXPECT_EQ(l.find("LOGIN"), std::string::npos) << l;
+}
+
+TEST(FakeImapTest, NoselectAndNonexistentFoldersAreMarked) {
+  FakeServer server(kImapGreeting, ImapScript("", "* LIST () \"/\" INBOX\r\n* LIST (\\Noselect) \"/\" Archive\r\n"
+                                                   "* LIST (\\NonExistent) NIL Gone\r\n"));
+  Result<std::unique_ptr<ImapSession>> s = OpenImap(Url(server.url("imap")), Options(), kBob);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  std::vector<ImapFolder> folders;
+  ASSERT_TRUE((*s)->ListFolders(&folders).ok());
+  ASSERT_EQ(folders.size(), 3u);
+  EXPECT_FALSE(folders[0].noselect);
+  EXPECT_EQ(folders[0].delimiter, '/');
+  EXPECT_TRUE(folders[1].noselect);
+  EXPECT_EQ(folders[1].name, "Archive");
+  EXPECT_TRUE(folders[2].noselect);
+  EXPECT_EQ(folders[2].delimiter, 0);
 }
 
 TEST(FakeImapTest, PlainServerOnAnImapsUrlFailsTheHandshake) {
