@@ -264,6 +264,31 @@ TEST_F(DovecotSourceTest, Pop3sSessionSeesWhatAPlainClientSees) {
   ref.Quit();
 }
 
+TEST_F(DovecotSourceTest, SessionsInParallelThreads) {
+  // lib/pull runs accounts in parallel (--jobs): one session per thread.
+  std::vector<std::string> errors(6);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < errors.size(); ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3 && errors[t].empty(); ++round) {
+        if (t % 2 == 0) {
+          auto s = OpenImap(Url("imaps", server_->imaps_port()), Trusting(ca_.ca_cert), Alice());
+          std::vector<ImapFolder> folders;
+          if (!s.ok()) errors[t] = s.status().message();
+          else if (!(*s)->ListFolders(&folders).ok() || folders.size() != 4) errors[t] = "LIST differs";
+        } else {
+          auto s = OpenPop3(Url("pop3s", server_->pop3s_port()), Trusting(ca_.ca_cert), Alice());
+          std::vector<Pop3Message> messages;
+          bool has_uidl = false;
+          if (!s.ok()) errors[t] = s.status().message();
+          else if (!(*s)->List(&messages, &has_uidl).ok() || messages.size() != 4) errors[t] = "LIST differs";
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (size_t t = 0; t < errors.size(); ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+}
+
 TEST_F(DovecotSourceTest, StartTlsOnThePlainPortsIsVerified) {
   for (StartTls mode : {StartTls::kAlways, StartTls::kWhenOffered}) {
     Result<std::unique_ptr<ImapSession>> imap =

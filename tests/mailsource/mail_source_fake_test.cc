@@ -297,6 +297,32 @@ TEST(FakeImapTest, UidFetchFromBeyondTheLastUidReturnsNothing) {
   EXPECT_TRUE(messages.empty());
 }
 
+TEST(FakeImapTest, LargeBodyArrivesWhole) {
+  std::string big;
+  for (int i = 0; big.size() < 3 * 1024 * 1024; ++i) big += "line " + std::to_string(i) + " of a large message\r\n";
+  FakeServer server(kImapGreeting, ImapScript("BODY[] {" + std::to_string(big.size()) + "}\r\n" + big));
+  std::unique_ptr<ImapSession> s = OpenAndExamine(server);
+  ASSERT_TRUE(s);
+  std::string body;
+  ASSERT_TRUE(s->FetchBody(4, big.size(), &body).ok());
+  EXPECT_TRUE(body == big);
+}
+
+TEST(FakeImapTest, ExpungedMessageIsNotFound) {
+  auto script = ImapScript("");
+  FakeServer server(kImapGreeting, [script](const std::string& line) {
+    std::string tag = line.substr(0, line.find(' '));
+    if (line.find("BODY.PEEK[]") != std::string::npos) return tag + " OK nothing\r\n";
+    return script(line);
+  });
+  std::unique_ptr<ImapSession> s = OpenAndExamine(server);
+  ASSERT_TRUE(s);
+  std::string body;
+  Status r = s->FetchBody(4, 10, &body);
+  EXPECT_EQ(r.code(), Status::Code::kNotFound);
+  EXPECT_NE(r.message().find("folder INBOX: UID 4: no longer on the server"), std::string::npos) << r.message();
+}
+
 TEST(FakeImapTest, MessageLargerThanAnnouncedIsCorrupt) {
   FakeServer server(kImapGreeting, ImapScript("BODY[] {12}\r\n0123456789AB"));
   std::unique_ptr<ImapSession> s = OpenAndExamine(server);
