@@ -43,7 +43,7 @@ class Pop3Connection : public Pop3Session {
  private:
   // "URL: LOGIN: what"
   Status Refused(const std::string& what) const {
-    return Status::PeerRefused(url_.text + ": " + (login_.empty() ? "" : login_ + ": ") + what);
+    return Status::PeerRefused(url_.text + ": " + (logged_in_ ? login_ + ": " : "") + what);
   }
   Status Dropped(const std::string& during) const {
     return Refused(during + ": connection dropped or timed out (" + std::to_string(timeout_) + " s)");
@@ -66,6 +66,7 @@ class Pop3Connection : public Pop3Session {
   SourceUrl url_;
   std::string login_;
   int timeout_;
+  bool logged_in_ = false;  // messages name the login from then on
   mailstream* stream_ = nullptr;
   MMAPString* line_;
 };
@@ -200,6 +201,7 @@ Status Pop3Connection::Login(const std::string& password) {
     VM_RETURN_IF_ERROR(ReadStatus("PASS", &ok, &text));
   }
   if (!ok) return Status::PeerRefused(url_.text + ": login refused for " + login_ + ": " + text);
+  logged_in_ = true;
   return Status::OK();
 }
 

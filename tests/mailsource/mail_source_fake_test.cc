@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include "mailsource/mail_source.h"
 
@@ -414,6 +415,44 @@ TEST(FakeImapTest, NoselectAndNonexistentFoldersAreMarked) {
   EXPECT_EQ(folders[1].name, "Archive");
   EXPECT_TRUE(folders[2].noselect);
   EXPECT_EQ(folders[2].delimiter, 0);
+}
+
+std::string Base64Decode(const std::string& in) {
+  std::string out(in.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(&out[0]), reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n < 0) return "";
+  size_t padding = 0;  // EVP_DecodeBlock counts '=' padding as NUL bytes
+  for (size_t i = in.size(); i > 0 && in[i - 1] == '=' && padding < 2; --i) ++padding;
+  out.resize(static_cast<size_t>(n) - padding);
+  return out;
+}
+
+TEST(FakeImapTest, LoginDisabledUsesAuthenticatePlain) {
+  auto script = ImapScript("");
+  std::string pending_tag;
+  bool authenticated = false;
+  FakeServer server(kImapGreeting, [&](const std::string& line) -> std::string {
+    if (!pending_tag.empty()) {  // the SASL response line
+      std::string tag = pending_tag;
+      pending_tag.clear();
+      std::string plain = Base64Decode(line);
+      std::string want = std::string("\0bob@example.com\0s3cret-pw", 26);
+      authenticated = plain.size() >= want.size() && plain.compare(plain.size() - want.size(), want.size(), want) == 0;
+      return authenticated ? tag + " OK authenticated\r\n" : tag + " NO [AUTHENTICATIONFAILED] bad\r\n";
+    }
+    std::string tag = line.substr(0, line.find(' '));
+    if (line == tag + " CAPABILITY") return "* CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=PLAIN\r\n" + tag + " OK done\r\n";
+    if (line == tag + " AUTHENTICATE PLAIN") {
+      pending_tag = tag;
+      return "+ \r\n";
+    }
+    return script(line);
+  });
+  Result<std::unique_ptr<ImapSession>> s = OpenImap(Url(server.url("imap")), Options(), kBob);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_TRUE(authenticated);
+  for (const auto& l : server.received()) EXPECT_EQ(l.find(" LOGIN "), std::string::npos) << l;
 }
 
 TEST(FakeImapTest, PlainServerOnAnImapsUrlFailsTheHandshake) {

@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,19 @@ TEST_F(TlsVerifyTest, HonoursSslCertFile) {
   EXPECT_TRUE(VerifyServerCertificate(chain_, "localhost", "").ok());
   setenv("SSL_CERT_FILE", other_.ca_cert.c_str(), 1);
   EXPECT_FALSE(VerifyServerCertificate(chain_, "localhost", "").ok());
+}
+
+TEST_F(TlsVerifyTest, HonoursSslCertDir) {
+  std::string dir = dir_ / "certs";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(ca_.ca_cert, dir + "/test-ca.pem");
+  testing::CommandResult r = testing::RunCommand({"openssl", "rehash", dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(VerifyServerCertificate(chain_, "localhost", "").ok());
+  setenv("SSL_CERT_DIR", dir.c_str(), 1);
+  Status s = VerifyServerCertificate(chain_, "localhost", "");
+  unsetenv("SSL_CERT_DIR");
+  EXPECT_TRUE(s.ok()) << s.message();
 }
 
 TEST_F(TlsVerifyTest, BadInputsAreClearErrors) {
