@@ -126,6 +126,12 @@ class ImapConnection : public ImapSession {
 
   Status Connect(const ConnectOptions& options);
   Status Login(const std::string& password);
+  // Closes without LOGOUT: a server that failed the certificate check or
+  // dropped out of step is told nothing more.
+  void Drop() {
+    broken_ = true;
+    Close();
+  }
 
   Status ListFolders(std::vector<ImapFolder>* folders) override;
   Status Examine(const std::string& name, FolderStatus* status) override;
@@ -184,6 +190,10 @@ Status ImapConnection::StartTls(const ConnectOptions& options) {
   int r = mailimap_socket_starttls_with_callback(imap_, SetServerNameCallback, ServerNameFor(url_));
   if (r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_SSL)
     return Status::PeerRefused(url_.text + ": TLS handshake failed after STARTTLS");
+  // Debian's libetpan (CVE-2020-15953 fix) refuses bytes that follow the
+  // tagged OK in the clear: they would be read as if they came through TLS.
+  if (r != MAILIMAP_NO_ERROR && imap_->imap_stream && imap_->imap_stream->read_buffer_len != 0)
+    return Status::PeerRefused(url_.text + ": STARTTLS: the server sent data after its OK (refused)");
   if (r != MAILIMAP_NO_ERROR) return Failed("STARTTLS", r);
   VM_RETURN_IF_ERROR(CheckPeer(imap_->imap_stream, url_, options));
   // Capabilities from before TLS must be forgotten (RFC 3501 §6.2.1).
@@ -404,8 +414,13 @@ Result<std::unique_ptr<ImapSession>> OpenImap(const SourceUrl& url, const Connec
                                               const Credentials& credentials) {
   if (url.protocol != Protocol::kImap) return Status::InvalidInput(url.text + ": not an IMAP URL");
   SigpipeBlock no_sigpipe;
-  auto session = std::make_unique<ImapConnection>(url, credentials.login, options.timeout_seconds);
-  VM_RETURN_IF_ERROR(session->Connect(options));
+  auto session = std::make_unique<ImapConnection>(url, credentials.login,
+                                                   options.timeout_seconds > 0 ? options.timeout_seconds : 60);
+  Status connected = session->Connect(options);
+  if (!connected.ok()) {
+    session->Drop();
+    return connected;
+  }
   VM_RETURN_IF_ERROR(session->Login(credentials.password));
   return std::unique_ptr<ImapSession>(std::move(session));
 }

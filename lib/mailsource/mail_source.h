@@ -6,6 +6,15 @@
 // Facts followed: POP3 LIST/UIDL/RETR (sources-and-cutover.md §7.1), IMAP
 // EXAMINE/UID FETCH/LIST/LSUB (§7.2). Messages are returned as the server sent
 // them, CRLF line ends included; converting to a Maildir's LF is the caller's.
+//
+// Under the hood (lib/mailsource/*.cc): libetpan 1.9.4 (Debian, GnuTLS) does
+// TCP buffering, TLS and IMAP parsing; POP3 commands are spoken by our own
+// code over its stream (its multi-line reader rewrites line ends and spins at
+// end of file). One message is in memory at a time, at most its announced
+// size. Sessions block SIGPIPE in the calling thread while they run, so a
+// closed connection is an error, not a dead process; one session per thread.
+// A failed TLS handshake makes libetpan print one "GnuTLS error: ..." line on
+// stderr (gnutls_perror in libetpan; not ours to silence) before our Status.
 #ifndef VMIGRATE_MAILSOURCE_MAIL_SOURCE_H_
 #define VMIGRATE_MAILSOURCE_MAIL_SOURCE_H_
 
@@ -48,7 +57,7 @@ struct ConnectOptions {
   std::string ca_file;
   bool insecure = false;
   StartTls starttls = StartTls::kWhenOffered;
-  int timeout_seconds = 60;  // per network read or write
+  int timeout_seconds = 60;  // per connect, read or write (values < 1 mean 60)
 };
 
 struct Credentials {
@@ -60,9 +69,18 @@ struct Credentials {
 //   PeerRefused  - server unreachable, TLS or certificate verification
 //                  failed, login refused (the message says which), the
 //                  server dropped the connection, or answered out of protocol
-//   InvalidInput - a name from the server we cannot use (e.g. not modified UTF-7)
+//   InvalidInput - a name from the server we cannot use (e.g. not modified
+//                  UTF-7, a UIDL that is not 1-70 printable characters), a
+//                  login or password holding CR/LF/NUL, an unreadable ca_file
 //   Corrupt      - a message larger or smaller than the server announced
-// Each message names the server (URL), the login and the object.
+//   NotFound     - FetchBody: the UID is gone (expunged since FetchMessages)
+// Each message names the server (URL), the login and the object, e.g.
+//   "imaps://127.0.0.1:993: certificate not trusted: <OpenSSL's reason>"
+//   "imaps://h:993: login refused for bob@example.com: <server's text>"
+//   "imap://h:143: bob@example.com: folder INBOX: UID 7 BODY.PEEK[]:
+//    connection dropped or timed out (60 s)"
+// After a dropped connection or a Corrupt body the session is out of step:
+// every later call fails at once (PeerRefused); open a new one.
 
 /// One IMAP mailbox as LIST returned it.
 struct ImapFolder {
@@ -97,13 +115,16 @@ class ImapSession {
   /// UID FETCH first_uid:* of the examined folder, in UID order.
   virtual Status FetchMessages(uint32_t first_uid, std::vector<ImapMessage>* messages) = 0;
   /// UID FETCH uid (BODY.PEEK[]): the whole message (bytes as sent, CRLF).
-  /// Corrupt when its length differs from `expected_size`.
+  /// Corrupt when its length differs from `expected_size` (more is cut off
+  /// when it arrives, never buffered); NotFound when the UID is gone.
   virtual Status FetchBody(uint32_t uid, uint64_t expected_size, std::string* body) = 0;
   /// LOGOUT and close; safe to call twice.
   virtual void Close() = 0;
 };
 
-/// Connects, applies TLS per `options`, logs in. Errors as above.
+/// Connects, applies TLS per `options` (the certificate is checked before any
+/// credential is sent; a server that fails is closed without another word),
+/// logs in (LOGIN, or AUTHENTICATE PLAIN when LOGINDISABLED). Errors as above.
 Result<std::unique_ptr<ImapSession>> OpenImap(const SourceUrl& url, const ConnectOptions& options,
                                               const Credentials& credentials);
 
@@ -117,14 +138,16 @@ struct Pop3Message {
 class Pop3Session {
  public:
   virtual ~Pop3Session() = default;
-  /// LIST and UIDL. `has_uidl` false when the server refused UIDL.
+  /// LIST and UIDL, in LIST order. `has_uidl` false when the server refused
+  /// UIDL; PeerRefused when UIDL names some messages of LIST but not all.
   virtual Status List(std::vector<Pop3Message>* messages, bool* has_uidl) = 0;
-  /// RETR number: the message, dot-unstuffed, CRLF line ends as sent.
+  /// RETR number: the message, dot-unstuffed, line ends (and any NUL) as sent.
   virtual Status Retrieve(uint32_t number, std::string* body) = 0;
   /// QUIT (nothing is deleted: DELE is never sent) and close; safe twice.
   virtual void Close() = 0;
 };
 
+/// As OpenImap, for POP3: CAPA, STLS, USER/PASS.
 Result<std::unique_ptr<Pop3Session>> OpenPop3(const SourceUrl& url, const ConnectOptions& options,
                                               const Credentials& credentials);
 

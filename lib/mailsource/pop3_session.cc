@@ -29,6 +29,12 @@ class Pop3Connection : public Pop3Session {
 
   Status Connect(const ConnectOptions& options);
   Status Login(const std::string& password);
+  // Closes without QUIT: a server that failed the certificate check or
+  // broke the protocol is told nothing more.
+  void Drop() {
+    if (stream_ != nullptr) mailstream_close(stream_);
+    stream_ = nullptr;
+  }
 
   Status List(std::vector<Pop3Message>* messages, bool* has_uidl) override;
   Status Retrieve(uint32_t number, std::string* body) override;
@@ -37,7 +43,7 @@ class Pop3Connection : public Pop3Session {
  private:
   // "URL: LOGIN: what"
   Status Refused(const std::string& what) const {
-    return Status::PeerRefused(url_.text + ": " + (login_.empty() ? "" : login_ + ": ") + what);
+    return Status::PeerRefused(url_.text + ": " + (logged_in_ ? login_ + ": " : "") + what);
   }
   Status Dropped(const std::string& during) const {
     return Refused(during + ": connection dropped or timed out (" + std::to_string(timeout_) + " s)");
@@ -60,6 +66,7 @@ class Pop3Connection : public Pop3Session {
   SourceUrl url_;
   std::string login_;
   int timeout_;
+  bool logged_in_ = false;  // messages name the login from then on
   mailstream* stream_ = nullptr;
   MMAPString* line_;
 };
@@ -194,6 +201,7 @@ Status Pop3Connection::Login(const std::string& password) {
     VM_RETURN_IF_ERROR(ReadStatus("PASS", &ok, &text));
   }
   if (!ok) return Status::PeerRefused(url_.text + ": login refused for " + login_ + ": " + text);
+  logged_in_ = true;
   return Status::OK();
 }
 
@@ -293,8 +301,13 @@ Result<std::unique_ptr<Pop3Session>> OpenPop3(const SourceUrl& url, const Connec
                                               const Credentials& credentials) {
   if (url.protocol != Protocol::kPop3) return Status::InvalidInput(url.text + ": not a POP3 URL");
   SigpipeBlock no_sigpipe;
-  auto session = std::make_unique<Pop3Connection>(url, credentials.login, options.timeout_seconds);
-  VM_RETURN_IF_ERROR(session->Connect(options));
+  auto session = std::make_unique<Pop3Connection>(url, credentials.login,
+                                                   options.timeout_seconds > 0 ? options.timeout_seconds : 60);
+  Status connected = session->Connect(options);
+  if (!connected.ok()) {
+    session->Drop();
+    return connected;
+  }
   VM_RETURN_IF_ERROR(session->Login(credentials.password));
   return std::unique_ptr<Pop3Session>(std::move(session));
 }

@@ -114,6 +114,10 @@ struct DovecotSettings {
   std::string pop3_uidl_format = "%f";
   std::string extra;  // more dovecot.conf lines (namespaces, mbox locks, ...)
   std::string tz;     // TZ of the server (INTERNALDATE zones); "" = inherited
+  // PEM files (tests/support/test_ca.h): when both are set, ssl = yes, the
+  // plain ports offer STARTTLS/STLS and imaps/pop3s listen on their own ports.
+  std::string ssl_cert;
+  std::string ssl_key;
 };
 
 class DovecotServer {
@@ -137,6 +141,13 @@ class DovecotServer {
     imap_port_ = FreeLoopbackPort();
     pop3_port_ = FreeLoopbackPort();
     while (pop3_port_ == imap_port_) pop3_port_ = FreeLoopbackPort();
+    bool tls = !settings.ssl_cert.empty() && !settings.ssl_key.empty();
+    if (tls) {
+      do imaps_port_ = FreeLoopbackPort();
+      while (imaps_port_ == imap_port_ || imaps_port_ == pop3_port_);
+      do pop3s_port_ = FreeLoopbackPort();
+      while (pop3s_port_ == imap_port_ || pop3s_port_ == pop3_port_ || pop3s_port_ == imaps_port_);
+    }
     std::ostringstream c;
     c << "# written by tests/dovecot (vmigrate real-server test)\n"
       << "base_dir = " << work_ << "/base\n"
@@ -145,7 +156,8 @@ class DovecotServer {
       << "info_log_path = " << work_ << "/dovecot.log\n"
       << "listen = 127.0.0.1\n"
       << "protocols = imap pop3\n"
-      << "ssl = no\n"
+      << (tls ? "ssl = yes\nssl_cert = <" + settings.ssl_cert + "\nssl_key = <" + settings.ssl_key + "\n"
+              : std::string("ssl = no\n"))
       << "disable_plaintext_auth = no\n"
       << "auth_mechanisms = plain login\n"
       << "default_internal_user = " << id.internal_user << "\n"
@@ -162,10 +174,10 @@ class DovecotServer {
       << auth
       << "service imap-login {\n  chroot =\n  service_count = 0\n"
       << "  inet_listener imap {\n    port = " << imap_port_ << "\n  }\n"
-      << "  inet_listener imaps {\n    port = 0\n  }\n}\n"
+      << "  inet_listener imaps {\n    port = " << (tls ? imaps_port_ : 0) << "\n  }\n}\n"
       << "service pop3-login {\n  chroot =\n  service_count = 0\n"
       << "  inet_listener pop3 {\n    port = " << pop3_port_ << "\n  }\n"
-      << "  inet_listener pop3s {\n    port = 0\n  }\n}\n"
+      << "  inet_listener pop3s {\n    port = " << (tls ? pop3s_port_ : 0) << "\n  }\n}\n"
       // Reuse mail processes between logins (all users share one uid):
       // hundreds of logins stay fast.
       // No chroot anywhere: a non-root Dovecot cannot chroot.
@@ -216,7 +228,9 @@ class DovecotServer {
         *error = "dovecot exited during start-up (status " + std::to_string(status) + ")\n" + Log();
         return false;
       }
-      if (PortAccepts(imap_port_) && PortAccepts(pop3_port_)) return true;
+      if (PortAccepts(imap_port_) && PortAccepts(pop3_port_) && (imaps_port_ < 0 || PortAccepts(imaps_port_)) &&
+          (pop3s_port_ < 0 || PortAccepts(pop3s_port_)))
+        return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     *error = "dovecot did not listen on 127.0.0.1:" + std::to_string(imap_port_) + "/" +
@@ -263,6 +277,9 @@ class DovecotServer {
 
   int imap_port() const { return imap_port_; }
   int pop3_port() const { return pop3_port_; }
+  /// The implicit-TLS ports; -1 without DovecotSettings::ssl_cert.
+  int imaps_port() const { return imaps_port_; }
+  int pop3s_port() const { return pop3s_port_; }
 
  private:
   std::string work_;
@@ -270,6 +287,8 @@ class DovecotServer {
   std::string tz_;
   int imap_port_ = -1;
   int pop3_port_ = -1;
+  int imaps_port_ = -1;
+  int pop3s_port_ = -1;
   pid_t pid_ = -1;
 };
 
