@@ -99,6 +99,7 @@ set(VMIGRATE_LIB_SOURCES
   vpopmail/mysql_store_write.cc
   vpopmail/names.cc
   vpopmail/password.cc
+  vpopmail/rehash.cc
   vpopmail/user_store.cc
   vpopmail/vpasswd.cc
 )

@@ -42,6 +42,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddCutover},
     {"move", "move a live domain to another host over ssh: copy, hold, final delta, forward (resumable)",
      vmigrate::cli::AddMove},
+    {"rehash", "replace one account's DES/MD5-crypt hash with SHA-512 crypt, given its password on a fd",
+     vmigrate::cli::AddRehash},
 };
 constexpr const char* kHelpCommand = "help";
 
