@@ -47,6 +47,7 @@ set(VMIGRATE_LIB_SOURCES
   importer/journal.cc
   importer/mailbox_restore.cc
   importer/outside_refs_check.cc
+  importer/rehash_weak.cc
   importer/server_restore.cc
   importer/tail_apply.cc
   importer/user_merge.cc

@@ -1,6 +1,8 @@
 #include "vpopmail/rehash.h"
 
 #include <crypt.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -43,9 +45,16 @@ Result<FileLock> LockIfCdb(const HostPaths& paths, const qmail::DomainLocation& 
   if (store.Backend() != "cdb") return FileLock();
   auto dir = ResolveUnderRoot(paths.root, where.dir);
   if (!dir.ok()) return dir.status().WithContext(where.domain + ": domain directory " + where.dir);
-  auto lock = FileLock::Acquire(dir->disk + "/.vpasswd.lock");
+  const std::string lock_path = dir->disk + "/.vpasswd.lock";
+  auto lock = FileLock::Acquire(lock_path);
   if (!lock.ok())
     return lock.status().WithContext(where.domain + ": a vpopmail tool or an import holds .vpasswd.lock");
+  // A lock file root just made must stay usable by vpopmail's tools, which
+  // run as the domain's owner: make_vpasswd_cdb chowns it the same way.
+  struct stat vp, lk;
+  if (geteuid() == 0 && stat((dir->disk + "/vpasswd").c_str(), &vp) == 0 && stat(lock_path.c_str(), &lk) == 0 &&
+      (lk.st_uid != vp.st_uid || lk.st_gid != vp.st_gid) && chown(lock_path.c_str(), vp.st_uid, vp.st_gid) != 0)
+    return FromErrno("cannot chown " + lock_path, errno);
   return lock;
 }
 
