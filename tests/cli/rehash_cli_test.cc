@@ -1,5 +1,7 @@
 // `vmigrate rehash` and `import --rehash-weak` end to end, on copies of the
 // real vpopmail fixture real-small.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -85,6 +87,68 @@ TEST_F(RehashCliTest, AnEmptyPasswordOrBadFdIsAUsageError) {
   r = RunVmigrate(Concat({"rehash", "--user", "bob@example.com", "--password-fd", "987"}, SourceFlags(root_.path())));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("cannot read --password-fd 987"), std::string::npos) << r.err;
+}
+
+// import --rehash-weak: the accounts with a stored cleartext get SHA-512,
+// judy (DES, no cleartext) is left for the login hook; ivan (SHA-512) is not
+// weak. Text and JSON list each account.
+TEST_F(RehashCliTest, ImportRehashWeakRehashesAccountsWithACleartextAndListsTheOthers) {
+  TempDir dst;
+  MakeEmptyTarget(dst.path());
+  const std::string archive = root_ / "example.com.vmig";
+  CommandResult r = Export(root_.path(), "example.com", archive);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Import(dst.path(), archive, {"--rehash-weak", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["type"], "import");
+  ASSERT_TRUE(j["rehashed_users"].is_array()) << r.out;
+  std::vector<std::string> names;
+  for (const auto& u : j["rehashed_users"]) {
+    EXPECT_EQ(u["domain"], "example.com");
+    EXPECT_EQ(u["weak_hash"], "md5");
+    names.push_back(u["name"]);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ken",
+                                             "mallory", "postmaster"}));
+  ASSERT_EQ(j["rehash_left"].size(), 1u) << r.out;
+  EXPECT_EQ(j["rehash_left"][0]["name"], "judy");
+  EXPECT_EQ(j["rehash_left"][0]["weak_hash"], "des");
+  EXPECT_EQ(j["rehash_left"][0]["reason"], "no cleartext stored");
+  const std::string dir = TargetHomeDisk(dst.path()) + "/domains/example.com";
+  auto users = vpopmail::ReadVpasswd(dir + "/vpasswd");
+  ASSERT_TRUE(users.ok());
+  for (const auto& e : *users) {
+    if (e.name == "judy") EXPECT_EQ(e.passwd, "jjNprHSouw.GI");
+    else if (e.name != "ivan") EXPECT_TRUE(vpopmail::CryptMatches(e.clear, e.passwd) && e.passwd.rfind("$6$", 0) == 0) << e.name;
+    // vchkpw reads vpasswd.cdb: it has the new hash too.
+    std::string line = vpopmail::FormatVpasswdLine(e);
+    EXPECT_EQ(CdbLookup(dir + "/vpasswd.cdb", e.name).value_or(""), line.substr(line.find(':') + 1)) << e.name;
+  }
+  // The lock file the re-hash took stays the domain owner's, for vpopmail's tools.
+  struct stat lock, vpasswd;
+  ASSERT_EQ(stat((dir + "/.vpasswd.lock").c_str(), &lock), 0);
+  ASSERT_EQ(stat((dir + "/vpasswd").c_str(), &vpasswd), 0);
+  EXPECT_EQ(lock.st_uid, vpasswd.st_uid);
+
+  // Text: one line per account; a dry run re-hashes nothing and says nothing of it.
+  TempDir dst2;
+  MakeEmptyTarget(dst2.path());
+  r = Import(dst2.path(), archive, {"--rehash-weak", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("re-hashed"), std::string::npos) << r.out;
+  r = Import(dst2.path(), archive, {"--rehash-weak"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(HasLine(r.out, "re-hashed alice@example.com (md5 -> SHA-512 crypt)")) << r.out;
+  EXPECT_TRUE(HasLine(r.out, "left for the login hook: judy@example.com (des: no cleartext stored)")) << r.out;
+  // Without the option nothing changes (the hashes stay as exported).
+  TempDir dst3;
+  MakeEmptyTarget(dst3.path());
+  r = Import(dst3.path(), archive, {"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(nlohmann::json::parse(r.out).contains("rehashed_users"));
+  EXPECT_NE(ReadFile(TargetHomeDisk(dst3.path()) + "/domains/example.com/vpasswd").find("alice:$1$8iXIBzKs$"),
+            std::string::npos);
 }
 
 }  // namespace

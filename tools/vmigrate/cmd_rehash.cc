@@ -12,6 +12,7 @@
 
 #include "core/errno_status.h"
 #include "core/json.h"
+#include "core/strings.h"
 #include "tools/vmigrate/commands.h"
 #include "vpopmail/rehash.h"
 
@@ -25,7 +26,7 @@ constexpr size_t kMaxPasswordBytes = 4096;
 struct Flags {
   PathFlags paths;
   std::string user;
-  int password_fd = -1;
+  std::string password_fd;  // a number; text so that --help shows no default
   size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   bool json = false;
 };
@@ -75,8 +76,10 @@ Handler AddRehash(CLI::App* app) {
   f->paths.Add(app);
   return [f]() -> int {
     if (f->json) JsonErrors(true);
-    if (f->password_fd < 0) return Usage("rehash", "--password-fd must be a file descriptor number");
-    auto password = ReadPasswordFd(f->password_fd);
+    unsigned long long fd = 0;
+    if (!ParseUint64(f->password_fd, &fd) || fd > 1000000)
+      return Usage("rehash", "--password-fd '" + f->password_fd + "': not a file descriptor number");
+    auto password = ReadPasswordFd(static_cast<int>(fd));
     if (!password.ok()) return Fail("rehash", password.status(), f->user);
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("rehash", paths.status());
