@@ -67,8 +67,10 @@ TEST_F(RehashCdbTest, AnMd5HashBecomesSha512ThatVerifiesTheSamePasswordInVpasswd
   VpasswdEntry expected = before.at("alice");
   expected.passwd = alice.passwd;
   EXPECT_EQ(alice, expected);
-  for (const auto& [name, e] : before)
-    if (name != "alice") EXPECT_EQ(after.at(name), e) << name;
+  for (const auto& [name, e] : before) {
+    if (name == "alice") continue;
+    EXPECT_EQ(after.at(name), e) << name;
+  }
   // The order of the lines is kept (vauth_setpw rewrites in place).
   std::string old_line = FormatVpasswdLine(before.at("alice")), new_line = FormatVpasswdLine(alice);
   std::string text = text_before;
