@@ -20,6 +20,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 int main(int argc, char** argv) {
   std::string in;
@@ -43,9 +44,13 @@ int main(int argc, char** argv) {
   if (domain.empty() && default_domain != nullptr) domain = default_domain;
   const char* domains = std::getenv("FAKE_VCHKPW_DOMAINS");
   if (domains == nullptr) return 111;
-  std::ifstream vpasswd(std::string(domains) + "/" + domain + "/vpasswd");
-  std::string line;
-  while (std::getline(vpasswd, line)) {
+  // Read whole and closed before the exec: the session must not inherit it.
+  std::vector<std::string> lines;
+  {
+    std::ifstream vpasswd(std::string(domains) + "/" + domain + "/vpasswd");
+    for (std::string l; std::getline(vpasswd, l);) lines.push_back(l);
+  }
+  for (const std::string& line : lines) {
     std::istringstream fields(line);
     std::string name, hash, uid, gid, gecos, dir;
     std::getline(fields, name, ':');
