@@ -47,6 +47,7 @@ set(VMIGRATE_LIB_SOURCES
   importer/journal.cc
   importer/mailbox_restore.cc
   importer/outside_refs_check.cc
+  importer/rehash_weak.cc
   importer/server_restore.cc
   importer/tail_apply.cc
   importer/user_merge.cc
@@ -108,6 +109,7 @@ set(VMIGRATE_LIB_SOURCES
   vpopmail/mysql_store_write.cc
   vpopmail/names.cc
   vpopmail/password.cc
+  vpopmail/rehash.cc
   vpopmail/user_store.cc
   vpopmail/vpasswd.cc
 )

@@ -24,6 +24,7 @@
 #include "importer/import_context.h"
 #include "importer/mailbox_restore.h"
 #include "importer/outside_refs_check.h"
+#include "importer/rehash_weak.h"
 #include "importer/server_restore.h"
 #include "importer/target_owner.h"
 #include "importer/user_merge.h"
@@ -718,7 +719,13 @@ const char* DomainStatusName(DomainStatus status) {
 
 Status ImportArchive(const ImportOptions& options, ImportReport* report) {
   auto importer = std::make_unique<Importer>(options, report);
-  return importer->Run();
+  Status s = importer->Run();
+  // The importer's locks go first: closing any descriptor of a file drops
+  // every fcntl lock this process holds on it, so .vpasswd.lock is taken
+  // afresh. Domains of a partly failed --all that committed count too.
+  importer.reset();
+  if (options.rehash_weak && !options.dry_run) RehashWeakImported(options, report);
+  return s;
 }
 
 }  // namespace vmigrate

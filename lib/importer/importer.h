@@ -64,6 +64,10 @@ struct ImportOptions {
   /// kSkip leaves those users out and reports them.
   enum class OnConflict { kFail, kSkip };
   OnConflict on_conflict = OnConflict::kFail;
+  /// --rehash-weak (importer/rehash_weak.h): after the import, accounts with
+  /// a DES or MD5-crypt hash and a stored cleartext that verifies get a
+  /// SHA-512 crypt; the others are listed for the login hook. Not in a dry run.
+  bool rehash_weak = false;
   ProgressMeter* progress = nullptr;  // --progress; not owned
   RateLimiter* rate_limit = nullptr;  // --max-rate; not owned
   /// Set from a signal handler; checked between entries.
@@ -143,6 +147,13 @@ struct MailboxOutcome {
   std::vector<std::string> subscribed;
 };
 
+/// One weak account `import --rehash-weak` found in an imported domain.
+struct WeakAccount {
+  std::string domain, name;
+  std::string weak_hash;  // "des" or "md5"
+  std::string reason;     // left ones: why ("no cleartext stored", ...)
+};
+
 struct ImportReport {
   Manifest manifest;
   std::vector<DomainOutcome> domains;              // every domain the run handled
@@ -168,6 +179,9 @@ struct ImportReport {
   /// Paths of the restored domains that lead out of them (importer/outside_refs_check.h).
   std::vector<ReportedRef> outside_refs;
   std::vector<SymlinkHop> followed_links;  // a symlinked domains/ (or vpopmail home) placed into
+  /// --rehash-weak: accounts re-hashed to SHA-512 crypt, and those left for
+  /// the login hook (vmigrate-checkpassword --rehash).
+  std::vector<WeakAccount> rehashed_users, rehash_left;
 };
 
 /// Imports what `options` select. For several domains (--all), each domain

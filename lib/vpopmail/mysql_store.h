@@ -118,6 +118,10 @@ class MySqlUserStore : public UserStore {
   /// from its row (a NULL that stays "" stays NULL). kNotFound naming a
   /// user that has no row.
   Status ReplaceUsers(const qmail::DomainLocation& where, const std::vector<VpasswdEntry>& entries) override;
+  /// See UserStore::ReplacePasswordHash: UPDATE of pw_passwd WHERE the row
+  /// (pw_name [, pw_domain]) still holds `old_hash`, byte for byte.
+  Result<bool> ReplacePasswordHash(const qmail::DomainLocation& where, const std::string& name,
+                                   const std::string& old_hash, const std::string& new_hash) override;
   /// Problems (warning = false): dir_control cur_users lower than the rows
   /// (vpopmail would hand out buckets already in use). Warnings: cur_users
   /// higher than the rows (a failed vadduser leaves that, reference

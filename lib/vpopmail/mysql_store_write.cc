@@ -402,4 +402,37 @@ Status MySqlUserStore::ReplaceUsers(const qmail::DomainLocation& where, const st
   return Status::OK();
 }
 
+Result<bool> MySqlUserStore::ReplacePasswordHash(const qmail::DomainLocation& where, const std::string& name,
+                                                 const std::string& old_hash, const std::string& new_hash) {
+  auto db = Db();
+  if (!db.ok()) return db.status().WithContext(where.domain);
+  VM_RETURN_IF_ERROR(CheckTableOwner(where.domain));
+  const std::string table = UserTable(where.domain);
+  auto cols = Columns(table);
+  if (!cols.ok()) return cols.status().WithContext(where.domain);
+  if (cols->empty()) return Status::NotFound(where.domain + ": no MySQL table " + table + " in " + Where());
+  // vpopmail 5.4 declares pw_passwd char(40): a SHA-512 crypt (~106
+  // characters) would be cut (a locked-out user) or refused by strict mode.
+  for (const Column& k : *cols) {
+    if (k.name != "pw_passwd" || k.type.find("char") == std::string::npos || k.length >= CharCount(new_hash)) continue;
+    return Status::DataRefused(where.domain + ": MySQL column " + table + ".pw_passwd " + k.type + "(" +
+                               std::to_string(k.length) + ") cannot hold a SHA-512 crypt (" +
+                               std::to_string(CharCount(new_hash)) + " characters); widen it first as vpopmail 5.6 "
+                               "declares it: ALTER TABLE " + QuoteIdentifier(table) + " MODIFY pw_passwd varchar(128)");
+  }
+  // BINARY: the columns' collation is usually case-insensitive, and a hash
+  // differing only in case is another hash.
+  std::vector<Value> p = {new_hash, name};
+  std::string filter = " WHERE pw_name = ?";
+  if (layout_ == "many") {
+    filter += " AND pw_domain = ?";
+    p.push_back(where.domain);
+  }
+  filter += " AND BINARY pw_passwd = ?";
+  p.push_back(old_hash);
+  auto r = (*db)->Execute("UPDATE " + QuoteIdentifier(table) + " SET pw_passwd = ?" + filter, p);
+  if (!r.ok()) return r.status().WithContext(where.domain + ": user " + name + ": MySQL update (" + Where() + ")");
+  return *r > 0;
+}
+
 }  // namespace vmigrate::vpopmail

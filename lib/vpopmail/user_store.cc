@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 
 #include "core/resolve_path.h"
@@ -188,6 +189,10 @@ class AutoUserStore : public UserStore {
   Status ReplaceUsers(const qmail::DomainLocation& where, const std::vector<VpasswdEntry>& entries) override {
     return For(where)->ReplaceUsers(where, entries);
   }
+  Result<bool> ReplacePasswordHash(const qmail::DomainLocation& where, const std::string& name,
+                                   const std::string& old_hash, const std::string& new_hash) override {
+    return For(where)->ReplacePasswordHash(where, name, old_hash, new_hash);
+  }
   std::vector<StoreProblem> CheckConsistency(const qmail::DomainLocation& where,
                                              const std::vector<VpasswdEntry>& users) override {
     return For(where)->CheckConsistency(where, users);
@@ -203,6 +208,17 @@ class AutoUserStore : public UserStore {
 };
 
 }  // namespace
+
+Result<bool> UserStore::ReplacePasswordHash(const qmail::DomainLocation& where, const std::string& name,
+                                             const std::string& old_hash, const std::string& new_hash) {
+  auto users = ReadUsers(where);
+  if (!users.ok()) return users.status();
+  auto it = std::find_if(users->begin(), users->end(), [&](const VpasswdEntry& e) { return e.name == name; });
+  if (it == users->end() || it->passwd != old_hash) return false;
+  it->passwd = new_hash;
+  VM_RETURN_IF_ERROR(ReplaceUsers(where, *users));
+  return true;
+}
 
 std::unique_ptr<UserStore> OpenUserStore(const HostPaths& paths) {
   if (paths.backend == "mysql") return std::make_unique<MySqlUserStore>(paths);

@@ -154,6 +154,18 @@ class UserStore {
   virtual Status ReplaceUsers(const qmail::DomainLocation& where,
                               const std::vector<VpasswdEntry>& entries) = 0;
 
+  /// Replaces the pw_passwd of account `name` of the live domain at `where`
+  /// with `new_hash` only while it still holds `old_hash` (a compare-and-
+  /// swap: a password changed meanwhile is kept); every other field stays.
+  /// Returns whether it was replaced (false: no such account, or another
+  /// hash now). cdb: ReadUsers + ReplaceUsers; the caller holds the
+  /// domain's .vpasswd.lock. MySQL: one UPDATE ... WHERE pw_passwd = old
+  /// (compared as bytes); kDataRefused naming the column when pw_passwd is
+  /// narrower than `new_hash` (vpopmail 5.4's char(40)). Used by
+  /// vpopmail/rehash.h (sources-and-cutover §8.4).
+  virtual Result<bool> ReplacePasswordHash(const qmail::DomainLocation& where, const std::string& name,
+                                           const std::string& old_hash, const std::string& new_hash);
+
   /// The store's own consistency for `where` given the users ReadUsers
   /// returned (cdb: every vpasswd line has the same vpasswd.cdb record and
   /// no record is extra). Problems are data, not errors.

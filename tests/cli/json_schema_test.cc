@@ -56,7 +56,7 @@ const std::map<std::string, std::set<std::string>>& KeyTypes() {
                     "flags", "domain_files", "weak_hashes", "records", "actions", "changes", "created_dirs",
                     "skipped", "aliases_added", "aliases_removed", "transfers", "alias_domains",
                     "unmatched_aliases", "subscribed_folders", "skipped_message_list", "skipped_file_list", "added_users",
-                    "folders", "outputs"});
+                    "folders", "outputs", "rehashed_users", "rehash_left"});
     add({"object"}, {"source", "queue", "owner", "delta_counts"});
     add({"number"}, {"message_bytes", "stat_sized_messages", "estimated_tar_bytes", "mail_aliases",
                      "skipped_messages", "skipped_files", "batch", "uidvalidity", "on_server", "removed",

@@ -17,6 +17,34 @@ std::atomic<bool> g_interrupted{false};
 
 void OnSignal(int) { g_interrupted.store(true); }
 
+bool g_rehash_weak = false;  // --rehash-weak: its lists go into every result
+
+// --rehash-weak's result: "rehashed_users" [{domain,name,weak_hash}] and
+// "rehash_left" [{domain,name,weak_hash,reason}] (the login hook's).
+void RehashJson(JsonWriter* j, const ImportReport& report) {
+  if (!g_rehash_weak) return;
+  for (const auto* list : {&report.rehashed_users, &report.rehash_left}) {
+    const bool left = list == &report.rehash_left;
+    j->Key(left ? "rehash_left" : "rehashed_users").BeginArray();
+    for (const WeakAccount& a : *list) {
+      j->BeginObject().Key("domain").String(a.domain).Key("name").String(a.name).Key("weak_hash").String(a.weak_hash);
+      if (left) j->Key("reason").String(a.reason);
+      j->EndObject();
+    }
+    j->EndArray();
+  }
+}
+
+// The same as text, one line per account.
+void PrintRehash(const ImportReport& report) {
+  if (!g_rehash_weak) return;
+  for (const WeakAccount& a : report.rehashed_users)
+    std::printf("re-hashed %s@%s (%s -> SHA-512 crypt)\n", a.name.c_str(), a.domain.c_str(), a.weak_hash.c_str());
+  for (const WeakAccount& a : report.rehash_left)
+    std::printf("left for the login hook: %s@%s (%s: %s)\n", a.name.c_str(), a.domain.c_str(), a.weak_hash.c_str(),
+                a.reason.c_str());
+}
+
 // "owner": {"uid", "gid", "source"}: who owns the files and the
 // users/assign line, and where that was taken from.
 void OwnerJson(JsonWriter* j, const ImportReport& report) {
@@ -86,6 +114,7 @@ void PrintPlan(const ImportReport& report, bool json) {
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     AddOutsideRefsJson(&j, report.outside_refs);
     FollowedJson(&j, report);
+    RehashJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -142,6 +171,7 @@ int PrintServer(const ImportReport& report, bool json, bool dry_run) {
     j.EndArray().Key("domains_dir_control").String(report.domains_dir_control);
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     AddOutsideRefsJson(&j, report.outside_refs);
+    RehashJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).Key("exit").Number(code).EndObject();
     std::printf("%s\n", j.str().c_str());
     return code;
@@ -205,6 +235,7 @@ int PrintDelta(const ImportReport& report, bool json, bool dry_run) {
     for (const auto& f : report.server_files)
       j.BeginObject().Key("path").String(f.path).Key("action").String(f.action).EndObject();
     j.EndArray();
+    RehashJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return 0;
@@ -285,6 +316,7 @@ int PrintMailbox(const ImportReport& report, bool json, bool dry_run) {
     j.Key("skipped_files").Number(static_cast<std::uint64_t>(m.skipped_files.size()));
     SkippedJson(&j, "skipped_message_list", m.skipped_messages);
     SkippedJson(&j, "skipped_file_list", m.skipped_files);
+    RehashJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return 0;
@@ -328,6 +360,7 @@ void PrintImported(const ImportReport& report, bool json) {
     UnreachableUsersJson(&j, "unreachable_users", report.unreachable_users);
     AddOutsideRefsJson(&j, report.outside_refs);
     FollowedJson(&j, report);
+    RehashJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -362,6 +395,7 @@ void PrintMerged(const ImportReport& report, bool json, bool dry_run) {
     OwnerJson(&j, report);
     j.Key("entries_checked").Number(report.entries);
     AddOutsideRefsJson(&j, report.outside_refs);
+    RehashJson(&j, report);
     j.Key("warnings").StringArray(report.warnings).EndObject();
     std::printf("%s\n", j.str().c_str());
     return;
@@ -386,7 +420,7 @@ struct Flags {
   std::string owner, domain, user, into_folder, move_id, on_conflict = "fail";
   size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   bool no_reload = false, qmail_programs = false, json = false, dry_run = false, all = false,
-       merge = false, skip_existing = false;
+       merge = false, skip_existing = false, rehash_weak = false;
 };
 
 // The manifest's names are untrusted until the importer checked them: escaped.
@@ -450,6 +484,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
         if (d.error.empty() || skipped) j.Key("error").Null();
         else j.Key("error").String(d.error);
         if (!s.ok()) j.Key("exit").Number(static_cast<int>(ToExit(s)));
+        RehashJson(&j, report);
         j.EndObject();
         std::printf("%s\n", j.str().c_str());
       } else if (d.status == DomainStatus::kSkipped) {
@@ -468,6 +503,7 @@ int RunBatch(const Flags& f, const ImportOptions& base) {
       }
       std::fflush(stdout);
     }
+    if (!f.json && !Quiet()) PrintRehash(report);
   }
   int code = g_interrupted.load() ? static_cast<int>(Exit::kInterrupted) : BatchExit(ok, failed);
   if (f.json || !Quiet()) PrintBatchSummary(f.json, ok, failed, code, "ok");
@@ -533,6 +569,11 @@ Handler AddImport(CLI::App* app) {
                   "(one vpopmail table, vpopmail's default) or perdomain (one table per domain); "
                   "a database with vpopmail's tables keeps its own")
       ->check(CLI::IsMember({"many", "perdomain"}));
+  app->add_flag("--rehash-weak", f->rehash_weak,
+                "after the import, replace the DES and MD5-crypt hashes of accounts that have a stored "
+                "cleartext (which must verify) with SHA-512 crypt, each reported; the others are listed "
+                "for the login hook (vmigrate-checkpassword --rehash). Not in a dry run. A later delta "
+                "onto the domain is then refused: use it on the last import");
   app->add_flag("--no-reload", f->no_reload, "do not send SIGHUP to qmail-send afterwards");
   app->add_flag("--qmail-programs", f->qmail_programs,
                 "rebuild users/cdb and morercpthosts.cdb with qmail-newu/qmail-newmrh instead "
@@ -551,6 +592,7 @@ Handler AddImport(CLI::App* app) {
     if (f->merge && !f->all) return usage("--merge needs --all");
     if (f->all && !f->domain.empty()) return usage("--all and --domain exclude each other");
     if (!f->into_folder.empty() && f->user.empty()) return usage("--into-folder needs --user");
+    if (f->rehash_weak && !f->user.empty()) return usage("--rehash-weak works on imported domains, not with --user");
     if (f->archives.size() > 1 && !f->user.empty()) return usage("--user restores from one archive");
     if (!f->move_id.empty()) {
       if (!IsValidMoveId(f->move_id)) return usage("--move-id '" + f->move_id + "': not 8-64 characters of [0-9a-f]");
@@ -572,6 +614,8 @@ Handler AddImport(CLI::App* app) {
     opt.into_folder = f->into_folder;
     opt.vpasswd_line_max = f->vpasswd_line_max;
     opt.move_id = f->move_id;
+    opt.rehash_weak = f->rehash_weak;
+    g_rehash_weak = f->rehash_weak && !f->dry_run;
     opt.on_conflict = f->on_conflict == "skip" ? ImportOptions::OnConflict::kSkip : ImportOptions::OnConflict::kFail;
     opt.interrupted = &g_interrupted;
     auto limiter = f->progress.MakeLimiter();
@@ -604,17 +648,28 @@ Handler AddImport(CLI::App* app) {
       return Fail("import", WithObject(s, label), label);
     }
     if (report.mailbox) return PrintMailbox(report, f->json, f->dry_run);
-    if (report.manifest.kind == kKindDelta) return PrintDelta(report, f->json, f->dry_run);
+    const bool rehash_text = !f->json && !Quiet();
+    if (report.manifest.kind == kKindDelta) {
+      int code = PrintDelta(report, f->json, f->dry_run);
+      if (rehash_text) PrintRehash(report);
+      return code;
+    }
     bool single = (report.manifest.kind == kKindDomain || !f->domain.empty()) && !f->all;
-    if (!single) return PrintServer(report, f->json, f->dry_run);
+    if (!single) {
+      int code = PrintServer(report, f->json, f->dry_run);
+      if (rehash_text) PrintRehash(report);
+      return code;
+    }
     if (report.domains[0].status == DomainStatus::kSkipped) return PrintSkipped(report.domains[0], f->json);
     if (report.domains[0].merged) {
       if (f->json || f->dry_run || !Quiet()) PrintMerged(report, f->json, f->dry_run);
+      if (rehash_text) PrintRehash(report);
       return 0;
     }
     if (f->dry_run) PrintPlan(report, f->json);
     else if (f->json || !Quiet()) PrintImported(report, f->json);
     else PrintOutsideRefs(report);
+    if (rehash_text) PrintRehash(report);
     return 0;
   };
 }

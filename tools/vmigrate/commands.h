@@ -159,6 +159,7 @@ Handler AddCutover(CLI::App* app);
 Handler AddState(CLI::App* app);
 Handler AddMove(CLI::App* app);
 Handler AddPull(CLI::App* app);
+Handler AddRehash(CLI::App* app);
 /// Adds the `discard` subcommand to `cutover` (cmd_cutover_discard.cc); the
 /// returned handler runs it: call it when cutover->got_subcommand("discard").
 Handler AddCutoverDiscard(CLI::App* cutover);

@@ -44,6 +44,8 @@ constexpr Command kCommands[] = {
      vmigrate::cli::AddMove},
     {"pull", "pull a mailbox from a live POP3/IMAP server into an account here (UIDs, UIDLs, flags kept)",
      vmigrate::cli::AddPull},
+    {"rehash", "replace one account's DES/MD5-crypt hash with SHA-512 crypt, given its password on a fd",
+     vmigrate::cli::AddRehash},
 };
 constexpr const char* kHelpCommand = "help";
 
