@@ -6,10 +6,13 @@
 // what clients see must equal what the old server showed: POP3 UIDLs
 // (content and order) and bodies, IMAP folders, UIDVALIDITY, UIDNEXT, UIDs,
 // flags, INTERNALDATE and bodies. A second pull adds nothing.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -230,6 +233,81 @@ TEST_F(DovecotPullTest, ChangedUidvalidityStartsTheFolderOverWithoutDuplicates) 
   ASSERT_FALSE(HasFatalFailure());
   std::vector<std::string> diffs = CompareSnapshots(second, new_view);
   EXPECT_TRUE(diffs.empty()) << "after the UIDVALIDITY change:\n" << Join(diffs);
+}
+
+// Runs `argv` as qmail-popup runs its checkpassword program: the login's
+// bytes on a pipe at fd 3, stdin /dev/null; returns the exit code, stderr in *err.
+int CheckpasswordLogin(const std::vector<std::string>& argv, const std::string& login, const std::string& password,
+                       const std::map<std::string, std::string>& env, const std::string& err_file, std::string* err) {
+  std::string fd3 = login + '\0' + password + '\0' + "<1.2@mail.example.com>" + '\0';
+  pid_t pid = fork();
+  if (pid == 0) {
+    int p[2];
+    if (pipe(p) != 0 || write(p[1], fd3.data(), fd3.size()) != static_cast<ssize_t>(fd3.size())) _exit(120);
+    close(p[1]);
+    if (p[0] != 3 && (dup2(p[0], 3) != 3 || close(p[0]) != 0)) _exit(120);
+    int e = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int n = open("/dev/null", O_RDWR);
+    if (e < 0 || n < 0 || dup2(n, 0) != 0 || dup2(n, 1) != 1 || dup2(e, 2) != 2) _exit(120);
+    close_range(4, ~0U, 0);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(121);
+  }
+  int st = 0;
+  int code = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  *err = ReadFile(err_file);
+  return code;
+}
+
+// The login hook with the real pull: vmigrate-checkpassword in front of a
+// vchkpw stand-in (tests/hook/fake_vchkpw.cc) on the target, the old server
+// a real Dovecot. The first good login pulls the user's mail and takes the
+// user off the pending list; the second pulls nothing; a wrong password
+// pulls nothing and keeps its exit code.
+TEST_F(DovecotPullTest, LoginHookPullsAtTheFirstGoodLoginOnly) {
+  SKIP_WITHOUT_DOVECOT();
+  const ManifestUser& u = users_.front();
+  std::string pending = work_ / "pending";
+  WriteFile(pending, u.email + "\n");
+  // The hook runs vmigrate without --root; this wrapper points it at the sandbox.
+  std::string wrapper = work_ / "vmigrate-in-sandbox";
+  WriteFile(wrapper, std::string("#!/bin/sh\ncmd=$1; shift\nexec '") + VMIGRATE_BINARY + "' \"$cmd\" --root '" +
+                         dst_.path() + "' --vpopmail-home " + cli::kTargetHome + " --qmail-dir " + kTargetQmail +
+                         " \"$@\"\n");
+  chmod(wrapper.c_str(), 0755);
+  std::string dir = AssignDomainDir(ReadFile(dst_.path() + kTargetQmail + "/users/assign"), kDomain);
+  std::map<std::string, std::string> env = {{"FAKE_VCHKPW_DOMAINS", dst_.path() + cli::kTargetHome + "/domains"},
+                                            {"TCPLOCALPORT", "110"}};
+  MailSnapshot old_view, new_view;
+  std::string err;
+  ServeOld(&old_view, [&](const DovecotServer& s) {
+    std::vector<std::string> argv = {VMIGRATE_CHECKPASSWORD, "--pending", pending, "--from",
+                                     "imap://127.0.0.1:" + std::to_string(s.imap_port()), "--vmigrate", wrapper,
+                                     VMIGRATE_FAKE_VCHKPW, "/bin/true"};
+    EXPECT_EQ(CheckpasswordLogin(argv, u.email, u.password + "x", env, work_ / "err0", &err), 1) << err;
+    EXPECT_EQ(ReadFile(pending), u.email + "\n") << "a wrong password must not take the user off the list";
+    EXPECT_EQ(CheckpasswordLogin(argv, u.email, u.password, env, work_ / "err1", &err), 0) << err;
+    EXPECT_NE(err.find("no longer pending"), std::string::npos) << err;
+    EXPECT_EQ(ReadFile(pending), "");
+    EXPECT_EQ(CheckpasswordLogin(argv, u.email, u.password, env, work_ / "err2", &err), 0) << err;
+    EXPECT_EQ(err.find("pull"), std::string::npos) << "the second login pulled again: " << err;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  std::vector<ManifestUser> just_u = {u};
+  ServeAndSnapshot(dst_.path(), kTargetQmail, just_u, work_ / "new-server", &new_view);
+  ASSERT_FALSE(HasFatalFailure());
+  MailSnapshot old_imap, new_imap;
+  for (const auto& l : old_view[u.email])
+    if (l.rfind("imap ", 0) == 0) old_imap[u.email].push_back(l);
+  for (const auto& l : new_view[u.email])
+    if (l.rfind("imap ", 0) == 0) new_imap[u.email].push_back(l);
+  EXPECT_GT(old_imap[u.email].size(), 3u);
+  std::vector<std::string> diffs = CompareSnapshots(old_imap, new_imap);
+  EXPECT_TRUE(diffs.empty()) << "IMAP clients see other mail after the login-time pull:\n" << Join(diffs);
 }
 
 TEST_F(DovecotPullTest, WrongPasswordAndUnreachableServerPullNothing) {
