@@ -64,6 +64,14 @@ Status PeerError(const Status& s) {
   return s;
 }
 
+// A listing the old server sent that we cannot use (a folder name that is
+// not modified UTF-7, a UIDL with control bytes: mail_source.h's
+// InvalidInput) is refused data (exit 8), found before anything is pulled.
+Status ListingError(const Status& s) {
+  if (s.code() != Status::Code::kInvalidInput) return PeerError(s);
+  return Status::DataRefused(s.message() + "; nothing pulled");
+}
+
 // On a failure half-way through a folder the messages already complete are
 // kept (moved into cur/ or new/) rather than left in tmp/: a re-run knows
 // them by name and does not fetch them again.
@@ -212,7 +220,7 @@ Status Puller::Imap() {
   if (!session.ok()) return PeerError(session.status());
   auto& s = *session;
   std::vector<mailsource::ImapFolder> folders;
-  VM_RETURN_IF_ERROR(PeerError(s->ListFolders(&folders)));
+  VM_RETURN_IF_ERROR(ListingError(s->ListFolders(&folders)));
   // Check every name first: a refused account pulls nothing.
   for (const auto& f : folders)
     if (!unixhost::IsModifiedUtf7(f.name))
@@ -326,9 +334,8 @@ Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFold
     ++r.pulled;
     r.bytes += m.size;
     if (o_.dry_run) continue;
-    VM_RETURN_IF_ERROR(KeepDone(
-        &folder, PeerError(s->FetchBody(m.uid, m.size, &body)).WithContext("folder " + f.name + " UID " + std::to_string(m.uid)),
-        false));
+    // The session's errors name the folder and the UID.
+    VM_RETURN_IF_ERROR(KeepDone(&folder, PeerError(s->FetchBody(m.uid, m.size, &body)), false));
     if (o_.limiter) o_.limiter->Consume(body.size());
     std::string letters = folder.FlagLetters(m.flags, &dropped_flags);
     VM_RETURN_IF_ERROR(folder.Add(base, ToLf(body), m.internaldate, true, letters));
@@ -379,7 +386,7 @@ Status Puller::Pop3() {
   auto& s = *session;
   std::vector<mailsource::Pop3Message> list;
   bool has_uidl = false;
-  VM_RETURN_IF_ERROR(PeerError(s->List(&list, &has_uidl)));
+  VM_RETURN_IF_ERROR(ListingError(s->List(&list, &has_uidl)));
   if (!has_uidl && !o_.no_uidl)
     return Status::DataRefused(o_.url.text + ": the server has no UIDL command: a re-run could not tell new mail "
                                "from old, and POP3 clients would download every message again; --no-uidl pulls anyway");
@@ -431,8 +438,7 @@ Status Puller::Pop3() {
       r.bytes += m.size;
       continue;
     }
-    VM_RETURN_IF_ERROR(
-        KeepDone(&folder, PeerError(s->Retrieve(m.number, &body)).WithContext("message " + std::to_string(m.number)), false));
+    VM_RETURN_IF_ERROR(KeepDone(&folder, PeerError(s->Retrieve(m.number, &body)), false));  // names RETR n
     if (!has_uidl) {
       // No UIDL: the content is the only identity a re-run can recognise.
       base = "H" + Sha256::Of(body).substr(0, 32) + "." + host_;

@@ -2,100 +2,23 @@
 // (drops the connection mid-message, sends more than it announced, offers no
 // STARTTLS, sends names that are not modified UTF-7, has no UIDL) and the
 // exact bytes of POP3 RETR.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
 #include "mailsource/mail_source.h"
+#include "support/scripted_mail_server.h"
 
 namespace vmigrate::mailsource {
 namespace {
 
-/// In an answer: close the connection here (what follows is not sent).
-const std::string kHangUp = "\x01HANGUP";
-
-/// One connection to a scripted server on a free loopback port: it sends
-/// `greeting`, then answers each line the client sends with `answer(line)`.
-class FakeServer {
- public:
-  using Answer = std::function<std::string(const std::string& line)>;
-
-  FakeServer(std::string greeting, Answer answer) : greeting_(std::move(greeting)), answer_(std::move(answer)) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 1) != 0 ||
-        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      return;
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~FakeServer() {
-    shutdown(listen_fd_, SHUT_RDWR);
-    if (thread_.joinable()) thread_.join();
-    close(listen_fd_);
-  }
-
-  int port() const { return port_; }
-  std::string url(const std::string& scheme) const { return scheme + "://127.0.0.1:" + std::to_string(port_); }
-  std::vector<std::string> received() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return received_;
-  }
-
- private:
-  void Serve() {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) return;
-    std::string out = greeting_, buf;
-    for (;;) {
-      size_t cut = out.find(kHangUp);
-      bool hang_up = cut != std::string::npos;
-      if (hang_up) out.resize(cut);
-      if (!out.empty() && send(fd, out.data(), out.size(), MSG_NOSIGNAL) < 0) break;
-      if (hang_up) break;
-      size_t eol;
-      while ((eol = buf.find("\r\n")) == std::string::npos) {
-        char tmp[4096];
-        ssize_t n = recv(fd, tmp, sizeof tmp, 0);
-        if (n <= 0) {
-          close(fd);
-          return;
-        }
-        buf.append(tmp, static_cast<size_t>(n));
-      }
-      std::string line = buf.substr(0, eol);
-      buf.erase(0, eol + 2);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        received_.push_back(line);
-      }
-      out = answer_(line);
-    }
-    close(fd);
-  }
-
-  std::string greeting_;
-  Answer answer_;
-  int listen_fd_ = -1;
-  int port_ = -1;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<std::string> received_;
-};
+// The scripted server (tests/support/scripted_mail_server.h); the scripts
+// below are this file's own, tuned to each check.
+using FakeServer = testing::ScriptedMailServer;
+using testing::kHangUp;
 
 ConnectOptions Options(StartTls starttls = StartTls::kWhenOffered) {
   ConnectOptions o;
