@@ -335,7 +335,15 @@ Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFold
     r.bytes += m.size;
     if (o_.dry_run) continue;
     // The session's errors name the folder and the UID.
-    VM_RETURN_IF_ERROR(KeepDone(&folder, PeerError(s->FetchBody(m.uid, m.size, &body)), false));
+    Status fetched = s->FetchBody(m.uid, m.size, &body);
+    if (fetched.code() == Status::Code::kNotFound) {
+      // Expunged on the live server since the listing: gone there, so not pulled.
+      --r.pulled;
+      r.bytes -= m.size;
+      report_.warnings.push_back(fetched.message() + ": expunged on the old server during the pull; not pulled");
+      continue;
+    }
+    VM_RETURN_IF_ERROR(KeepDone(&folder, PeerError(fetched), false));
     if (o_.limiter) o_.limiter->Consume(body.size());
     std::string letters = folder.FlagLetters(m.flags, &dropped_flags);
     VM_RETURN_IF_ERROR(folder.Add(base, ToLf(body), m.internaldate, true, letters));
