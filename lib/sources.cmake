@@ -99,6 +99,7 @@ set(VMIGRATE_LIB_SOURCES
   unixhost/mail_folders.cc
   unixhost/unix_export.cc
   # vpopmail/
+  vpopmail/add_user.cc
   vpopmail/dir_control.cc
   vpopmail/flags.cc
   vpopmail/host_listing.cc
@@ -112,5 +113,6 @@ set(VMIGRATE_LIB_SOURCES
   vpopmail/rehash.cc
   vpopmail/user_store.cc
   vpopmail/vpasswd.cc
+  vpopmail/vpasswd_lock.cc
 )
 list(TRANSFORM VMIGRATE_LIB_SOURCES PREPEND "${CMAKE_CURRENT_LIST_DIR}/")

@@ -20,6 +20,7 @@
 #include "pull/pulled_folder.h"
 #include "qmail/domains.h"
 #include "unixhost/mail_folders.h"
+#include "vpopmail/add_user.h"
 #include "vpopmail/user_store.h"
 
 namespace vmigrate::pull {
@@ -150,7 +151,8 @@ Status EnsureMaildir(const Target& t, bool dry_run) {
 
 class Puller {
  public:
-  Puller(const PullOptions& o, Target t) : o_(o), t_(std::move(t)), host_(ThisHost()) {
+  Puller(const PullOptions& o, std::optional<Target> t) : o_(o), t_(t.value_or(Target())), found_(t.has_value()),
+      host_(ThisHost()) {
     report_.address = o.address;
     report_.source = o.url.text;
     report_.login = o.credentials.login;
@@ -176,11 +178,46 @@ class Puller {
   }
   std::string Source() const { return o_.url.text + " " + o_.credentials.login; }
 
+  // Called once the old server has accepted the login: makes the account
+  // when it is missing and `create` is set, then the Maildir, then takes
+  // the account's lock.
+  Status Ready();
+
   const PullOptions& o_;
   Target t_;
+  bool found_;  // t_ holds the account (false: create it in Ready)
+  AccountLock lock_;
   std::string host_;
   PullReport report_;
 };
+
+Status Puller::Ready() {
+  if (!found_) {
+    auto made = vpopmail::AddUser(o_.paths, o_.address, o_.credentials.password, o_.dry_run);
+    if (!made.ok()) return made.status();
+    report_.created = made->created;
+    if (made->created) report_.created_quota = made->quota;
+    if (made->login_locked)
+      report_.warnings.push_back(made->address + ": the domain is under a cutover login lock; the new account is "
+                                 "locked with the others until the unlock");
+    if (o_.dry_run && made->created) {
+      size_t at = o_.address.find('@');
+      auto where = qmail::LocateDomain(o_.paths, o_.address.substr(at + 1));
+      if (!where.ok()) return where.status();
+      t_.maildir = o_.paths.OnDisk(made->dir + "/Maildir");
+      t_.uid = static_cast<uid_t>(where->uid);
+      t_.gid = static_cast<gid_t>(where->gid);
+    } else {
+      auto target = FindAccount(o_);
+      if (!target.ok()) return target.status();
+      t_ = *target;
+    }
+    found_ = true;
+  }
+  VM_RETURN_IF_ERROR(EnsureMaildir(t_, o_.dry_run));
+  if (!o_.dry_run) VM_RETURN_IF_ERROR(lock_.Take(t_.maildir, o_.address));
+  return Status::OK();
+}
 
 Status Puller::Flush(PulledFolder* folder, bool force) {
   if (o_.dry_run) return Status::OK();
@@ -218,6 +255,7 @@ Result<std::map<uint32_t, std::string>> Puller::MatchUidls(const std::vector<mai
 Status Puller::Imap() {
   auto session = mailsource::OpenImap(o_.url, o_.connect, o_.credentials);
   if (!session.ok()) return PeerError(session.status());
+  VM_RETURN_IF_ERROR(Ready());
   auto& s = *session;
   std::vector<mailsource::ImapFolder> folders;
   VM_RETURN_IF_ERROR(ListingError(s->ListFolders(&folders)));
@@ -391,6 +429,7 @@ Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFold
 Status Puller::Pop3() {
   auto session = mailsource::OpenPop3(o_.url, o_.connect, o_.credentials);
   if (!session.ok()) return PeerError(session.status());
+  VM_RETURN_IF_ERROR(Ready());
   auto& s = *session;
   std::vector<mailsource::Pop3Message> list;
   bool has_uidl = false;
@@ -580,11 +619,18 @@ std::optional<int64_t> HeaderDate(const std::string& message) {
 
 Result<PullReport> PullAccount(const PullOptions& options) {
   auto target = FindAccount(options);
-  if (!target.ok()) return target.status();
-  VM_RETURN_IF_ERROR(EnsureMaildir(*target, options.dry_run));
-  AccountLock lock;
-  if (!options.dry_run) VM_RETURN_IF_ERROR(lock.Take(target->maildir, options.address));
-  Puller p(options, *target);
+  std::optional<Target> found;
+  if (target.ok()) {
+    found = *target;
+  } else if (!options.create || target.status().code() != Status::Code::kNotFound) {
+    return target.status();
+  } else {
+    // A missing domain is refused before the old server is asked.
+    size_t at = options.address.find('@');
+    auto where = qmail::LocateDomain(options.paths, options.address.substr(at + 1));
+    if (!where.ok()) return where.status();
+  }
+  Puller p(options, found);
   Status st = options.url.protocol == mailsource::Protocol::kImap ? p.Imap() : p.Pop3();
   if (!st.ok()) return st;
   return std::move(p.report());

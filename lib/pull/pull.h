@@ -42,6 +42,9 @@ struct PullOptions {
   /// Pull only when the password verifies against the account's stored hash
   /// (the login hook: an APOP or CRAM digest is not a password).
   bool check_local_password = false;
+  /// The account does not exist here: make it (vpopmail/add_user.h) with
+  /// the password, once the old server has accepted the login with it.
+  bool create = false;
   RateLimiter* limiter = nullptr;     // not owned; may be null
   ProgressMeter* progress = nullptr;  // not owned; may be null
   const std::atomic<bool>* interrupted = nullptr;
@@ -74,20 +77,29 @@ struct PullReport {
   bool dovecot_pop3_uidls = false;  // every INBOX message has its P record
   bool qmail_pop3d_uidls = false;   // every INBOX message is named by its UIDL
   uint32_t uidls_known = 0;         // INBOX messages whose old UIDL is known
+  /// create: the account was made by this run (with dry_run: would be).
+  bool created = false;
+  std::string created_quota;        // its quota (pw_shell) when created
   std::vector<std::string> warnings;
 };
 
 /// Pulls per `options`. Errors (each naming the account and the object):
-///   NotFound     - the domain or account does not exist here
+///   NotFound     - the domain or account does not exist here (the
+///                  account: unless `create`)
+///   InvalidInput - `create` and a name vpopmail refuses
 ///   PeerRefused  - unreachable, TLS/certificate, login refused, dropped
 ///                  connection, a message of another size than announced
 ///   DataRefused  - a folder name that is not modified UTF-7; a POP3 server
 ///                  without UIDL (unless no_uidl); a password that is not
-///                  the account's (check_local_password)
-///   Conflict     - another pull into the same account is running
+///                  the account's (check_local_password); `create` in a
+///                  MySQL domain
+///   Conflict     - another pull into the same account is running; `create`
+///                  and the home path already holds something
 ///   IoError      - writing the Maildir failed
 ///   Interrupted  - `interrupted` was set (messages already moved to cur/
 ///                  stay; a re-run continues)
+/// With `create` the account is made only after the old server accepted
+/// the login, so a wrong password creates nothing.
 /// On any error the Maildir holds only complete messages (tmp/ -> cur/ or
 /// new/ after a flush), and the identifier files of finished folders.
 Result<PullReport> PullAccount(const PullOptions& options);

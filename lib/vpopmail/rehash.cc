@@ -19,6 +19,7 @@
 #include "vpopmail/names.h"
 #include "vpopmail/password.h"
 #include "vpopmail/user_store.h"
+#include "vpopmail/vpasswd_lock.h"
 
 namespace vmigrate::vpopmail {
 namespace {
@@ -37,25 +38,6 @@ Result<qmail::DomainLocation> LocateRealDomain(const HostPaths& paths, const std
     }
   }
   return qmail::LocateDomain(paths, real);
-}
-
-// vauth_setpw's lock (reference §1.6), for a cdb domain only: vpopmail's
-// MySQL backend takes no file lock, the UPDATE's compare-and-swap guards it.
-Result<FileLock> LockIfCdb(const HostPaths& paths, const qmail::DomainLocation& where, const UserStore& store) {
-  if (store.Backend() != "cdb") return FileLock();
-  auto dir = ResolveUnderRoot(paths.root, where.dir);
-  if (!dir.ok()) return dir.status().WithContext(where.domain + ": domain directory " + where.dir);
-  const std::string lock_path = dir->disk + "/.vpasswd.lock";
-  auto lock = FileLock::Acquire(lock_path);
-  if (!lock.ok())
-    return lock.status().WithContext(where.domain + ": a vpopmail tool or an import holds .vpasswd.lock");
-  // A lock file root just made must stay usable by vpopmail's tools, which
-  // run as the domain's owner: make_vpasswd_cdb chowns it the same way.
-  struct stat vp, lk;
-  if (geteuid() == 0 && stat((dir->disk + "/vpasswd").c_str(), &vp) == 0 && stat(lock_path.c_str(), &lk) == 0 &&
-      (lk.st_uid != vp.st_uid || lk.st_gid != vp.st_gid) && chown(lock_path.c_str(), vp.st_uid, vp.st_gid) != 0)
-    return FromErrno("cannot chown " + lock_path, errno);
-  return lock;
 }
 
 // kDataRefused when `e` with `new_hash` would be a vpasswd line the host's
@@ -105,7 +87,7 @@ Result<RehashResult> RehashUser(const HostPaths& paths, const std::string& addre
   result.address = user + "@" + where->domain;
   auto store = OpenUserStoreFor(paths, *where);
   result.backend = store->Backend();
-  auto lock = LockIfCdb(paths, *where, *store);
+  auto lock = LockVpasswdIfCdb(paths, *where, *store);
   if (!lock.ok()) return lock.status().WithContext(result.address);
   auto users = store->ReadUsers(*where);
   if (!users.ok()) return users.status().WithContext(result.address);
@@ -144,7 +126,7 @@ Result<std::vector<WeakUserResult>> RehashWeakUsers(const HostPaths& paths, cons
                                                     const RehashLimits& limits) {
   auto store = OpenUserStoreFor(paths, where);
   const bool cdb = store->Backend() == "cdb";
-  auto lock = LockIfCdb(paths, where, *store);
+  auto lock = LockVpasswdIfCdb(paths, where, *store);
   if (!lock.ok()) return lock.status();
   auto users = store->ReadUsers(where);
   if (!users.ok()) return users.status();

@@ -50,7 +50,7 @@ const std::map<std::string, std::set<std::string>>& KeyTypes() {
     add({"bool"}, {"add_only", "reachable", "cleartext_stored", "qmail_send_signalled", "changed", "dry_run",
                    "resumed", "sticky", "read", "delta", "pop3_order_kept", "passed", "target_has_domain", "merge_users",
                    "hash_verifiable", "disabled", "restarted", "uids_kept", "imap_uids_kept",
-                   "dovecot_pop3_uidls_kept", "qmail_pop3d_uidls_kept"});
+                   "dovecot_pop3_uidls_kept", "qmail_pop3d_uidls_kept", "created"});
     add({"array"}, {"aliases", "warnings", "domains", "domain_names", "server_files", "user_list", "user_dirs",
                     "unreachable_users", "skipped_users", "outside_refs", "followed_symlinks", "control_edits",
                     "flags", "domain_files", "weak_hashes", "records", "actions", "changes", "created_dirs",

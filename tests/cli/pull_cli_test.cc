@@ -28,6 +28,7 @@
 #include "cli/cli_fixture.h"
 #include "dovecot/dovecot_server.h"
 #include "dovecot/mail_snapshot.h"
+#include "support/mariadb_server.h"
 #include "support/scripted_mail_server.h"
 #include "support/test_ca.h"
 #include "support/test_support.h"
@@ -452,6 +453,79 @@ TEST_F(PullCliTest, UnknownAccountIs7AndARunningPullIs5) {
   EXPECT_EQ(r.exit_code, 5) << r.err;
   ExpectOneErrorLine(r, {kAlice, "another pull"});
   EXPECT_TRUE(Messages(kAlice).empty());
+}
+
+// ---- --create: a missing account made once the old server accepts the login ----
+
+TEST_F(PullCliTest, CreateMakesAMissingAccountOnlyAfterTheOldServerAcceptedThePassword) {
+  ScriptedMailServer server(kPop3Greeting, Pop3Mailbox({Msg(1, "one"), Msg(2, "two")}, kAliceOnly));
+  const std::string vpasswd =
+      dst_.path() + dc::AssignDomainDir(ReadFile(dst_.path() + kTargetQmail + "/users/assign"), kDomain) + "/vpasswd";
+  const std::string before = ReadFile(vpasswd);
+  auto pull_into = [&](const std::string& into, const std::string& password, const std::vector<std::string>& extra) {
+    return Pull(Concat({"--from", server.url("pop3"), "--user", kAlice, "--password-file", PasswordFile(password),
+                        "--into", into, "--create"},
+                       extra));
+  };
+  // A password the old server refuses: exit 9, no account.
+  CommandResult refused = pull_into("nancy@example.com", "wrong", {});
+  EXPECT_EQ(refused.exit_code, 9) << refused.err;
+  EXPECT_EQ(ReadFile(vpasswd), before);
+  // A name vpopmail refuses (one character could be a bucket): usage, no account.
+  CommandResult bad = pull_into("x@example.com", kPassword, {});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  ExpectOneErrorLine(bad, {"x@example.com", "one-character"});
+  EXPECT_EQ(ReadFile(vpasswd), before);
+
+  CommandResult made = pull_into("nancy@example.com", kPassword, {"--json"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto j = nlohmann::json::parse(made.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << made.out;
+  EXPECT_TRUE(j.value("created", false)) << made.out;
+  EXPECT_EQ(j.value("messages", 0u), 2u) << made.out;
+  std::string line;
+  for (const auto& l : Lines(ReadFile(vpasswd)))
+    if (l.rfind("nancy:", 0) == 0) line = l;
+  ASSERT_FALSE(line.empty()) << ReadFile(vpasswd);
+  EXPECT_NE(line.find(":$6$"), std::string::npos) << line;
+  EXPECT_NE(line.find(std::string(":") + kTargetHome + "/domains/example.com/nancy:"), std::string::npos) << line;
+  size_t in_new = 0;
+  for (const auto& e : fs::directory_iterator(dst_.path() + kTargetHome + "/domains/example.com/nancy/Maildir/new")) {
+    (void)e;
+    ++in_new;
+  }
+  EXPECT_EQ(in_new, 2u);
+  // Again: the account is there, nothing made, nothing pulled twice.
+  CommandResult again = pull_into("nancy@example.com", kPassword, {"--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  auto k = nlohmann::json::parse(again.out, nullptr, false);
+  EXPECT_FALSE(k.value("created", true)) << again.out;
+  EXPECT_EQ(k.value("messages", 99u), 0u) << again.out;
+}
+
+TEST(PullCliMysqlTest, CreateInAMysqlDomainIsRefusedWithExit8) {
+  // The real vpopmail 5.4.33 MySQL host (real-mysql-many) in a private
+  // MariaDB: its accounts are rows, which --create does not write.
+  TempDir root, work;
+  const std::string db = UnpackMysqlFixture("real-mysql-many", root.path(), MariaDbServer::Shared());
+  ASSERT_FALSE(db.empty());
+  const std::string prefix = MysqlFixturePrefix("real-mysql-many");
+  ScriptedMailServer server(kPop3Greeting, Pop3Mailbox({Msg(1, "one")}, kAliceOnly));
+  const std::string pw = work / "pw";
+  WriteFile(pw, std::string(kPassword) + "\n");
+  chmod(pw.c_str(), 0600);
+  const std::string rows_before =
+      MariaDbServer::Shared().Rows(db, "SELECT pw_name FROM vpopmail WHERE pw_domain='example.com' ORDER BY pw_name");
+  CommandResult r = RunCommand({VMIGRATE_BINARY, "pull", "--from", server.url("pop3"), "--user", kAlice,
+                                "--password-file", pw, "--into", "nancy@example.com", "--create", "--timeout", "10",
+                                "--root", root.path(), "--vpopmail-home", prefix + "/home/vpopmail", "--qmail-dir",
+                                prefix + "/qmail"});
+  EXPECT_EQ(r.exit_code, 8) << r.err;
+  ExpectOneErrorLine(r, {"nancy@example.com", "MySQL", "vadduser"});
+  EXPECT_EQ(MariaDbServer::Shared().Rows(db, "SELECT pw_name FROM vpopmail WHERE pw_domain='example.com' ORDER BY "
+                                             "pw_name"),
+            rows_before);
+  EXPECT_FALSE(fs::exists(root.path() + prefix + "/home/vpopmail/domains/example.com/nancy"));
 }
 
 // ---- 5. TLS: --starttls always against a server without it ---------------------

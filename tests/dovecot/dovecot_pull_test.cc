@@ -25,6 +25,9 @@
 #include "dovecot/dovecot_server.h"
 #include "dovecot/mail_snapshot.h"
 #include "support/test_support.h"
+#include "qmail/domains.h"
+#include "vpopmail/password.h"
+#include "vpopmail/user_store.h"
 
 namespace vmigrate::testing::dovecot {
 namespace {
@@ -333,6 +336,89 @@ TEST_F(DovecotPullTest, WrongPasswordAndUnreachableServerPullNothing) {
     std::string cur = dst_.path() + login.dir + "/Maildir/cur";
     EXPECT_TRUE(!fs::exists(cur) || fs::is_empty(cur)) << cur;
   }
+}
+
+// pull --create: the account is missing on the new host; it is made only
+// after the old server accepted the password, with that password (the new
+// host's Dovecot logs in with it), and the mail is what the old server showed.
+TEST_F(DovecotPullTest, CreateMakesTheMissingAccountWithThePasswordTheOldServerAccepted) {
+  SKIP_WITHOUT_DOVECOT();
+  // alice (mail in INBOX, Sent, Drafts, Trash), taken out of the target's vpasswd.
+  ManifestUser u = users_.front();
+  for (const auto& m : users_)
+    if (m.email == std::string("alice@") + kDomain) u = m;
+  ASSERT_EQ(u.email, std::string("alice@") + kDomain);
+  const std::string local = u.email.substr(0, u.email.find('@'));
+  HostPaths paths;
+  paths.root = dst_.path();
+  paths.vpopmail_home = cli::kTargetHome;
+  paths.qmail_dir = kTargetQmail;
+  auto where = qmail::LocateDomain(paths, kDomain);
+  ASSERT_TRUE(where.ok()) << where.status().message();
+  auto store = vpopmail::MakeCdbUserStore(paths);
+  auto users = store->ReadUsers(*where);
+  ASSERT_TRUE(users.ok());
+  std::vector<VpasswdEntry> rest;
+  std::string old_dir;
+  for (const auto& e : *users) {
+    if (e.name == local) old_dir = e.dir;
+    else rest.push_back(e);
+  }
+  ASSERT_FALSE(old_dir.empty());
+  ASSERT_TRUE(store->ReplaceUsers(*where, rest).ok());
+  fs::remove_all(dst_.path() + old_dir);
+  const std::string vpasswd = dst_.path() + where->dir + "/vpasswd";
+  const std::string before = ReadFile(vpasswd);
+
+  MailSnapshot old_view, new_view;
+  ServeOld(&old_view, [&](const DovecotServer& s) {
+    std::string imap = "imap://127.0.0.1:" + std::to_string(s.imap_port());
+    std::string pop3 = "pop3://127.0.0.1:" + std::to_string(s.pop3_port());
+    // Without --create: the missing account is an error naming it.
+    CommandResult plain = Pull(u, {"--from", imap});
+    EXPECT_NE(plain.exit_code, 0) << plain.out;
+    EXPECT_NE(plain.err.find(u.email), std::string::npos) << plain.err;
+    // A password the old server refuses creates nothing.
+    ManifestUser wrong = u;
+    wrong.password = u.password + "x";
+    CommandResult refused = Pull(wrong, {"--from", imap, "--create"});
+    EXPECT_EQ(refused.exit_code, 9) << refused.err << refused.out;
+    EXPECT_EQ(ReadFile(vpasswd), before);
+    // The dry run says it would create, and writes nothing.
+    CommandResult dry = Pull(u, {"--from", imap, "--uidls-from", pop3, "--create", "--dry-run"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.err << dry.out;
+    EXPECT_TRUE(Json(dry).value("created", false)) << dry.out;
+    EXPECT_GT(Json(dry).value("messages", 0u), 0u) << dry.out;
+    EXPECT_EQ(ReadFile(vpasswd), before);
+    EXPECT_FALSE(fs::exists(dst_.path() + old_dir));
+
+    CommandResult made = Pull(u, {"--from", imap, "--uidls-from", pop3, "--create"});
+    ASSERT_EQ(made.exit_code, 0) << made.err << made.out;
+    EXPECT_TRUE(Json(made).value("created", false)) << made.out;
+    EXPECT_GT(Json(made).value("messages", 0u), 3u) << made.out;
+    CommandResult again = Pull(u, {"--from", imap, "--uidls-from", pop3, "--create"});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_FALSE(Json(again).value("created", true)) << again.out;
+    EXPECT_EQ(Json(again).value("messages", 99u), 0u) << again.out;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  auto now = store->ReadUsers(*where);
+  ASSERT_TRUE(now.ok());
+  bool found = false;
+  for (const auto& e : *now) {
+    if (e.name != local) continue;
+    found = true;
+    EXPECT_EQ(e.passwd.rfind("$6$", 0), 0u) << e.passwd;
+    EXPECT_TRUE(vpopmail::CryptMatches(u.password, e.passwd));
+    EXPECT_EQ(e.dir, old_dir);  // bucket "" and the same name: where vadduser puts it
+  }
+  EXPECT_TRUE(found) << ReadFile(vpasswd);
+  ServeAndSnapshot(dst_.path(), kTargetQmail, {u}, work_ / "new-server", &new_view);
+  ASSERT_FALSE(HasFatalFailure());
+  MailSnapshot old_one;
+  old_one[u.email] = old_view[u.email];
+  std::vector<std::string> diffs = CompareSnapshots(old_one, new_view);
+  EXPECT_TRUE(diffs.empty()) << "the created account's mail looks different to clients:\n" << Join(diffs);
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ struct Flags {
   int password_fd = -1;
   int timeout = 60;
   size_t jobs = 1;
-  bool insecure = false, no_uidl = false, check_local_password = false, dry_run = false, json = false;
+  bool insecure = false, no_uidl = false, check_local_password = false, create = false, dry_run = false, json = false;
 };
 
 // One account to pull.
@@ -126,6 +126,9 @@ Result<std::vector<Job>> ReadAccounts(const std::string& path, const std::string
 }
 
 void PrintText(const pull::PullReport& r, bool dry_run) {
+  if (r.created)
+    std::printf("%s %s with the password the old server accepted (SHA-512 crypt, quota %s)\n",
+                dry_run ? "would create" : "created", r.address.c_str(), r.created_quota.c_str());
   for (const auto& f : r.folders) {
     std::printf("%-20s %s%s uidvalidity %u: %u on the server, %s %u (%llu bytes), %u already here%s\n",
                 f.new_name.c_str(), f.maildir.empty() ? "Maildir" : "Maildir/", f.maildir.c_str(), f.uidvalidity,
@@ -145,6 +148,7 @@ void PrintJson(const pull::PullReport& r, bool dry_run, double seconds) {
   JsonWriter j;
   j.BeginRecord("pull").Key("status").String(dry_run ? "dry-run" : "ok").Key("user").String(r.address);
   j.Key("from").String(r.source).Key("login").String(r.login).Key("dry_run").Bool(dry_run);
+  j.Key("created").Bool(r.created);
   j.Key("messages").Number(r.pulled).Key("bytes").Number(r.bytes).Key("already_there").Number(r.already);
   j.Key("imap_uids_kept").Bool(r.imap_uids_kept).Key("dovecot_pop3_uidls_kept").Bool(r.dovecot_pop3_uidls);
   j.Key("qmail_pop3d_uidls_kept").Bool(r.qmail_pop3d_uidls).Key("uidls_known").Number(r.uidls_known);
@@ -191,6 +195,7 @@ Result<pull::PullOptions> BaseOptions(const Flags& f) {
   }
   o.no_uidl = f.no_uidl;
   o.check_local_password = f.check_local_password;
+  o.create = f.create;
   o.dry_run = f.dry_run;
   o.interrupted = &g_interrupted;
   return o;
@@ -320,6 +325,8 @@ Handler AddPull(CLI::App* app) {
                 "pull from a POP3 server without UIDL (clients re-download; re-runs match by content)");
   app->add_flag("--check-local-password", f->check_local_password,
                 "pull only when the password verifies against the account's hash here (the login hook)");
+  app->add_flag("--create", f->create,
+                "make a missing account (as vadduser, cdb domains) with the password, once the old server accepts it");
   app->add_flag("--dry-run", f->dry_run, "list folders, messages and bytes that would be pulled; write nothing");
   app->add_flag("--json", f->json, "print one JSON object per account (and a summary with --accounts)");
   f->progress.Add(app);
