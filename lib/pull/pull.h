@@ -91,8 +91,8 @@ struct PullReport {
 ///                  connection, a message of another size than announced
 ///   DataRefused  - a folder name that is not modified UTF-7; a POP3 server
 ///                  without UIDL (unless no_uidl); a password that is not
-///                  the account's (check_local_password); `create` in a
-///                  MySQL domain
+///                  the account's (check_local_password); `create` and a
+///                  MySQL column too narrow for the new account's values
 ///   Conflict     - another pull into the same account is running; `create`
 ///                  and the home path already holds something
 ///   IoError      - writing the Maildir failed

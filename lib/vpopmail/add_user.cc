@@ -165,9 +165,7 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   if (!where.ok()) return where.status().WithContext(result.address);
   result.address = user + "@" + where->domain;
   auto store = OpenUserStoreFor(paths, *where);
-  if (store->Backend() != "cdb")
-    return Status::DataRefused(result.address + ": the domain is kept in MySQL, and --create makes accounts in cdb "
-                               "domains only: vadduser it, then pull again");
+  const bool cdb = store->Backend() == "cdb";
   auto domain_dir = ResolveUnderRoot(paths.root, where->dir);
   if (!domain_dir.ok()) return domain_dir.status().WithContext(result.address);
   const std::string domain_disk = domain_dir->disk;
@@ -194,7 +192,10 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   if (!backfill.ok()) return backfill.status().WithContext(result.address);
   auto counter_text = store->ReadDirControl(*where);
   if (!counter_text.ok()) return counter_text.status().WithContext(result.address);
-  DirControl counter = *counter_text ? DirControl::Parse(**counter_text) : DirControl();
+  // A MySQL dir_control row is read column by column, a file with vpopmail's quirks.
+  DirControl counter = !*counter_text ? DirControl()
+                       : cdb          ? DirControl::Parse(**counter_text)
+                                      : DirControl::ParseExact(**counter_text);
   std::string bucket;
   if (*backfill) {
     bucket = **backfill;
@@ -209,13 +210,15 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   if (!quota.ok()) return quota.status().WithContext(result.address);
   VpasswdEntry e;
   e.name = user;
-  e.uid = "1";  // POP (vauth_adduser_line; APOP would be 2)
+  e.uid = "1";  // POP (vauth_adduser_line; APOP would be 2); the MySQL store writes 0
   e.gid = "0";
   e.gecos = user;
   e.dir = where->dir + (bucket.empty() ? "" : "/" + bucket) + "/" + user;
   e.quota = *quota;
-  // The domain's CLEAR_PASS policy, as its accounts show it.
-  e.has_clear = std::any_of(entries.begin(), entries.end(), [](const VpasswdEntry& u) { return u.has_clear; });
+  // The domain's CLEAR_PASS policy, as its accounts show it (a MySQL
+  // table always has the column; a build without CLEAR_PASS leaves it '').
+  e.has_clear = std::any_of(entries.begin(), entries.end(),
+                            [](const VpasswdEntry& u) { return u.has_clear && !u.clear.empty(); });
   auto hash = Sha512Crypt(password);
   if (!hash.ok()) return hash.status().WithContext(result.address);
   e.passwd = *hash;
@@ -226,8 +229,10 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   if (e.has_clear && (password.find_first_of("\n\r") != std::string::npos || password.size() > 128))
     return Status::DataRefused(result.address + ": the password cannot be kept in the domain's cleartext field "
                                "(a line break, or over 128 bytes)");
-  Status line = CheckVpasswdLineLength(e, kVpasswdLineMax54);
-  if (!line.ok()) return Status::DataRefused(result.address + ": not created: " + line.message());
+  if (cdb) {
+    Status line = CheckVpasswdLineLength(e, kVpasswdLineMax54);
+    if (!line.ok()) return Status::DataRefused(result.address + ": not created: " + line.message());
+  }
 
   auto login_lock = ReadLoginLock(domain_disk);
   if (!login_lock.ok()) return login_lock.status().WithContext(result.address);
@@ -235,7 +240,7 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   const std::string home_disk = paths.OnDisk(e.dir);
   struct stat st;
   if (lstat(home_disk.c_str(), &st) == 0 && (!S_ISDIR(st.st_mode) || !IsEmptySkeleton(home_disk)))
-    return Status::Conflict(result.address + ": " + e.dir + " already exists and is not in vpasswd; "
+    return Status::Conflict(result.address + ": " + e.dir + " already exists and no account uses it; "
                             "move it away or vadduser the account");
   result.created = true;
   if (dry_run) return result;
@@ -249,15 +254,15 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
     VM_RETURN_IF_ERROR(ApplyLock(&record, &added).WithContext(result.address));
     VM_RETURN_IF_ERROR(WriteLoginLock(domain_disk, record).WithContext(result.address));
   }
-  // vauth_adduser: before the first greater name (strcmp order).
-  auto pos = std::find_if(entries.begin(), entries.end(), [&](const VpasswdEntry& u) { return u.name > user; });
-  entries.insert(pos, added.front());
-  VM_RETURN_IF_ERROR(store->ReplaceUsers(*where, entries).WithContext(result.address));
-  // The counters are hints (§2.3): written after the account, so a run
-  // killed before this point picks the same bucket again.
+  auto inserted = store->InsertUser(*where, added.front(), counter.Serialize());
+  if (!inserted.ok()) return inserted.status().WithContext(result.address);
+  if (!*inserted) {
+    result.created = false;  // made meanwhile by another tool (MySQL: no file lock)
+    return result;
+  }
+  // The counters are hints (§2.3): the freed bucket is taken out after the
+  // account is in, so a run killed before picks the same bucket again.
   if (*backfill) VM_RETURN_IF_ERROR(PopBackfill(domain_disk, bucket, owner).WithContext(result.address));
-  VM_RETURN_IF_ERROR(
-      WriteFileAtomic(domain_disk + "/.dir-control", counter.Serialize(), 0600, owner).WithContext(result.address));
   return result;
 }
 

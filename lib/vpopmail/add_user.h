@@ -25,7 +25,8 @@ struct AddUserResult {
 
 /// Creates account `address` (user@domain, a real domain of users/assign)
 /// with `password` on the host at `paths`, as vadduser would:
-/// - under the domain's .vpasswd.lock;
+/// - under the domain's .vpasswd.lock (cdb; vpopmail's MySQL backend takes
+///   no file lock: the row is inserted only when the name is still free);
 /// - the bucket from .dir_control_free (the backfill of a deleted user)
 ///   else from .dir-control (vpopmail's counter, §2.3), home 0700 with
 ///   Maildir/{cur,new,tmp} and lastauth "0.0.0.0", owned by the domain's
@@ -38,15 +39,17 @@ struct AddUserResult {
 ///   (its CLEAR_PASS build);
 /// - in a domain under a cutover login lock, the account gets the lock's
 ///   bits and is recorded, so the unlock opens it with the others;
-/// - vpasswd (strcmp order) and vpasswd.cdb rewritten atomically, then the
-///   counter files.
+/// - through UserStore::InsertUser: vpasswd (strcmp order) and vpasswd.cdb
+///   rewritten atomically, then .dir-control; or, for a MySQL domain, the
+///   row and the dir_control row in one transaction.
 /// The home is made before vpasswd names it; a run killed half-way leaves
 /// at most an empty home that the next run takes over. With `dry_run`
 /// nothing is written and `created` says whether it would be.
 /// Errors, each naming the address: kInvalidInput for a name vpopmail
 /// refuses (one character, upper case, over 32 bytes, ...); kNotFound for a
-/// domain that is not in users/assign; kDataRefused for a MySQL domain
-/// (not supported: vadduser it) or a vpasswd line over 254 bytes;
+/// domain that is not in users/assign; kDataRefused for a vpasswd line over
+/// 254 bytes or a MySQL column too narrow for a value (5.4's pw_passwd
+/// char(40) and a SHA-512 crypt: the message gives the ALTER TABLE);
 /// kConflict when .vpasswd.lock stays held or the home path already holds
 /// something else; kIoError.
 Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address, const std::string& password,

@@ -122,6 +122,10 @@ class MySqlUserStore : public UserStore {
   /// (pw_name [, pw_domain]) still holds `old_hash`, byte for byte.
   Result<bool> ReplacePasswordHash(const qmail::DomainLocation& where, const std::string& name,
                                    const std::string& old_hash, const std::string& new_hash) override;
+  /// See UserStore::InsertUser: SELECT ... FOR UPDATE of the name, then the
+  /// INSERT and the REPLACE of the dir_control row, in one transaction.
+  Result<bool> InsertUser(const qmail::DomainLocation& where, const VpasswdEntry& entry,
+                          const std::string& dir_control) override;
   /// Problems (warning = false): dir_control cur_users lower than the rows
   /// (vpopmail would hand out buckets already in use). Warnings: cur_users
   /// higher than the rows (a failed vadduser leaves that, reference

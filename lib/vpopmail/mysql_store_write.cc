@@ -435,4 +435,72 @@ Result<bool> MySqlUserStore::ReplacePasswordHash(const qmail::DomainLocation& wh
   return *r > 0;
 }
 
+Result<bool> MySqlUserStore::InsertUser(const qmail::DomainLocation& where, const VpasswdEntry& entry,
+                                        const std::string& dir_control) {
+  auto db = Db();
+  if (!db.ok()) return db.status().WithContext(where.domain);
+  sql::Connection* c = *db;
+  VM_RETURN_IF_ERROR(CheckTableOwner(where.domain));
+  const std::string table = UserTable(where.domain);
+  auto cols = Columns(table);
+  if (!cols.ok()) return cols.status().WithContext(where.domain);
+  if (cols->empty()) return Status::NotFound(where.domain + ": no MySQL table " + table + " in " + Where());
+  VpasswdEntry row = entry;
+  row.uid = ConvertPwUid(entry.uid, "cdb", "mysql");
+  // Every value must fit its column: a cut hash locks the user out.
+  bool has_clear = false;
+  for (const Column& k : *cols) {
+    if (k.name == "pw_clear_passwd") has_clear = true;
+    if (k.type.find("char") == std::string::npos) continue;
+    for (const ColumnDef& def : kUserColumnDefs) {
+      if (k.name != def.name) continue;
+      const std::string v = FieldOf(row, static_cast<size_t>(&def - kUserColumnDefs));
+      if (CharCount(v) <= k.length) continue;
+      return Status::DataRefused(where.domain + ": user " + entry.name + ": MySQL column " + table + "." + k.name +
+                                 " " + k.type + "(" + std::to_string(k.length) + ") cannot hold its value (" +
+                                 std::to_string(CharCount(v)) + " characters); nothing written" +
+                                 (def.widened ? std::string("; widen it first as vpopmail 5.6 declares it: ALTER "
+                                                            "TABLE ") + QuoteIdentifier(table) + " MODIFY " +
+                                                    k.name + " " + def.widened
+                                              : std::string()));
+    }
+  }
+  std::vector<Value> key = {entry.name};
+  std::string filter = " WHERE pw_name = ?";
+  if (layout_ == "many") {
+    filter += " AND pw_domain = ?";
+    key.push_back(where.domain);
+  }
+  const std::string insert = "INSERT INTO " + QuoteIdentifier(table) + " (pw_name, " +
+                             std::string(layout_ == "many" ? "pw_domain, " : "") +
+                             "pw_passwd, pw_uid, pw_gid, pw_gecos, pw_dir, pw_shell" +
+                             (has_clear ? ", pw_clear_passwd" : "") + ") VALUES (?, " +
+                             (layout_ == "many" ? "?, " : "") + "?, ?, ?, ?, ?, ?" + (has_clear ? ", ?" : "") + ")";
+  bool exists = false;
+  auto run = [&]() -> Status {
+    auto there = c->Query("SELECT pw_name FROM " + QuoteIdentifier(table) + filter + " FOR UPDATE", key);
+    if (!there.ok()) return there.status();
+    if (!there->empty()) {
+      exists = true;
+      return Status::OK();
+    }
+    std::vector<Value> p = key;
+    for (const std::string& v : {row.passwd, row.uid, row.gid, row.gecos, row.dir, row.quota}) p.push_back(v);
+    if (has_clear) p.push_back(row.has_clear ? row.clear : std::string());  // vpopmail writes '' without one
+    auto r = c->Execute(insert, p);
+    if (!r.ok()) return r.status().WithContext("user " + entry.name);
+    auto d = c->Execute(kDirControlInsert, DirControlParams(where.domain, dir_control));
+    if (!d.ok()) return d.status().WithContext("dir_control");
+    return Status::OK();
+  };
+  VM_RETURN_IF_ERROR(c->Begin().WithContext(where.domain));
+  Status s = run();
+  if (s.ok()) s = exists ? c->Rollback() : c->Commit();
+  if (!s.ok()) {
+    (void)c->Rollback();
+    return s.WithContext(where.domain + ": MySQL insert (" + Where() + ", rolled back)");
+  }
+  return !exists;
+}
+
 }  // namespace vmigrate::vpopmail

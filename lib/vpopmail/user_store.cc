@@ -75,6 +75,26 @@ class CdbUserStore : public UserStore {
     return RewriteVpasswdFiles(*dir, entries, owner).WithContext(where.domain);
   }
 
+  Result<bool> InsertUser(const qmail::DomainLocation& where, const VpasswdEntry& entry,
+                          const std::string& dir_control) override {
+    auto users = ReadUsers(where);
+    if (!users.ok() && users.status().code() != Status::Code::kNotFound) return users.status();
+    std::vector<VpasswdEntry> entries = users.ok() ? std::move(*users) : std::vector<VpasswdEntry>{};
+    for (const VpasswdEntry& e : entries)
+      if (e.name == entry.name) return false;
+    // vauth_adduser: before the first greater name.
+    auto pos = std::find_if(entries.begin(), entries.end(), [&](const VpasswdEntry& e) { return e.name > entry.name; });
+    entries.insert(pos, entry);
+    VM_RETURN_IF_ERROR(ReplaceUsers(where, entries));
+    auto dir = DomainDisk(where);
+    if (!dir.ok()) return dir.status();
+    struct stat st;
+    std::optional<FileOwner> owner;
+    if (stat((*dir + "/vpasswd").c_str(), &st) == 0) owner = FileOwner{st.st_uid, st.st_gid};
+    VM_RETURN_IF_ERROR(WriteFileAtomic(*dir + "/.dir-control", dir_control, 0600, owner).WithContext(where.domain));
+    return true;
+  }
+
   std::vector<StoreProblem> CheckConsistency(const qmail::DomainLocation& where,
                                              const std::vector<VpasswdEntry>& users) override {
     std::vector<StoreProblem> problems;
@@ -192,6 +212,10 @@ class AutoUserStore : public UserStore {
   Result<bool> ReplacePasswordHash(const qmail::DomainLocation& where, const std::string& name,
                                    const std::string& old_hash, const std::string& new_hash) override {
     return For(where)->ReplacePasswordHash(where, name, old_hash, new_hash);
+  }
+  Result<bool> InsertUser(const qmail::DomainLocation& where, const VpasswdEntry& entry,
+                          const std::string& dir_control) override {
+    return For(where)->InsertUser(where, entry, dir_control);
   }
   std::vector<StoreProblem> CheckConsistency(const qmail::DomainLocation& where,
                                              const std::vector<VpasswdEntry>& users) override {

@@ -166,6 +166,21 @@ class UserStore {
   virtual Result<bool> ReplacePasswordHash(const qmail::DomainLocation& where, const std::string& name,
                                            const std::string& old_hash, const std::string& new_hash);
 
+  /// Adds account `entry` (cdb form: pw_uid 1 = POP) to the live domain at
+  /// `where`, as vauth_adduser does, and stores `dir_control` (.dir-control
+  /// text) as the domain's user counter. Returns false, writing nothing,
+  /// when the domain already has an account of that name. cdb: the caller
+  /// holds .vpasswd.lock; vpasswd gets the line before
+  /// the first greater name (strcmp order), vpasswd and vpasswd.cdb are
+  /// rewritten as ReplaceUsers does, then .dir-control (atomic, owned as
+  /// vpasswd). MySQL: in one transaction the row (pw_uid 0 = POP, as
+  /// ConvertPwUid) and the dir_control row; kDataRefused naming the column
+  /// and the ALTER TABLE that widens it when a value does not fit (5.4's
+  /// pw_passwd char(40) cannot hold a SHA-512 crypt). Used by
+  /// vpopmail/add_user.h.
+  virtual Result<bool> InsertUser(const qmail::DomainLocation& where, const VpasswdEntry& entry,
+                                  const std::string& dir_control) = 0;
+
   /// The store's own consistency for `where` given the users ReadUsers
   /// returned (cdb: every vpasswd line has the same vpasswd.cdb record and
   /// no record is extra). Problems are data, not errors.

@@ -32,6 +32,7 @@
 #include "support/scripted_mail_server.h"
 #include "support/test_ca.h"
 #include "support/test_support.h"
+#include "vpopmail/password.h"
 
 namespace vmigrate::testing::cli {
 namespace {
@@ -503,29 +504,70 @@ TEST_F(PullCliTest, CreateMakesAMissingAccountOnlyAfterTheOldServerAcceptedThePa
   EXPECT_EQ(k.value("messages", 99u), 0u) << again.out;
 }
 
-TEST(PullCliMysqlTest, CreateInAMysqlDomainIsRefusedWithExit8) {
-  // The real vpopmail 5.4.33 MySQL host (real-mysql-many) in a private
-  // MariaDB: its accounts are rows, which --create does not write.
-  TempDir root, work;
-  const std::string db = UnpackMysqlFixture("real-mysql-many", root.path(), MariaDbServer::Shared());
-  ASSERT_FALSE(db.empty());
-  const std::string prefix = MysqlFixturePrefix("real-mysql-many");
-  ScriptedMailServer server(kPop3Greeting, Pop3Mailbox({Msg(1, "one")}, kAliceOnly));
-  const std::string pw = work / "pw";
-  WriteFile(pw, std::string(kPassword) + "\n");
-  chmod(pw.c_str(), 0600);
-  const std::string rows_before =
-      MariaDbServer::Shared().Rows(db, "SELECT pw_name FROM vpopmail WHERE pw_domain='example.com' ORDER BY pw_name");
-  CommandResult r = RunCommand({VMIGRATE_BINARY, "pull", "--from", server.url("pop3"), "--user", kAlice,
-                                "--password-file", pw, "--into", "nancy@example.com", "--create", "--timeout", "10",
-                                "--root", root.path(), "--vpopmail-home", prefix + "/home/vpopmail", "--qmail-dir",
-                                prefix + "/qmail"});
+// The real vpopmail 5.4.33 MySQL hosts in a private MariaDB: real-mysql-many
+// (pw_passwd widened to char(128) by its admin) takes the new row;
+// real-mysql-perdomain keeps 5.4's char(40), too narrow for a SHA-512 crypt.
+class PullCliMysqlTest : public ::testing::Test {
+ protected:
+  void Load(const std::string& fixture) {
+    db_ = UnpackMysqlFixture(fixture, root_.path(), MariaDbServer::Shared());
+    ASSERT_FALSE(db_.empty());
+    prefix_ = MysqlFixturePrefix(fixture);
+  }
+  CommandResult PullCreate(const std::string& into) {
+    const std::string pw = work_ / "pw";
+    WriteFile(pw, std::string(kPassword) + "\n");
+    chmod(pw.c_str(), 0600);
+    return RunCommand({VMIGRATE_BINARY, "pull", "--from", server_.url("pop3"), "--user", kAlice, "--password-file", pw,
+                       "--into", into, "--create", "--json", "--timeout", "10", "--root", root_.path(),
+                       "--vpopmail-home", prefix_ + "/home/vpopmail", "--qmail-dir", prefix_ + "/qmail"});
+  }
+  std::string Rows(const std::string& query) { return MariaDbServer::Shared().Rows(db_, query); }
+
+  ScriptedMailServer server_{kPop3Greeting, Pop3Mailbox({Msg(1, "one"), Msg(2, "two")}, kAliceOnly)};
+  TempDir root_, work_;
+  std::string db_, prefix_;
+};
+
+TEST_F(PullCliMysqlTest, CreateInsertsTheRowAndTheDirControlRowTogether) {
+  Load("real-mysql-many");
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string counter_before = Rows("SELECT cur_users FROM dir_control WHERE domain='example.com'");
+  CommandResult r = PullCreate("nancy@example.com");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_TRUE(j.value("created", false)) << r.out;
+  EXPECT_EQ(j.value("messages", 0u), 2u) << r.out;
+  const std::string row =
+      Rows("SELECT pw_passwd, pw_uid, pw_gid, pw_dir FROM vpopmail WHERE pw_name='nancy' AND pw_domain='example.com'");
+  std::vector<std::string> f;
+  for (size_t start = 0;;) {
+    size_t tab = row.find('\t', start);
+    f.push_back(row.substr(start, tab == std::string::npos ? row.find('\n', start) - start : tab - start));
+    if (tab == std::string::npos) break;
+    start = tab + 1;
+  }
+  ASSERT_EQ(f.size(), 4u) << row;
+  EXPECT_TRUE(vpopmail::CryptMatches(kPassword, f[0])) << f[0];
+  EXPECT_EQ(f[1], "0");  // POP, as vpopmail's MySQL backend writes it
+  EXPECT_EQ(f[2], "0");
+  EXPECT_TRUE(fs::is_directory(root_.path() + f[3] + "/Maildir/new")) << f[3];
+  // The counter vadduser would leave: one more user.
+  EXPECT_EQ(Rows("SELECT cur_users FROM dir_control WHERE domain='example.com'"),
+            std::to_string(std::stoul(counter_before) + 1) + "\n");
+}
+
+TEST_F(PullCliMysqlTest, CreateIsRefusedWithExit8WhenPwPasswdIsTooNarrow) {
+  const std::string domain = "example-shop.com";
+  Load("real-mysql-perdomain");
+  ASSERT_FALSE(HasFatalFailure());
+  CommandResult r = PullCreate("nancy@" + domain);
   EXPECT_EQ(r.exit_code, 8) << r.err;
-  ExpectOneErrorLine(r, {"nancy@example.com", "MySQL", "vadduser"});
-  EXPECT_EQ(MariaDbServer::Shared().Rows(db, "SELECT pw_name FROM vpopmail WHERE pw_domain='example.com' ORDER BY "
-                                             "pw_name"),
-            rows_before);
-  EXPECT_FALSE(fs::exists(root.path() + prefix + "/home/vpopmail/domains/example.com/nancy"));
+  EXPECT_NE(r.err.find("pw_passwd"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ALTER TABLE"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(kPassword), std::string::npos) << r.err;
+  EXPECT_EQ(Rows("SELECT COUNT(*) FROM example_shop_com WHERE pw_name='nancy'"), "0\n");
 }
 
 // ---- 5. TLS: --starttls always against a server without it ---------------------

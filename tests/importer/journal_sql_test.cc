@@ -78,6 +78,9 @@ class FakeSqlStore : public vpopmail::UserStore {
   Status ReplaceUsers(const qmail::DomainLocation&, const std::vector<VpasswdEntry>&) override {
     return Status::OK();
   }
+  Result<bool> InsertUser(const qmail::DomainLocation&, const VpasswdEntry&, const std::string&) override {
+    return false;
+  }
   std::vector<vpopmail::StoreProblem> CheckConsistency(const qmail::DomainLocation&,
                                                        const std::vector<VpasswdEntry>&) override {
     return {};

@@ -326,7 +326,7 @@ Handler AddPull(CLI::App* app) {
   app->add_flag("--check-local-password", f->check_local_password,
                 "pull only when the password verifies against the account's hash here (the login hook)");
   app->add_flag("--create", f->create,
-                "make a missing account (as vadduser, cdb domains) with the password, once the old server accepts it");
+                "make a missing account (as vadduser does) with the password, once the old server accepts it");
   app->add_flag("--dry-run", f->dry_run, "list folders, messages and bytes that would be pulled; write nothing");
   app->add_flag("--json", f->json, "print one JSON object per account (and a summary with --accounts)");
   f->progress.Add(app);
