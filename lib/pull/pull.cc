@@ -310,9 +310,9 @@ Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFold
   uint32_t first = 1;
   if (folder.state() && folder.state()->uidvalidity == status.uidvalidity) {
     first = std::max<uint32_t>(1, folder.state()->next_uid);
-  } else if (folder.state() || (owns && folder.uidlist() && folder.uidlist()->uidvalidity != status.uidvalidity &&
-                                !folder.uidlist()->records.empty())) {
+  } else if (folder.state()) {
     // Never mix two UIDVALIDITYs: what we pulled under the old one goes.
+    // (A uidlist with records but no pull state is not ours: OwnsUidList.)
     r.restarted = true;
     if (!o_.dry_run) {
       auto removed = folder.RemovePreviousPull();

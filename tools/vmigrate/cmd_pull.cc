@@ -44,29 +44,6 @@ struct Job {
   size_t line = 0;  // in --accounts, for messages
 };
 
-// The password is the first line; one trailing newline is not part of it.
-std::string FirstLineOf(const std::string& text) {
-  size_t nl = text.find('\n');
-  std::string p = text.substr(0, nl);
-  if (!p.empty() && p.back() == '\r' && nl != std::string::npos) p.pop_back();
-  return p;
-}
-
-Result<std::string> ReadPasswordFd(int fd) {
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IoError("--password-fd " + std::to_string(fd) + ": " + std::strerror(errno));
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > 65536) return Status::InvalidInput("--password-fd " + std::to_string(fd) + ": more than 64 KB");
-  }
-  close(fd);
-  return FirstLineOf(text);
-}
-
 // RFC 4180 fields of one line: "a,b" and "\"x,y\"" with "" for a quote.
 Result<std::vector<std::string>> CsvFields(const std::string& line, const std::string& where) {
   std::vector<std::string> out;
@@ -351,7 +328,7 @@ Handler AddPull(CLI::App* app) {
       if (!f->password_file.empty()) {
         auto text = ReadSmallFile(f->password_file, 65536);
         if (!text.ok()) return Fail("pull", text.status().WithContext("--password-file " + f->password_file));
-        j.password = FirstLineOf(*text);
+        j.password = PasswordLine(*text);
       } else {
         auto p = ReadPasswordFd(f->password_fd);
         if (!p.ok()) return Fail("pull", p.status());

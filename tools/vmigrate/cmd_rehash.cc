@@ -19,10 +19,6 @@
 namespace vmigrate::cli {
 namespace {
 
-// A password longer than this is no login's (vchkpw reads at most 512
-// bytes of login, password and timestamp together).
-constexpr size_t kMaxPasswordBytes = 4096;
-
 struct Flags {
   PathFlags paths;
   std::string user;
@@ -30,32 +26,6 @@ struct Flags {
   size_t vpasswd_line_max = vpopmail::kVpasswdLineMax54;
   bool json = false;
 };
-
-// The password from `fd`: its first line, to EOF or the first newline (the
-// newline is not part of it), as --password-file reads a file. The fd is
-// read to its end and closed, so a writer never blocks on a full pipe.
-Result<std::string> ReadPasswordFd(int fd) {
-  const std::string what = "--password-fd " + std::to_string(fd);
-  std::string data;
-  char buf[512];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return FromErrno("cannot read " + what, err);
-    }
-    if (n == 0) break;
-    if (data.size() < kMaxPasswordBytes) data.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  if (data.size() > kMaxPasswordBytes) return Status::InvalidInput(what + ": more than 4096 bytes, not a password");
-  size_t nl = data.find('\n');
-  if (nl != std::string::npos) data.resize(nl);
-  if (data.empty()) return Status::InvalidInput(what + ": the password is empty");
-  return data;
-}
 
 }  // namespace
 
@@ -80,6 +50,8 @@ Handler AddRehash(CLI::App* app) {
     if (!ParseUint64(f->password_fd, &fd) || fd > 1000000)
       return Usage("rehash", "--password-fd '" + f->password_fd + "': not a file descriptor number");
     auto password = ReadPasswordFd(static_cast<int>(fd));
+    if (password.ok() && password->empty())
+      password = Status::InvalidInput("--password-fd " + f->password_fd + ": the password is empty");
     if (!password.ok()) return Fail("rehash", password.status(), f->user);
     auto paths = f->paths.Resolve();
     if (!paths.ok()) return Fail("rehash", paths.status());

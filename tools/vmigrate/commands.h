@@ -96,6 +96,15 @@ int BatchExit(size_t ok, size_t failed);
 /// with --json, else "N <done_word>, M failed".
 void PrintBatchSummary(bool json, size_t ok, size_t failed, int exit_code, const char* done_word);
 
+/// A password as --password-file and --password-fd hold it: the first line
+/// of `text`; its newline (and the CR of a CRLF) is not part of it.
+std::string PasswordLine(const std::string& text);
+
+/// The password from `fd` (--password-fd): read to its end and closed, so a
+/// writer never blocks on a full pipe; then PasswordLine. kInvalidInput
+/// (naming the option) for more than 4096 bytes; kIoError with errno text.
+Result<std::string> ReadPasswordFd(int fd);
+
 /// Names from a list file: one per line, blank lines and '#' comments skipped.
 Result<std::vector<std::string>> ReadListFile(const std::string& path);
 

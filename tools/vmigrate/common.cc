@@ -1,9 +1,12 @@
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cstdio>
 #include <ctime>
 
 #include "core/atomic_file.h"
+#include "core/errno_status.h"
 #include "core/json.h"
 #include "core/strings.h"
 #include "tools/vmigrate/commands.h"
@@ -151,6 +154,34 @@ void UnreachableUsersJson(JsonWriter* j, const char* key,
     j->BeginObject().Key("domain").String(u.domain).Key("name").String(u.name)
         .Key("reason").String(u.reason).EndObject();
   j->EndArray();
+}
+
+std::string PasswordLine(const std::string& text) {
+  size_t nl = text.find('\n');
+  std::string p = text.substr(0, nl);
+  if (!p.empty() && p.back() == '\r' && nl != std::string::npos) p.pop_back();
+  return p;
+}
+
+Result<std::string> ReadPasswordFd(int fd) {
+  constexpr size_t kMaxPasswordBytes = 4096;
+  const std::string what = "--password-fd " + std::to_string(fd);
+  std::string data;
+  char buf[512];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return FromErrno("cannot read " + what, err);
+    }
+    if (n == 0) break;
+    if (data.size() <= kMaxPasswordBytes) data.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  if (data.size() > kMaxPasswordBytes) return Status::InvalidInput(what + ": more than 4096 bytes, not a password");
+  return PasswordLine(data);
 }
 
 Result<std::vector<std::string>> ReadListFile(const std::string& path) {
