@@ -24,6 +24,7 @@
 #include "cli/cli_fixture.h"
 #include "dovecot/dovecot_server.h"
 #include "dovecot/mail_snapshot.h"
+#include "support/checkpassword_login.h"
 #include "support/test_support.h"
 #include "qmail/domains.h"
 #include "vpopmail/password.h"
@@ -34,14 +35,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using cli::kTargetQmail;
-
-#define SKIP_WITHOUT_DOVECOT()                                                                   \
-  do {                                                                                           \
-    if (!DovecotInstalled())                                                                     \
-      GTEST_SKIP() << "\n*** DOVECOT IS NOT INSTALLED (" << kDovecotBinary << " missing): the " \
-                   << "real-server test did NOT run. Install dovecot-imapd and dovecot-pop3d "   \
-                   << "(scripts/install-deps does). ***\n";                                      \
-  } while (0)
 
 std::vector<ManifestUser> UsersOf(const std::string& fixture, const std::string& domain) {
   std::vector<ManifestUser> out;
@@ -238,34 +231,6 @@ TEST_F(DovecotPullTest, ChangedUidvalidityStartsTheFolderOverWithoutDuplicates) 
   EXPECT_TRUE(diffs.empty()) << "after the UIDVALIDITY change:\n" << Join(diffs);
 }
 
-// Runs `argv` as qmail-popup runs its checkpassword program: the login's
-// bytes on a pipe at fd 3, stdin /dev/null; returns the exit code, stderr in *err.
-int CheckpasswordLogin(const std::vector<std::string>& argv, const std::string& login, const std::string& password,
-                       const std::map<std::string, std::string>& env, const std::string& err_file, std::string* err) {
-  std::string fd3 = login + '\0' + password + '\0' + "<1.2@mail.example.com>" + '\0';
-  pid_t pid = fork();
-  if (pid == 0) {
-    int p[2];
-    if (pipe(p) != 0 || write(p[1], fd3.data(), fd3.size()) != static_cast<ssize_t>(fd3.size())) _exit(120);
-    close(p[1]);
-    if (p[0] != 3 && (dup2(p[0], 3) != 3 || close(p[0]) != 0)) _exit(120);
-    int e = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int n = open("/dev/null", O_RDWR);
-    if (e < 0 || n < 0 || dup2(n, 0) != 0 || dup2(n, 1) != 1 || dup2(e, 2) != 2) _exit(120);
-    close_range(4, ~0U, 0);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(121);
-  }
-  int st = 0;
-  int code = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  *err = ReadFile(err_file);
-  return code;
-}
-
 // The login hook with the real pull: vmigrate-checkpassword in front of a
 // vchkpw stand-in (tests/hook/fake_vchkpw.cc) on the target, the old server
 // a real Dovecot. The first good login pulls the user's mail and takes the
@@ -286,18 +251,20 @@ TEST_F(DovecotPullTest, LoginHookPullsAtTheFirstGoodLoginOnly) {
   std::map<std::string, std::string> env = {{"FAKE_VCHKPW_DOMAINS", dst_.path() + cli::kTargetHome + "/domains"},
                                             {"TCPLOCALPORT", "110"}};
   MailSnapshot old_view, new_view;
-  std::string err;
   ServeOld(&old_view, [&](const DovecotServer& s) {
     std::vector<std::string> argv = {VMIGRATE_CHECKPASSWORD, "--pending", pending, "--from",
                                      "imap://127.0.0.1:" + std::to_string(s.imap_port()), "--vmigrate", wrapper,
                                      VMIGRATE_FAKE_VCHKPW, "/bin/true"};
-    EXPECT_EQ(CheckpasswordLogin(argv, u.email, u.password + "x", env, work_ / "err0", &err), 1) << err;
+    LoginResult r = RunCheckpassword(work_.path(), argv, CheckpasswordFd3(u.email, u.password + "x"), env);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_EQ(ReadFile(pending), u.email + "\n") << "a wrong password must not take the user off the list";
-    EXPECT_EQ(CheckpasswordLogin(argv, u.email, u.password, env, work_ / "err1", &err), 0) << err;
-    EXPECT_NE(err.find("no longer pending"), std::string::npos) << err;
+    r = RunCheckpassword(work_.path(), argv, CheckpasswordFd3(u.email, u.password), env);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("no longer pending"), std::string::npos) << r.err;
     EXPECT_EQ(ReadFile(pending), "");
-    EXPECT_EQ(CheckpasswordLogin(argv, u.email, u.password, env, work_ / "err2", &err), 0) << err;
-    EXPECT_EQ(err.find("pull"), std::string::npos) << "the second login pulled again: " << err;
+    r = RunCheckpassword(work_.path(), argv, CheckpasswordFd3(u.email, u.password), env);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err.find("pull"), std::string::npos) << "the second login pulled again: " << r.err;
   });
   ASSERT_FALSE(HasFatalFailure());
   std::vector<ManifestUser> just_u = {u};

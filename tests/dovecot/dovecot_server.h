@@ -33,6 +33,17 @@ constexpr const char* kDovecotBinary = "/usr/sbin/dovecot";
 
 inline bool DovecotInstalled() { return access(kDovecotBinary, X_OK) == 0; }
 
+/// Skips a real-server test where Dovecot is missing, loudly: such a skip
+/// means the test proved nothing.
+#define SKIP_WITHOUT_DOVECOT()                                                                   \
+  do {                                                                                           \
+    if (!::vmigrate::testing::dovecot::DovecotInstalled())                                       \
+      GTEST_SKIP() << "\n*** DOVECOT IS NOT INSTALLED ("                                         \
+                   << ::vmigrate::testing::dovecot::kDovecotBinary << " missing): the "          \
+                   << "real-server test did NOT run. Install dovecot-imapd and dovecot-pop3d "   \
+                   << "(scripts/install-deps does). ***\n";                                      \
+  } while (0)
+
 /// A port nobody listens on right now (bind port 0, read it, close).
 inline int FreeLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

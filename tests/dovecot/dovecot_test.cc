@@ -28,14 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using cli::kTargetQmail;
 
-#define SKIP_WITHOUT_DOVECOT()                                                                   \
-  do {                                                                                           \
-    if (!DovecotInstalled())                                                                     \
-      GTEST_SKIP() << "\n*** DOVECOT IS NOT INSTALLED (" << kDovecotBinary << " missing): the " \
-                   << "real-server test did NOT run. Install dovecot-imapd and dovecot-pop3d "   \
-                   << "(scripts/install-deps does). ***\n";                                      \
-  } while (0)
-
 std::vector<ManifestUser> UsersOf(const std::string& fixture, const std::vector<std::string>& domains) {
   std::vector<ManifestUser> out;
   for (const auto& u : ParseManifestUsers(ReadFile(FixtureDir() + "/" + fixture + ".MANIFEST")))

@@ -43,14 +43,6 @@ constexpr const char* kZone = "Europe/Berlin";
 constexpr const char* kMaster = "vmmaster";
 constexpr const char* kMasterPassword = "Master-Secret-17";
 
-#define SKIP_WITHOUT_DOVECOT()                                                                   \
-  do {                                                                                           \
-    if (!DovecotInstalled())                                                                     \
-      GTEST_SKIP() << "\n*** DOVECOT IS NOT INSTALLED (" << kDovecotBinary << " missing): the " \
-                   << "real-server test did NOT run. Install dovecot-imapd and dovecot-pop3d "   \
-                   << "(scripts/install-deps does). ***\n";                                      \
-  } while (0)
-
 /// The four POP3 runs of client-view: file suffix, Dovecot's pop3_uidl_format
 /// (+ pop3_reuse_xuidl), and the --old-pop3-uidl that keeps those UIDLs.
 struct UidlRun {

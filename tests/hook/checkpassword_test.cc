@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "support/checkpassword_login.h"
 #include "support/test_support.h"
 #include "vpopmail/password.h"
 #include "vpopmail/vpasswd.h"
@@ -26,47 +27,6 @@ namespace {
 
 const char kHook[] = VMIGRATE_CHECKPASSWORD;
 const char kFakeVchkpw[] = VMIGRATE_FAKE_VCHKPW;
-
-struct LoginResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs `argv` the way qmail-popup runs its checkpassword program: `fd3`
-// on a pipe at fd 3, stdin /dev/null, no other descriptors, `env` added.
-LoginResult RunLogin(const TempDir& dir, const std::vector<std::string>& argv, const std::string& fd3,
-                     const std::map<std::string, std::string>& env) {
-  const std::string out = dir / "login.out", err = dir / "login.err";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int p[2];
-    if (pipe(p) != 0 || write(p[1], fd3.data(), fd3.size()) != static_cast<ssize_t>(fd3.size())) _exit(120);
-    close(p[1]);
-    if (p[0] != 3 && (dup2(p[0], 3) != 3 || close(p[0]) != 0)) _exit(120);
-    int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int n = open("/dev/null", O_RDONLY);
-    if (o < 0 || e < 0 || n < 0 || dup2(n, 0) != 0 || dup2(o, 1) != 1 || dup2(e, 2) != 2) _exit(120);
-    close_range(4, ~0U, 0);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(121);
-  }
-  LoginResult r;
-  int st = 0;
-  if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st)) r.exit_code = WEXITSTATUS(st);
-  r.out = ReadFile(out);
-  r.err = ReadFile(err);
-  return r;
-}
-
-std::string Fd3(const std::string& login, const std::string& password) {
-  return login + std::string(1, '\0') + password + std::string(1, '\0') + "<12345.1700000000@mail.example.com>" +
-         std::string(1, '\0');
-}
 
 class CheckpasswordTest : public ::testing::Test {
  protected:
@@ -123,7 +83,7 @@ class CheckpasswordTest : public ::testing::Test {
 };
 
 TEST_F(CheckpasswordTest, APendingUserIsPulledOnceWithTheVerifiedPasswordAndTheSessionRuns) {
-  LoginResult r = RunLogin(root_, Chain(PullOptions(fake_)), Fd3("Alice@Example.com", "Alice#2023"), env_);
+  LoginResult r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), CheckpasswordFd3("Alice@Example.com", "Alice#2023"), env_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   // The session runs with nothing of ours left open: 0, 1, 2 and ls's own.
   EXPECT_EQ(r.out, "SESSION alice\n0 1 2 3 ") << r.err;
@@ -136,14 +96,14 @@ TEST_F(CheckpasswordTest, APendingUserIsPulledOnceWithTheVerifiedPasswordAndTheS
   // Only alice's line left the pending file; the rest is kept byte for byte.
   EXPECT_EQ(ReadFile(pending_), "# users still on the old server\nbob@example.com\ncarol@example.com\n");
   // The second login does not pull.
-  r = RunLogin(root_, Chain(PullOptions(fake_)), Fd3("alice@example.com", "Alice#2023"), env_);
+  r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), CheckpasswordFd3("alice@example.com", "Alice#2023"), env_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, 14), "SESSION alice\n");
   EXPECT_EQ(Log().find("ARGS", 5), std::string::npos) << Log();
 }
 
 TEST_F(CheckpasswordTest, AWrongPasswordPullsNothingAndItsExitCodePassesThrough) {
-  LoginResult r = RunLogin(root_, Chain(PullOptions(fake_)), Fd3("bob@example.com", "not-bobs"), env_);
+  LoginResult r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), CheckpasswordFd3("bob@example.com", "not-bobs"), env_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(Log(), "");
@@ -152,7 +112,7 @@ TEST_F(CheckpasswordTest, AWrongPasswordPullsNothingAndItsExitCodePassesThrough)
   for (const char* code : {"111", "3", "2"}) {
     auto env = env_;
     env["FAKE_VCHKPW_EXIT"] = code;
-    r = RunLogin(root_, Chain(PullOptions(fake_)), Fd3("bob@example.com", "b0b-the-builder"), env);
+    r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), CheckpasswordFd3("bob@example.com", "b0b-the-builder"), env);
     EXPECT_EQ(r.exit_code, std::atoi(code));
     EXPECT_EQ(r.err, "");
   }
@@ -163,21 +123,21 @@ TEST_F(CheckpasswordTest, TheCheckpasswordProgramReadsTheSameBytesOnFd3) {
   const std::string record = root_ / "fd3.record";
   auto env = env_;
   env["FAKE_VCHKPW_RECORD"] = record;
-  std::string bytes = Fd3("bob@example.com", "b0b-the-builder") + "extra data after the timestamp";
-  LoginResult r = RunLogin(root_, Chain(PullOptions(fake_)), bytes, env);
+  std::string bytes = CheckpasswordFd3("bob@example.com", "b0b-the-builder") + "extra data after the timestamp";
+  LoginResult r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), bytes, env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFile(record), bytes);
   // More than 512 bytes: only the first 512 are read and passed on, as the interface says.
-  std::string big = Fd3("bob@example.com", "b0b-the-builder") + std::string(600, 'x');
+  std::string big = CheckpasswordFd3("bob@example.com", "b0b-the-builder") + std::string(600, 'x');
   WriteFile(record, "");
-  r = RunLogin(root_, Chain({"--rehash", "--vmigrate", fake_}), big, env);
+  r = RunCheckpassword(root_.path(), Chain({"--rehash", "--vmigrate", fake_}), big, env);
   EXPECT_EQ(ReadFile(record), big.substr(0, 512));
 }
 
 TEST_F(CheckpasswordTest, AFailedPullLetsTheLoginThroughAndTheUserStaysPending) {
   auto env = env_;
   env["FAKE_VMIGRATE_EXIT"] = "9";
-  LoginResult r = RunLogin(root_, Chain(PullOptions(fake_)), Fd3("carol@example.com", "CarolC_77"), env);
+  LoginResult r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), CheckpasswordFd3("carol@example.com", "CarolC_77"), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, 14), "SESSION carol\n");
   EXPECT_NE(r.err.find("carol@example.com: pull from imaps://old.example:993 failed (exit 9); still pending"),
@@ -191,7 +151,7 @@ TEST_F(CheckpasswordTest, APullThatTakesTooLongIsStoppedAndTheLoginGoesOn) {
   std::vector<std::string> options = PullOptions(fake_);
   options.insert(options.begin(), {"--timeout", "1"});
   auto start = std::chrono::steady_clock::now();
-  LoginResult r = RunLogin(root_, Chain(options), Fd3("bob@example.com", "b0b-the-builder"), env);
+  LoginResult r = RunCheckpassword(root_.path(), Chain(options), CheckpasswordFd3("bob@example.com", "b0b-the-builder"), env);
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, 12), "SESSION bob\n");
@@ -203,7 +163,7 @@ TEST_F(CheckpasswordTest, APullThatTakesTooLongIsStoppedAndTheLoginGoesOn) {
 TEST_F(CheckpasswordTest, SmtpLoginsAndMissingVmigrateLeaveTheLoginUnchanged) {
   auto env = env_;
   env["TCPLOCALPORT"] = "587";
-  LoginResult r = RunLogin(root_, Chain(PullOptions(fake_)), Fd3("bob@example.com", "b0b-the-builder"), env);
+  LoginResult r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), CheckpasswordFd3("bob@example.com", "b0b-the-builder"), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, 12), "SESSION bob\n");
   EXPECT_EQ(Log(), "");
@@ -213,11 +173,11 @@ TEST_F(CheckpasswordTest, SmtpLoginsAndMissingVmigrateLeaveTheLoginUnchanged) {
   std::vector<std::string> argv = {kHook};
   for (const std::string& o : PullOptions(fake_)) argv.push_back(o);
   argv.insert(argv.end(), {kFakeVchkpw, "/bin/true"});
-  r = RunLogin(root_, argv, Fd3("bob@example.com", "b0b-the-builder"), env);
+  r = RunCheckpassword(root_.path(), argv, CheckpasswordFd3("bob@example.com", "b0b-the-builder"), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Log(), "");
   // No vmigrate: one line on stderr, the login goes on, the user stays pending.
-  r = RunLogin(root_, Chain(PullOptions(root_ / "no-such-vmigrate")), Fd3("bob@example.com", "b0b-the-builder"), env_);
+  r = RunCheckpassword(root_.path(), Chain(PullOptions(root_ / "no-such-vmigrate")), CheckpasswordFd3("bob@example.com", "b0b-the-builder"), env_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, 12), "SESSION bob\n");
   EXPECT_NE(r.err.find("cannot run " + root_ / "no-such-vmigrate"), std::string::npos) << r.err;
@@ -232,13 +192,13 @@ TEST_F(CheckpasswordTest, LoginsAreParsedAsVchkpwParsesThem) {
   auto alias_env = env_;
   alias_env["FAKE_VCHKPW_DOMAINS"] = root_ / "aliases";
   alias_env["TCPLOCALPORT"] = "995";
-  LoginResult r = RunLogin(root_, Chain(PullOptions(fake_)), Fd3("BOB%example.org", "b0b-the-builder"), alias_env);
+  LoginResult r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), CheckpasswordFd3("BOB%example.org", "b0b-the-builder"), alias_env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(Log().find("--user BOB%example.org --password-fd 3 --into bob@example.com "), std::string::npos) << Log();
   WriteFile(home_ + "/etc/defaultdomain", "example.com\n");
   auto env = env_;
   env["FAKE_VCHKPW_DEFAULT_DOMAIN"] = "example.com";
-  r = RunLogin(root_, Chain(PullOptions(fake_)), Fd3("Carol", "CarolC_77"), env);
+  r = RunCheckpassword(root_.path(), Chain(PullOptions(fake_)), CheckpasswordFd3("Carol", "CarolC_77"), env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(Log().find("--user Carol --password-fd 3 --into carol@example.com "), std::string::npos) << Log();
 }
@@ -246,7 +206,7 @@ TEST_F(CheckpasswordTest, LoginsAreParsedAsVchkpwParsesThem) {
 TEST_F(CheckpasswordTest, RehashReplacesAWeakHashThatThenVerifiesTheSamePassword) {
   const std::string before = Hash("dave");
   ASSERT_EQ(before.rfind("$1$", 0), 0u);
-  LoginResult r = RunLogin(root_, Chain({"--rehash", "--vmigrate", wrapper_}), Fd3("dave@example.com", "dave.dunn.2"), env_);
+  LoginResult r = RunCheckpassword(root_.path(), Chain({"--rehash", "--vmigrate", wrapper_}), CheckpasswordFd3("dave@example.com", "dave.dunn.2"), env_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, 13), "SESSION dave\n");
   const std::string after = Hash("dave");
@@ -254,7 +214,7 @@ TEST_F(CheckpasswordTest, RehashReplacesAWeakHashThatThenVerifiesTheSamePassword
   EXPECT_TRUE(vpopmail::CryptMatches("dave.dunn.2", after));
   EXPECT_NE(r.err.find("\"result\":\"rehashed\""), std::string::npos) << r.err;
   // The next login verifies against the new hash (the stand-in reads vpasswd).
-  r = RunLogin(root_, Chain({"--rehash", "--vmigrate", wrapper_}), Fd3("dave@example.com", "dave.dunn.2"), env_);
+  r = RunCheckpassword(root_.path(), Chain({"--rehash", "--vmigrate", wrapper_}), CheckpasswordFd3("dave@example.com", "dave.dunn.2"), env_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("\"result\":\"not_weak\""), std::string::npos) << r.err;
   EXPECT_EQ(Hash("dave"), after);
@@ -275,10 +235,10 @@ TEST_F(CheckpasswordTest, TheHookLinksNothingButLibc) {
 }
 
 TEST_F(CheckpasswordTest, ABadCommandLineIsMisuse) {
-  LoginResult r = RunLogin(root_, {kHook, "--pending"}, Fd3("bob@example.com", "x"), env_);
+  LoginResult r = RunCheckpassword(root_.path(), {kHook, "--pending"}, CheckpasswordFd3("bob@example.com", "x"), env_);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--pending needs a value"), std::string::npos) << r.err;
-  r = RunLogin(root_, {kHook, "--frobnicate", kFakeVchkpw}, Fd3("bob@example.com", "x"), env_);
+  r = RunCheckpassword(root_.path(), {kHook, "--frobnicate", kFakeVchkpw}, CheckpasswordFd3("bob@example.com", "x"), env_);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown option --frobnicate"), std::string::npos) << r.err;
 }
