@@ -137,6 +137,7 @@ class ImapConnection : public ImapSession {
   Status Examine(const std::string& name, FolderStatus* status) override;
   Status FetchMessages(uint32_t first_uid, std::vector<ImapMessage>* messages) override;
   Status FetchBody(uint32_t uid, uint64_t expected_size, std::string* body) override;
+  Status FetchHeaders(const std::vector<uint32_t>& uids, std::map<uint32_t, std::string>* headers) override;
   void Close() override;
 
  private:
@@ -397,6 +398,48 @@ Status ImapConnection::FetchBody(uint32_t uid, uint64_t expected_size, std::stri
     return Status::Corrupt(Prefix() + what + ": the server sent " + got + " bytes, RFC822.SIZE announced " +
                            std::to_string(expected_size));
   }
+  return Status::OK();
+}
+
+Status ImapConnection::FetchHeaders(const std::vector<uint32_t>& uids, std::map<uint32_t, std::string>* headers) {
+  headers->clear();
+  std::string what = "folder " + examined_ + ": UID FETCH (BODY.PEEK[HEADER])";
+  if (broken_ || !imap_) return Status::PeerRefused(Prefix() + what + ": the session is closed");
+  if (examined_.empty()) return Status::PeerRefused(Prefix() + "UID FETCH: no folder examined");
+  if (uids.empty()) return Status::OK();
+  SigpipeBlock no_sigpipe;
+  mailimap_fetch_type* type = mailimap_fetch_type_new_fetch_att_list_empty();
+  mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_uid());
+  mailimap_fetch_type_new_fetch_att_list_add(
+      type, mailimap_fetch_att_new_body_peek_section(mailimap_section_new_header()));
+  mailimap_set* set = mailimap_set_new_empty();
+  for (uint32_t uid : uids) mailimap_set_add_single(set, uid);
+  clist* result = nullptr;
+  int r = mailimap_uid_fetch(imap_, set, type, &result);
+  mailimap_set_free(set);
+  mailimap_fetch_type_free(type);
+  if (r != MAILIMAP_NO_ERROR) return Failed(what, r);
+  for (clistiter* it = result ? clist_begin(result) : nullptr; it; it = clist_next(it)) {
+    auto* att = static_cast<mailimap_msg_att*>(clist_content(it));
+    uint32_t uid = 0;
+    const char* data = nullptr;
+    size_t length = 0;
+    for (clistiter* i = clist_begin(att->att_list); i; i = clist_next(i)) {
+      auto* item = static_cast<mailimap_msg_att_item*>(clist_content(i));
+      if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC || !item->att_data.att_static) continue;
+      const mailimap_msg_att_static* st = item->att_data.att_static;
+      if (st->att_type == MAILIMAP_MSG_ATT_UID) {
+        uid = st->att_data.att_uid;
+      } else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && st->att_data.att_body_section &&
+                 st->att_data.att_body_section->sec_body_part) {
+        data = st->att_data.att_body_section->sec_body_part;
+        length = st->att_data.att_body_section->sec_length;
+      }
+    }
+    // An unsolicited FETCH (flags changed by another client) has no header.
+    if (uid != 0 && data != nullptr) (*headers)[uid].assign(data, length);
+  }
+  if (result) mailimap_fetch_list_free(result);
   return Status::OK();
 }
 

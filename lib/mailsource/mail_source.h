@@ -19,6 +19,7 @@
 #define VMIGRATE_MAILSOURCE_MAIL_SOURCE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -118,6 +119,11 @@ class ImapSession {
   /// Corrupt when its length differs from `expected_size` (more is cut off
   /// when it arrives, never buffered); NotFound when the UID is gone.
   virtual Status FetchBody(uint32_t uid, uint64_t expected_size, std::string* body) = 0;
+  /// UID FETCH uids (UID BODY.PEEK[HEADER]) of the examined folder: each
+  /// message's header as sent (CRLF, with the empty line ending it), by
+  /// UID; a UID expunged meanwhile is missing from `headers`. For the
+  /// header pass of POP3 UIDL matching (sources-and-cutover §7.3).
+  virtual Status FetchHeaders(const std::vector<uint32_t>& uids, std::map<uint32_t, std::string>* headers) = 0;
   /// LOGOUT and close; safe to call twice.
   virtual void Close() = 0;
 };
@@ -143,6 +149,10 @@ class Pop3Session {
   virtual Status List(std::vector<Pop3Message>* messages, bool* has_uidl) = 0;
   /// RETR number: the message, dot-unstuffed, line ends (and any NUL) as sent.
   virtual Status Retrieve(uint32_t number, std::string* body) = 0;
+  /// TOP number 0: the message's header (and the empty line after it),
+  /// dot-unstuffed. TOP is optional (RFC 1939 §7): kUnsupported when the
+  /// server refuses it.
+  virtual Status Top(uint32_t number, std::string* header) = 0;
   /// QUIT (nothing is deleted: DELE is never sent) and close; safe twice.
   virtual void Close() = 0;
 };

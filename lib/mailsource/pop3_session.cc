@@ -38,6 +38,7 @@ class Pop3Connection : public Pop3Session {
 
   Status List(std::vector<Pop3Message>* messages, bool* has_uidl) override;
   Status Retrieve(uint32_t number, std::string* body) override;
+  Status Top(uint32_t number, std::string* header) override;
   void Close() override;
 
  private:
@@ -60,6 +61,8 @@ class Pop3Connection : public Pop3Session {
   Status ReadStatus(const std::string& during, bool* ok, std::string* text);
   // The lines of a multi-line answer after "+OK", dot-unstuffed, ends removed.
   Status ReadLines(const std::string& during, std::vector<std::string>* lines);
+  // The message lines after RETR's or TOP's +OK, to the "." line.
+  Status ReadMessage(const std::string& what, std::string* body);
   Status Capabilities(std::vector<std::string>* caps);
   Status StartTls(const ConnectOptions& options);
 
@@ -264,6 +267,23 @@ Status Pop3Connection::Retrieve(uint32_t number, std::string* body) {
   std::string text;
   VM_RETURN_IF_ERROR(ReadStatus(what, &ok, &text));
   if (!ok) return Refused(what + " refused: " + text);
+  return ReadMessage(what, body);
+}
+
+Status Pop3Connection::Top(uint32_t number, std::string* header) {
+  SigpipeBlock no_sigpipe;
+  header->clear();
+  std::string what = "TOP " + std::to_string(number) + " 0";
+  if (stream_ == nullptr) return Refused(what + ": the session is closed");
+  VM_RETURN_IF_ERROR(Send(what, what));
+  bool ok = false;
+  std::string text;
+  VM_RETURN_IF_ERROR(ReadStatus(what, &ok, &text));
+  if (!ok) return Status::Unsupported(url_.text + ": " + what + " refused: " + text);
+  return ReadMessage(what, header);
+}
+
+Status Pop3Connection::ReadMessage(const std::string& what, std::string* body) {
   // Lines are kept byte for byte with their own line ends (and any NUL);
   // only the dot-stuffing of RFC 1939 §3 is undone.
   for (;;) {

@@ -92,7 +92,7 @@ Result<Target> FindAccount(const PullOptions& o) {
   if (at == std::string::npos || at == 0 || at + 1 == o.address.size())
     return Status::InvalidInput("--into " + o.address + ": not USER@DOMAIN");
   std::string user = ToLower(o.address.substr(0, at)), domain = ToLower(o.address.substr(at + 1));
-  auto where = qmail::LocateDomain(o.paths, domain);
+  auto where = qmail::LocateRealDomain(o.paths, domain);
   if (!where.ok()) return where.status();
   auto store = vpopmail::OpenUserStoreFor(o.paths, *where);
   auto users = store->ReadUsers(*where);
@@ -153,7 +153,7 @@ class Puller {
  public:
   Puller(const PullOptions& o, std::optional<Target> t) : o_(o), t_(t.value_or(Target())), found_(t.has_value()),
       host_(ThisHost()) {
-    report_.address = o.address;
+    report_.address = ToLower(o.address);  // vpopmail lower-cases logins and recipients
     report_.source = o.url.text;
     report_.login = o.credentials.login;
   }
@@ -165,7 +165,8 @@ class Puller {
  private:
   Status ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFolder& f, const std::string& maildir_name,
                     const std::string& new_name, std::vector<std::string>* subscribed);
-  Result<std::map<uint32_t, std::string>> MatchUidls(const std::vector<mailsource::ImapMessage>& msgs);
+  Result<std::map<uint32_t, std::string>> MatchUidls(mailsource::ImapSession* imap,
+                                                     const std::vector<mailsource::ImapMessage>& msgs);
   Status Flush(PulledFolder* folder, bool force);
   void Done(uint64_t bytes) {
     if (o_.progress) {
@@ -192,25 +193,33 @@ class Puller {
 };
 
 Status Puller::Ready() {
-  if (!found_) {
+  std::string planned_home;  // --dry-run --create: where the account would be
+  if (o_.create) {
+    // Also for an account that exists: AddUser then repairs what a killed
+    // --create left (a vpasswd.cdb behind vpasswd) and writes nothing else.
     auto made = vpopmail::AddUser(o_.paths, o_.address, o_.credentials.password, o_.dry_run);
     if (!made.ok()) return made.status();
     report_.created = made->created;
     if (made->created) report_.created_quota = made->quota;
-    if (made->login_locked)
-      report_.warnings.push_back(made->address + ": the domain is under a cutover login lock; the new account is "
-                                 "locked with the others until the unlock");
-    if (o_.dry_run && made->created) {
+    if (made->created) planned_home = made->dir;
+    if (made->created && made->login_locked)
+      report_.warnings.push_back("the domain is under a cutover login lock; the new account is locked with the "
+                                 "others until the unlock");
+  }
+  if (!found_) {
+    auto target = FindAccount(o_);
+    if (target.ok()) {
+      t_ = *target;
+    } else if (o_.dry_run && report_.created) {
+      // Nothing was made: the Maildir-to-be, for the listing.
       size_t at = o_.address.find('@');
-      auto where = qmail::LocateDomain(o_.paths, o_.address.substr(at + 1));
+      auto where = qmail::LocateRealDomain(o_.paths, o_.address.substr(at + 1));
       if (!where.ok()) return where.status();
-      t_.maildir = o_.paths.OnDisk(made->dir + "/Maildir");
+      t_.maildir = o_.paths.OnDisk(planned_home + "/Maildir");
       t_.uid = static_cast<uid_t>(where->uid);
       t_.gid = static_cast<gid_t>(where->gid);
     } else {
-      auto target = FindAccount(o_);
-      if (!target.ok()) return target.status();
-      t_ = *target;
+      return target.status();
     }
     found_ = true;
   }
@@ -225,30 +234,83 @@ Status Puller::Flush(PulledFolder* folder, bool force) {
   return folder->Commit();
 }
 
-Result<std::map<uint32_t, std::string>> Puller::MatchUidls(const std::vector<mailsource::ImapMessage>& msgs) {
+Result<std::map<uint32_t, std::string>> Puller::MatchUidls(mailsource::ImapSession* imap,
+                                                           const std::vector<mailsource::ImapMessage>& msgs) {
   std::map<uint32_t, std::string> by_uid;
   auto pop = mailsource::OpenPop3(*o_.uidls_from, o_.connect, o_.credentials);
   if (!pop.ok()) return PeerError(pop.status());
   std::vector<mailsource::Pop3Message> list;
   bool has_uidl = false;
   Status st = (*pop)->List(&list, &has_uidl);
-  (*pop)->Close();
   if (!st.ok()) return PeerError(st);
   if (!has_uidl) {
     report_.warnings.push_back(o_.uidls_from->text + ": the server has no UIDL command: no POP3 UIDL kept");
     return by_uid;
   }
-  // Dovecot's pop3-migration size pass: POP3 message i is IMAP message i
-  // while the sizes agree (both count CRLF octets).
+  // Dovecot's pop3-migration, size pass: POP3 message i is IMAP message i
+  // while the sizes agree; it stops at two neighbouring POP3 messages of
+  // the same size, where a message missing on one side would go unseen.
   size_t i = 0;
   for (; i < list.size() && i < msgs.size(); ++i) {
     if (list[i].size != msgs[i].size) break;
+    if (i + 1 < list.size() && list[i + 1].size == list[i].size) break;
     by_uid[msgs[i].uid] = list[i].uidl;
   }
-  if (i < list.size() || i < msgs.size())
-    report_.warnings.push_back("INBOX: " + std::to_string(list.size() - std::min(i, list.size())) + " POP3 and " +
-                               std::to_string(msgs.size() - std::min(i, msgs.size())) +
-                               " IMAP messages could not be matched by size in order; their old POP3 UIDLs are not kept");
+  size_t matched = i;
+  // Header pass for the rest: both sides' headers hashed (HeaderHash), the
+  // lists sorted by hash and joined. qmail-pop3d counts LF sizes, IMAP
+  // CRLF: with such an old server every message comes here.
+  if (i < list.size() && i < msgs.size()) {
+    std::vector<std::pair<std::string, size_t>> pop_hashes, imap_hashes;  // (hash, index)
+    bool top = true;
+    for (size_t j = i; j < list.size() && top; ++j) {
+      VM_RETURN_IF_ERROR(Interrupted(o_));
+      std::string header;
+      Status t = (*pop)->Top(list[j].number, &header);
+      if (t.code() == Status::Code::kUnsupported) {
+        report_.warnings.push_back(t.message() + ": the POP3 UIDLs are matched by size only");
+        top = false;
+      } else if (!t.ok()) {
+        return PeerError(t);
+      } else {
+        pop_hashes.emplace_back(HeaderHash(header), j);
+      }
+    }
+    // In batches, so that memory holds one batch of headers, not the folder's.
+    constexpr size_t kHeaderBatch = 256;
+    for (size_t j = i; j < msgs.size() && top; j += kHeaderBatch) {
+      VM_RETURN_IF_ERROR(Interrupted(o_));
+      std::vector<uint32_t> uids;
+      for (size_t k = j; k < msgs.size() && k < j + kHeaderBatch; ++k) uids.push_back(msgs[k].uid);
+      std::map<uint32_t, std::string> headers;
+      VM_RETURN_IF_ERROR(PeerError(imap->FetchHeaders(uids, &headers)).WithContext("folder INBOX"));
+      for (size_t k = j; k < msgs.size() && k < j + kHeaderBatch; ++k) {
+        auto h = headers.find(msgs[k].uid);
+        if (h != headers.end()) imap_hashes.emplace_back(HeaderHash(h->second), k);
+      }
+    }
+    // Equal hashes (the same message twice) pair in order: sort keeps it.
+    std::sort(pop_hashes.begin(), pop_hashes.end());
+    std::sort(imap_hashes.begin(), imap_hashes.end());
+    for (size_t a = 0, b = 0; a < pop_hashes.size() && b < imap_hashes.size();) {
+      if (pop_hashes[a].first < imap_hashes[b].first) {
+        ++a;
+      } else if (imap_hashes[b].first < pop_hashes[a].first) {
+        ++b;
+      } else {
+        by_uid[msgs[imap_hashes[b].second].uid] = list[pop_hashes[a].second].uidl;
+        ++matched;
+        ++a;
+        ++b;
+      }
+    }
+  }
+  (*pop)->Close();
+  if (matched < list.size() || matched < msgs.size())
+    report_.warnings.push_back("INBOX: " + std::to_string(list.size() - std::min(matched, list.size())) +
+                               " POP3 and " + std::to_string(msgs.size() - std::min(matched, msgs.size())) +
+                               " IMAP messages could not be matched by size or header; their old POP3 UIDLs are "
+                               "not kept");
   return by_uid;
 }
 
@@ -327,7 +389,7 @@ Status Puller::ImapFolder(mailsource::ImapSession* s, const mailsource::ImapFold
   r.on_server = static_cast<uint32_t>(msgs.size());
   std::map<uint32_t, std::string> uidls;
   if (inbox && o_.uidls_from) {
-    auto m = MatchUidls(msgs);
+    auto m = MatchUidls(s, msgs);
     if (!m.ok()) return m.status();
     uidls = std::move(*m);
   } else if (inbox && !o_.old_pop3_uidl.empty()) {
@@ -583,6 +645,43 @@ void MapFolderName(const std::string& name, char delimiter, std::string* maildir
   *new_name = nn;
 }
 
+std::string HeaderHash(const std::string& header) {
+  // Fields an old server adds, drops or rewrites per protocol (mbox status
+  // and UID headers, Return-Path, Content-Length): Dovecot's list, §7.3.
+  static const char* const kSkipped[] = {"content-length", "return-path", "status", "x-imap", "x-imapbase",
+                                         "x-keywords", "x-message-flag", "x-status", "x-uid", "x-uidl",
+                                         "x-yahoo-newman-property"};
+  Sha256 sha;
+  bool keep = false;  // the current field (continuation lines follow it)
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t nl = header.find('\n', pos);
+    size_t end = nl == std::string::npos ? header.size() : nl;
+    std::string line = header.substr(pos, end - pos);
+    pos = nl == std::string::npos ? header.size() : nl + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) break;  // the end of the header
+    if (line[0] != ' ' && line[0] != '\t') {
+      size_t colon = line.find(':');
+      bool valid = colon != std::string::npos && colon > 0;
+      for (size_t k = 0; valid && k < colon; ++k)
+        if (line[k] <= ' ' || line[k] > '~') valid = false;
+      keep = valid;
+      if (valid) {
+        std::string name = ToLower(line.substr(0, colon));
+        for (const char* skip : kSkipped)
+          if (name == skip) keep = false;
+      }
+    }
+    if (!keep) continue;
+    // Trailing blanks are not compared: some servers strip them.
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    line += '\n';
+    sha.Update(line.data(), line.size());
+  }
+  return sha.HexDigest();
+}
+
 std::optional<int64_t> HeaderDate(const std::string& message) {
   // Unfolded header fields, until the blank line.
   std::string received, date, current;
@@ -627,7 +726,7 @@ Result<PullReport> PullAccount(const PullOptions& options) {
   } else {
     // A missing domain is refused before the old server is asked.
     size_t at = options.address.find('@');
-    auto where = qmail::LocateDomain(options.paths, options.address.substr(at + 1));
+    auto where = qmail::LocateRealDomain(options.paths, options.address.substr(at + 1));
     if (!where.ok()) return where.status();
   }
   Puller p(options, found);

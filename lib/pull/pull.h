@@ -112,6 +112,16 @@ Result<PullReport> PullAccount(const PullOptions& options);
 void MapFolderName(const std::string& name, char delimiter, std::string* maildir, std::string* new_name,
                    bool* changed);
 
+/// The hash the header pass of POP3 UIDL matching compares (Dovecot's
+/// pop3-migration, sources-and-cutover §7.3): SHA-256 (hex) of `header`'s
+/// fields up to the first empty line, CR and trailing blanks removed,
+/// without Content-Length, Return-Path, Status, X-IMAP, X-IMAPbase,
+/// X-Keywords, X-Message-Flag, X-Status, X-UID, X-UIDL,
+/// X-Yahoo-Newman-Property and lines without a valid field name (with
+/// their continuation lines). The same message gives the same hash from
+/// POP3 TOP n 0 and from IMAP BODY.PEEK[HEADER].
+std::string HeaderHash(const std::string& header);
+
 /// Seconds since the epoch of the first Received: header's date (after its
 /// last ';'), else of Date:, in `message`'s header; nullopt when neither parses.
 std::optional<int64_t> HeaderDate(const std::string& message);

@@ -45,4 +45,17 @@ Result<std::vector<std::string>> ListDomains(const HostPaths& paths) {
   return names;
 }
 
+Result<DomainLocation> LocateRealDomain(const HostPaths& paths, const std::string& domain) {
+  auto text = ReadSmallFile(paths.OnDisk(paths.assign_file()));
+  if (!text.ok()) return text.status().WithContext("cannot read users/assign");
+  std::string real = ToLower(domain);
+  for (const DomainAssign& e : ParseDomainAssigns(*text)) {
+    if (e.is_alias() && ToLower(e.domain) == real) {
+      real = e.real_domain;
+      break;
+    }
+  }
+  return LocateDomain(paths, real);
+}
+
 }  // namespace vmigrate::qmail

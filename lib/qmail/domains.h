@@ -28,6 +28,12 @@ struct DomainLocation {
 /// otherwise ("cannot read users/assign: ...").
 Result<DomainLocation> LocateDomain(const HostPaths& paths, const std::string& domain);
 
+/// As LocateDomain, but an alias domain stands for its real domain, as
+/// vchkpw and vadduser resolve it through users/assign (vget_assign): the
+/// real domain's location. Errors as LocateDomain (never kInvalidInput
+/// for an alias).
+Result<DomainLocation> LocateRealDomain(const HostPaths& paths, const std::string& domain);
+
 /// Every real vpopmail domain of users/assign, in file order. Errors as
 /// LocateDomain's read error.
 Result<std::vector<std::string>> ListDomains(const HostPaths& paths);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <optional>
@@ -32,10 +33,26 @@ std::optional<FileOwner> Owner(const qmail::DomainLocation& where) {
   return FileOwner{static_cast<uid_t>(where.uid), static_cast<gid_t>(where.gid)};
 }
 
+// A directory of the new account: made 0700 (or, left by a killed run,
+// made 0700 again), owned by the domain when run as root.
 Status MakeDir(const std::string& path, const std::optional<FileOwner>& owner) {
-  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return FromErrno("cannot create " + path, errno);
+  if (mkdir(path.c_str(), 0700) != 0) {
+    if (errno != EEXIST) return FromErrno("cannot create " + path, errno);
+    if (chmod(path.c_str(), 0700) != 0) return FromErrno("cannot chmod " + path, errno);
+  }
   if (owner && chown(path.c_str(), owner->uid, owner->gid) != 0) return FromErrno("cannot chown " + path, errno);
   return Status::OK();
+}
+
+// A bucket as vpopmail names them: one character of its 62 per level
+// ("", "0", "A", "0/7", "z/z/z"), at most three levels (§2.3).
+bool IsBucket(const std::string& bucket) {
+  if (bucket.empty()) return true;
+  std::vector<std::string> parts = Split(bucket, '/');
+  if (parts.size() > 3) return false;
+  for (const std::string& p : parts)
+    if (p.size() != 1 || !std::isalnum(static_cast<unsigned char>(p[0]))) return false;
+  return true;
 }
 
 // The quota vadduser gives a new account from the domain's limits
@@ -78,8 +95,12 @@ Result<std::optional<std::string>> BackfillBucket(const std::string& domain_disk
 // .dir_control_free.lock as backfill.c does.
 Status PopBackfill(const std::string& domain_disk, const std::string& bucket,
                    const std::optional<FileOwner>& owner) {
-  auto lock = FileLock::Acquire(domain_disk + "/.dir_control_free.lock");
+  const std::string lock_path = domain_disk + "/.dir_control_free.lock";
+  auto lock = FileLock::Acquire(lock_path);
   if (!lock.ok()) return lock.status();
+  // vpopmail's tools run as the domain's owner and must still take it.
+  if (owner && chown(lock_path.c_str(), owner->uid, owner->gid) != 0)
+    return FromErrno("cannot chown " + lock_path, errno);
   auto text = ReadSmallFile(domain_disk + "/.dir_control_free");
   if (!text.ok()) return text.status().code() == Status::Code::kNotFound ? Status::OK() : text.status();
   std::string out;
@@ -97,6 +118,9 @@ Status PopBackfill(const std::string& domain_disk, const std::string& bucket,
 // Whether `home` holds only what an interrupted AddUser leaves: an empty
 // Maildir skeleton and lastauth. Anything else is somebody's data.
 bool IsEmptySkeleton(const std::string& home) {
+  // A killed run's temp files (AtomicFile's, whose writer is gone) first.
+  RemoveStaleTempFiles(home + "/lastauth");
+  RemoveStaleTempFiles(home + "/Maildir/maildirsize");
   auto entries_of = [](const std::string& dir, std::vector<std::string>* names) {
     DIR* d = opendir(dir.c_str());
     if (d == nullptr) return false;
@@ -122,27 +146,35 @@ bool IsEmptySkeleton(const std::string& home) {
   return true;
 }
 
-Status MakeHome(const std::string& domain_disk, const std::string& bucket, const std::string& home,
-                const std::string& quota, const std::optional<FileOwner>& owner) {
-  // Buckets nest ("0/7"): each level as r_mkdir makes it.
-  std::string at = domain_disk;
+// Makes the home `home` (a host path, <domaindir>[/<bucket>]/<user>) under
+// paths.root. Each directory is resolved under the root first, so a bucket
+// that is a symlink (storage moved to another disk) is followed the way
+// vpopmail follows it, and one leading out of --root is refused.
+Status MakeHome(const HostPaths& paths, const std::string& domain_dir, const std::string& bucket,
+                const std::string& home, const std::string& quota, const std::optional<FileOwner>& owner) {
+  std::string at = domain_dir;
+  std::vector<std::string> dirs;
   if (!bucket.empty())
-    for (const std::string& part : Split(bucket, '/')) {
-      at += "/" + part;
-      VM_RETURN_IF_ERROR(MakeDir(at, owner));
-    }
-  VM_RETURN_IF_ERROR(MakeDir(home, owner));
-  VM_RETURN_IF_ERROR(MakeDir(home + "/Maildir", owner));
-  for (const char* sub : {"cur", "new", "tmp"}) VM_RETURN_IF_ERROR(MakeDir(home + "/Maildir/" + sub, owner));
+    for (const std::string& part : Split(bucket, '/')) dirs.push_back(at += "/" + part);
+  dirs.push_back(home);
+  std::string home_disk;
+  for (const std::string& dir : dirs) {
+    auto where = ResolveUnderRoot(paths.root, dir);
+    if (!where.ok()) return where.status();
+    VM_RETURN_IF_ERROR(MakeDir(where->disk, owner));
+    home_disk = where->disk;
+  }
+  VM_RETURN_IF_ERROR(MakeDir(home_disk + "/Maildir", owner));
+  for (const char* sub : {"cur", "new", "tmp"}) VM_RETURN_IF_ERROR(MakeDir(home_disk + "/Maildir/" + sub, owner));
   // vadduser's lastauth: no login yet (NULL_REMOTE_IP, reference §1.7).
-  VM_RETURN_IF_ERROR(WriteFileAtomic(home + "/lastauth", "0.0.0.0", 0600, owner));
+  VM_RETURN_IF_ERROR(WriteFileAtomic(home_disk + "/lastauth", "0.0.0.0", 0600, owner));
   // vsetuserquota starts maildirsize with the quota (reference §1.4); the
   // pull appends what it delivers.
   if (!StartsWith(quota, "NO"))
-    VM_RETURN_IF_ERROR(WriteFileAtomic(home + "/Maildir/maildirsize", quota + "\n0 0\n", 0600, owner));
-  VM_RETURN_IF_ERROR(SyncDirectory(home + "/Maildir"));
-  VM_RETURN_IF_ERROR(SyncDirectory(home));
-  return SyncDirectory(DirName(home));
+    VM_RETURN_IF_ERROR(WriteFileAtomic(home_disk + "/Maildir/maildirsize", quota + "\n0 0\n", 0600, owner));
+  VM_RETURN_IF_ERROR(SyncDirectory(home_disk + "/Maildir"));
+  VM_RETURN_IF_ERROR(SyncDirectory(home_disk));
+  return SyncDirectory(DirName(home_disk));
 }
 
 }  // namespace
@@ -161,7 +193,7 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   if (!valid.ok()) return Status::InvalidInput(result.address + ": vpopmail cannot have this account: " + valid.message());
   if (user.size() < 2)
     return Status::InvalidInput(result.address + ": vpopmail refuses one-character names (they could be a bucket directory)");
-  auto where = qmail::LocateDomain(paths, address.substr(at + 1));
+  auto where = qmail::LocateRealDomain(paths, address.substr(at + 1));
   if (!where.ok()) return where.status().WithContext(result.address);
   result.address = user + "@" + where->domain;
   auto store = OpenUserStoreFor(paths, *where);
@@ -169,6 +201,8 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   auto domain_dir = ResolveUnderRoot(paths.root, where->dir);
   if (!domain_dir.ok()) return domain_dir.status().WithContext(result.address);
   const std::string domain_disk = domain_dir->disk;
+  if (!domain_dir->exists)
+    return Status::NotFound(result.address + ": the domain directory " + where->dir + " (users/assign) does not exist");
   const std::optional<FileOwner> owner = Owner(*where);
 
   std::optional<FileLock> lock;
@@ -180,6 +214,15 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   auto users = store->ReadUsers(*where);
   if (!users.ok() && users.status().code() != Status::Code::kNotFound) return users.status().WithContext(result.address);
   std::vector<VpasswdEntry> entries = users.ok() ? std::move(*users) : std::vector<VpasswdEntry>{};
+  if (cdb && !dry_run) {
+    // A run killed while vpasswd was rewritten leaves temp files (with
+    // every hash in them) and maybe a vpasswd.cdb behind vpasswd: under the
+    // lock, the first go and the second is rebuilt, as vmkpasswd would.
+    RemoveStaleTempFiles(domain_disk + "/vpasswd");
+    RemoveStaleTempFiles(domain_disk + "/vpasswd.cdb");
+    if (!entries.empty() && !store->CheckConsistency(*where, entries).empty())
+      VM_RETURN_IF_ERROR(store->ReplaceUsers(*where, entries).WithContext(result.address));
+  }
   for (const VpasswdEntry& e : entries)
     if (e.name == user) {
       result.dir = e.dir;
@@ -203,8 +246,9 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   } else {
     bucket = counter.Next();
   }
-  if (bucket.find("..") != std::string::npos || StartsWith(bucket, "/"))
-    return Status::Corrupt(result.address + ": .dir_control_free names '" + EscapeC(bucket) + "', not a bucket");
+  if (!IsBucket(bucket))
+    return Status::Corrupt(result.address + ": " + (*backfill ? ".dir_control_free" : ".dir-control") + " names '" +
+                           EscapeC(bucket) + "', not a vpopmail bucket");
 
   auto quota = DefaultQuota(paths, domain_disk);
   if (!quota.ok()) return quota.status().WithContext(result.address);
@@ -237,7 +281,9 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   auto login_lock = ReadLoginLock(domain_disk);
   if (!login_lock.ok()) return login_lock.status().WithContext(result.address);
   result.login_locked = login_lock->has_value();
-  const std::string home_disk = paths.OnDisk(e.dir);
+  auto home = ResolveParentUnderRoot(paths.root, e.dir);
+  if (!home.ok()) return home.status().WithContext(result.address);
+  const std::string home_disk = home->disk;
   struct stat st;
   if (lstat(home_disk.c_str(), &st) == 0 && (!S_ISDIR(st.st_mode) || !IsEmptySkeleton(home_disk)))
     return Status::Conflict(result.address + ": " + e.dir + " already exists and no account uses it; "
@@ -245,7 +291,7 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
   result.created = true;
   if (dry_run) return result;
 
-  VM_RETURN_IF_ERROR(MakeHome(domain_disk, bucket, home_disk, e.quota, owner).WithContext(result.address));
+  VM_RETURN_IF_ERROR(MakeHome(paths, where->dir, bucket, e.dir, e.quota, owner).WithContext(result.address));
   std::vector<VpasswdEntry> added{e};
   if (*login_lock) {
     // Record first, then the account (as SetLoginLock does): an unlock

@@ -203,7 +203,9 @@ bool IsRegeneratedDomainFile(const std::string& name) {
          name == ".dir-control" || name == ".dir_control_free" ||
          name == ".dir_control_free.lock" || name == "cdb.tmp" ||
          StartsWith(name, "vpasswd.bak.") || StartsWith(name, ".dir-control.") ||
-         StartsWith(name, ".vmigrate-");
+         StartsWith(name, ".vmigrate-") ||
+         // AtomicFile's temp files of these (".vpasswd.vmigrate-tmp.<pid>") left by a killed run
+         (StartsWith(name, ".vpasswd.") && name.find(".vmigrate-tmp.") != std::string::npos);
 }
 
 }  // namespace vmigrate::vpopmail

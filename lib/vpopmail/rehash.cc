@@ -15,7 +15,6 @@
 #include "core/file_lock.h"
 #include "core/resolve_path.h"
 #include "core/strings.h"
-#include "qmail/assign.h"
 #include "vpopmail/names.h"
 #include "vpopmail/password.h"
 #include "vpopmail/user_store.h"
@@ -23,22 +22,6 @@
 
 namespace vmigrate::vpopmail {
 namespace {
-
-// The real domain `domain` names: itself, or the one an alias domain's
-// users/assign line points at (vchkpw finds an account through vget_assign,
-// so alice@alias.example logs in as alice of the real domain).
-Result<qmail::DomainLocation> LocateRealDomain(const HostPaths& paths, const std::string& domain) {
-  auto text = ReadSmallFile(paths.OnDisk(paths.assign_file()));
-  if (!text.ok()) return text.status().WithContext("cannot read users/assign");
-  std::string real = ToLower(domain);
-  for (const qmail::DomainAssign& e : qmail::ParseDomainAssigns(*text)) {
-    if (e.is_alias() && ToLower(e.domain) == real) {
-      real = e.real_domain;
-      break;
-    }
-  }
-  return qmail::LocateDomain(paths, real);
-}
 
 // kDataRefused when `e` with `new_hash` would be a vpasswd line the host's
 // vpopmail cannot read whole (names.h): the longer hash must not break the
@@ -81,7 +64,7 @@ Result<RehashResult> RehashUser(const HostPaths& paths, const std::string& addre
   if (at == std::string::npos || at == 0 || at + 1 == address.size())
     return Status::InvalidInput("'" + EscapeC(address) + "' is not USER@DOMAIN");
   const std::string user = ToLower(address.substr(0, at));
-  auto where = LocateRealDomain(paths, address.substr(at + 1));
+  auto where = qmail::LocateRealDomain(paths, address.substr(at + 1));
   if (!where.ok()) return where.status().WithContext(address);
   RehashResult result;
   result.address = user + "@" + where->domain;

@@ -28,6 +28,7 @@
 #include "cli/cli_fixture.h"
 #include "dovecot/dovecot_server.h"
 #include "dovecot/mail_snapshot.h"
+#include "pull/pulled_folder.h"
 #include "support/mariadb_server.h"
 #include "support/scripted_mail_server.h"
 #include "support/test_ca.h"
@@ -454,6 +455,38 @@ TEST_F(PullCliTest, UnknownAccountIs7AndARunningPullIs5) {
   EXPECT_EQ(r.exit_code, 5) << r.err;
   ExpectOneErrorLine(r, {kAlice, "another pull"});
   EXPECT_TRUE(Messages(kAlice).empty());
+}
+
+// ---- UIDLs from a POP3 server whose sizes are not IMAP's --------------------
+
+// qmail-pop3d's LIST counts LF line ends, IMAP's RFC822.SIZE CRLF: the size
+// pass matches nothing, the header pass (TOP n 0 against BODY.PEEK[HEADER])
+// must match every message, also one whose POP3 header has an mbox
+// server's Status:/X-UIDL: lines and two of the same size; a message that
+// is only on IMAP keeps no UIDL.
+TEST_F(PullCliTest, UidlsAreMatchedByHeaderWhenTheSizesDiffer) {
+  std::vector<ScriptedMessage> imap_msgs = {Msg(11, "one"), Msg(12, "two", 40), Msg(13, "three", 40),
+                                            Msg(14, "four", 7), Msg(15, "only-on-imap")};
+  std::vector<ScriptedMessage> pop3_msgs(imap_msgs.begin(), imap_msgs.end() - 1);
+  for (auto& m : pop3_msgs) m.pop3_size = Stored(m).size();  // LF counted
+  pop3_msgs[1].pop3_body = "Status: RO\r\nX-UIDL: old-mbox-uidl\r\n" + pop3_msgs[1].body;
+  // POP3 order is not UID order here: the join is by header, not position.
+  std::swap(pop3_msgs[2], pop3_msgs[3]);
+  ScriptedMailServer imap(kImapGreeting, ImapMailbox({{"INBOX", 7, imap_msgs}}, kAliceOnly));
+  ScriptedMailServer pop3(kPop3Greeting, Pop3Mailbox(pop3_msgs, kAliceOnly));
+  CommandResult r = PullAlice(imap.url("imap"), {"--uidls-from", pop3.url("pop3"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j.value("uidls_known", 0u), 4u) << r.out;
+  EXPECT_FALSE(j.value("dovecot_pop3_uidls_kept", true)) << r.out;  // uid 15 has none
+  EXPECT_NE(r.err.find("0 POP3 and 1 IMAP messages could not be matched"), std::string::npos) << r.err;
+  auto list = pull::ParseUidList(ReadFile(MaildirOf(kAlice) + "/dovecot-uidlist"), "dovecot-uidlist");
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  std::map<uint32_t, std::string> p;
+  for (const auto& rec : list->records) p[rec.uid] = rec.pop3_uidl;
+  for (const auto& m : pop3_msgs) EXPECT_EQ(p[m.uid], m.uidl) << "UID " << m.uid;
+  EXPECT_EQ(p[15], "");
 }
 
 // ---- --create: a missing account made once the old server accepts the login ----

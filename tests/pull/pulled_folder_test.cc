@@ -160,5 +160,26 @@ TEST(PullNamesTest, HeaderDateTakesTheFirstReceivedThenDate) {
   EXPECT_FALSE(HeaderDate("Subject: none\n\nDate: 1 Jan 2023 00:00:00 +0000\n").has_value());
 }
 
+TEST(PullNamesTest, HeaderHashIsTheSameFromPop3AndImapAndIgnoresWhatServersAdd) {
+  // IMAP's BODY.PEEK[HEADER]: CRLF. qmail-pop3d's TOP n 0 of the same
+  // Maildir file: CRLF too on the wire. An mbox server's POP3 shows
+  // Status/X-UIDL/X-UID lines IMAP hides, and may strip trailing blanks.
+  const std::string imap =
+      "Received: from a by b;\r\n\tThu, 1 Feb 2024 10:00:00 +0000\r\nSubject: hello \r\nFrom: x@example.net\r\n\r\n";
+  const std::string pop3 =
+      "Return-Path: <x@example.net>\r\nReceived: from a by b;\r\n\tThu, 1 Feb 2024 10:00:00 +0000\r\n"
+      "Status: RO\r\nX-UIDL: 3a5b\r\nX-UID: 7\r\nSubject: hello\r\nFrom: x@example.net\r\n\r\n";
+  EXPECT_EQ(HeaderHash(imap), HeaderHash(pop3));
+  EXPECT_EQ(HeaderHash(imap), HeaderHash("Received: from a by b;\n\tThu, 1 Feb 2024 10:00:00 +0000\nSubject: "
+                                         "hello\nFrom: x@example.net\n\nthe body is not part of it\n"));
+  // Another message, or the same one with a field changed, differs.
+  EXPECT_NE(HeaderHash(imap), HeaderHash("Subject: hello\r\nFrom: x@example.net\r\n\r\n"));
+  std::string other = imap;
+  other.replace(other.find("hello"), 5, "Hello");
+  EXPECT_NE(HeaderHash(imap), HeaderHash(other));
+  // A line without a field name is left out with its continuation.
+  EXPECT_EQ(HeaderHash("Subject: a\r\n\r\n"), HeaderHash("Subject: a\r\nbroken line\r\n\tcontinued\r\n\r\n"));
+}
+
 }  // namespace
 }  // namespace vmigrate::pull

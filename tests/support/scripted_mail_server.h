@@ -143,9 +143,35 @@ struct ScriptedMessage {
   /// (IMAP: e.g. "BODY[] {100}\r\nonly the start" + kHangUp) or the whole RETR
   /// answer (POP3).
   std::optional<std::string> raw_body;
+  /// What POP3 shows when it differs from IMAP: an mbox server's RETR adds
+  /// Status: lines; qmail-pop3d's LIST counts LF line ends.
+  std::optional<std::string> pop3_body;
+  std::optional<size_t> pop3_size;
 
   size_t size() const { return announced ? *announced : body.size(); }
+  const std::string& pop3() const { return pop3_body ? *pop3_body : body; }
+  /// The header with the empty line after it (BODY[HEADER], TOP n 0).
+  static std::string HeaderOf(const std::string& message) {
+    size_t end = message.find("\r\n\r\n");
+    return end == std::string::npos ? message : message.substr(0, end + 4);
+  }
 };
+
+/// The UIDs of an IMAP sequence set ("3,5:7"), numbers only.
+inline std::vector<uint32_t> ImapUidSet(const std::string& set) {
+  std::vector<uint32_t> out;
+  size_t pos = 0;
+  while (pos < set.size()) {
+    size_t comma = set.find(',', pos);
+    std::string item = set.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? set.size() : comma + 1;
+    size_t colon = item.find(':');
+    uint32_t a = static_cast<uint32_t>(std::stoul(item.substr(0, colon)));
+    uint32_t b = colon == std::string::npos ? a : static_cast<uint32_t>(std::stoul(item.substr(colon + 1)));
+    for (uint32_t u = std::min(a, b); u <= std::max(a, b); ++u) out.push_back(u);
+  }
+  return out;
+}
 
 struct ScriptedFolder {
   std::string name;  // on the wire (modified UTF-7, or not, as the test wants)
@@ -189,7 +215,7 @@ inline bool ScriptedLoginOk(const std::vector<ScriptedAccount>& accounts, const 
 
 /// An IMAP server without STARTTLS holding `folders` ('/' delimiter) for
 /// each of `accounts`: CAPABILITY, LOGIN, LIST, LSUB, EXAMINE, UID FETCH of
-/// metadata (n:*) and of BODY.PEEK[], LOGOUT.
+/// metadata (n:*), of BODY.PEEK[] and of BODY.PEEK[HEADER] (a UID set), LOGOUT.
 inline ScriptedMailServer::Answer ImapMailbox(std::vector<ScriptedFolder> folders,
                                               std::vector<ScriptedAccount> accounts) {
   int selected = -1;  // per connection
@@ -224,8 +250,18 @@ inline ScriptedMailServer::Answer ImapMailbox(std::vector<ScriptedFolder> folder
     }
     if (starts("UID FETCH ") && selected >= 0) {
       const auto& msgs = folders[static_cast<size_t>(selected)].messages;
-      uint32_t first = static_cast<uint32_t>(std::stoul(cmd.substr(10)));
       std::string out;
+      if (cmd.find("BODY.PEEK[HEADER]") != std::string::npos) {
+        std::vector<uint32_t> uids = ImapUidSet(cmd.substr(10, cmd.find(' ', 10) - 10));
+        for (size_t i = 0; i < msgs.size(); ++i) {
+          if (std::find(uids.begin(), uids.end(), msgs[i].uid) == uids.end()) continue;
+          std::string h = ScriptedMessage::HeaderOf(msgs[i].body);
+          out += "* " + std::to_string(i + 1) + " FETCH (UID " + std::to_string(msgs[i].uid) + " BODY[HEADER] {" +
+                 std::to_string(h.size()) + "}\r\n" + h + ")\r\n";
+        }
+        return out + tag + " OK done\r\n";
+      }
+      uint32_t first = static_cast<uint32_t>(std::stoul(cmd.substr(10)));
       if (cmd.find("BODY.PEEK[]") != std::string::npos) {
         for (size_t i = 0; i < msgs.size(); ++i) {
           if (msgs[i].uid != first) continue;
@@ -252,7 +288,7 @@ inline ScriptedMailServer::Answer ImapMailbox(std::vector<ScriptedFolder> folder
 }
 
 /// A POP3 server without STLS holding `messages` for each of `accounts`
-/// (USER/PASS), with or without UIDL. RETR dot-stuffs the body. Never
+/// (USER/PASS), with or without UIDL. RETR and TOP n 0 dot-stuff what they send. Never
 /// deletes: DELE is refused (a test can see it in received()).
 inline ScriptedMailServer::Answer Pop3Mailbox(std::vector<ScriptedMessage> messages,
                                               std::vector<ScriptedAccount> accounts, bool uidl = true) {
@@ -269,7 +305,8 @@ inline ScriptedMailServer::Answer Pop3Mailbox(std::vector<ScriptedMessage> messa
     if (line == "LIST") {
       std::string out = "+OK " + std::to_string(messages.size()) + " messages\r\n";
       for (size_t i = 0; i < messages.size(); ++i)
-        out += std::to_string(i + 1) + " " + std::to_string(messages[i].size()) + "\r\n";
+        out += std::to_string(i + 1) + " " +
+               std::to_string(messages[i].pop3_size ? *messages[i].pop3_size : messages[i].size()) + "\r\n";
       return out + ".\r\n";
     }
     if (line == "UIDL") {
@@ -278,18 +315,20 @@ inline ScriptedMailServer::Answer Pop3Mailbox(std::vector<ScriptedMessage> messa
       for (size_t i = 0; i < messages.size(); ++i) out += std::to_string(i + 1) + " " + messages[i].uidl + "\r\n";
       return out + ".\r\n";
     }
-    if (line.rfind("RETR ", 0) == 0) {
-      size_t n = std::stoul(line.substr(5));
+    const bool top = line.rfind("TOP ", 0) == 0 && line.size() > 6 && line.substr(line.size() - 2) == " 0";
+    if (line.rfind("RETR ", 0) == 0 || top) {
+      size_t n = std::stoul(line.substr(top ? 4 : 5));
       if (n < 1 || n > messages.size()) return "-ERR no such message\r\n";
       const ScriptedMessage& m = messages[n - 1];
-      if (m.raw_body) return *m.raw_body;
+      if (m.raw_body && !top) return *m.raw_body;
+      const std::string text = top ? ScriptedMessage::HeaderOf(m.pop3()) : m.pop3();
       std::string out = "+OK\r\n";
       size_t pos = 0;
-      while (pos < m.body.size()) {
-        size_t nl = m.body.find("\r\n", pos);
-        size_t end = nl == std::string::npos ? m.body.size() : nl + 2;
-        if (m.body[pos] == '.') out += '.';
-        out += m.body.substr(pos, end - pos);
+      while (pos < text.size()) {
+        size_t nl = text.find("\r\n", pos);
+        size_t end = nl == std::string::npos ? text.size() : nl + 2;
+        if (text[pos] == '.') out += '.';
+        out += text.substr(pos, end - pos);
         pos = end;
       }
       return out + ".\r\n";

@@ -206,5 +206,69 @@ TEST_F(AddUserTest, LeftoversAndBadNames) {
   EXPECT_EQ(notaddr.status().code(), Status::Code::kInvalidInput);
 }
 
+TEST_F(AddUserTest, ABucketThatIsASymlinkIsFollowedUnderTheRootAndNeverOutOfIt) {
+  DirControl dc = DirControl::Parse(ReadFile(dir_ + "/.dir-control"));
+  dc.cur_users = 99;  // the next user opens bucket "0"
+  WriteFile(dir_ + "/.dir-control", dc.Serialize());
+  // Storage moved to another disk: an absolute link, taken under the root.
+  fs::create_directories(root_.path() + "/disk2/b0");
+  fs::create_directory_symlink("/disk2/b0", dir_ + "/0");
+  auto r = AddUser(paths_, "nancy@example.com", "Nancy#2026", false);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->dir, host_dir_ + "/0/nancy");
+  EXPECT_TRUE(fs::is_directory(root_.path() + "/disk2/b0/nancy/Maildir/new"));
+  // A link leading out of the root is refused, and nothing is made there.
+  TempDir outside;
+  dc = DirControl::Parse(ReadFile(dir_ + "/.dir-control"));
+  dc.cur_users = 199;  // bucket "1"
+  WriteFile(dir_ + "/.dir-control", dc.Serialize());
+  const std::string before = ReadFile(dir_ + "/vpasswd");
+  fs::create_directory_symlink(std::string(fs::relative(outside.path(), dir_)), dir_ + "/1");
+  auto o = AddUser(paths_, "oscar@example.com", "Oscar#2026", false);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("outside"), std::string::npos) << o.status().message();
+  EXPECT_TRUE(fs::is_empty(outside.path()));
+  EXPECT_EQ(ReadFile(dir_ + "/vpasswd"), before);
+}
+
+TEST_F(AddUserTest, WhatAKilledRunLeftIsRepairedOrTakenOver) {
+  // Killed between the vpasswd and vpasswd.cdb renames: vpasswd names the
+  // user, vpasswd.cdb (all vchkpw reads) does not; a temp file holds hashes.
+  const std::string old_cdb = ReadFile(dir_ + "/vpasswd.cdb");
+  ASSERT_TRUE(AddUser(paths_, "nancy@example.com", "Nancy#2026", false).ok());
+  WriteFile(dir_ + "/vpasswd.cdb", old_cdb);
+  WriteFile(dir_ + "/.vpasswd.vmigrate-tmp.99999", ReadFile(dir_ + "/vpasswd"));
+  ASSERT_EQ(CdbValue("nancy"), "<absent>");
+  auto again = AddUser(paths_, "nancy@example.com", "Nancy#2026", false);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_FALSE(again->created);
+  const std::string line = FormatVpasswdLine(Users().at("nancy"));
+  EXPECT_EQ(CdbValue("nancy"), line.substr(line.find(':') + 1));
+  EXPECT_FALSE(fs::exists(dir_ + "/.vpasswd.vmigrate-tmp.99999"));
+  // Killed while the home was made: a temp file of lastauth is no data.
+  fs::create_directories(dir_ + "/oscar/Maildir/cur");
+  WriteFile(dir_ + "/oscar/.lastauth.vmigrate-tmp.99999", "0.0.0.0");
+  auto o = AddUser(paths_, "oscar@example.com", "Oscar#2026", false);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_TRUE(o->created);
+  EXPECT_FALSE(fs::exists(dir_ + "/oscar/.lastauth.vmigrate-tmp.99999"));
+}
+
+TEST_F(AddUserTest, AnAliasDomainStandsForItsRealDomainAndABadBucketIsRefused) {
+  // real-small's users/assign: "+example.org-:example.com:..." (an alias domain).
+  const std::string alias = "example.org";
+  ASSERT_NE(ReadFile(root_.path() + paths_.qmail_dir + "/users/assign").find("+example.org-:example.com:"),
+            std::string::npos);
+  auto r = AddUser(paths_, "nancy@" + alias, "Nancy#2026", false);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->address, "nancy@example.com");
+  EXPECT_EQ(Users().count("nancy"), 1u);
+
+  WriteFile(dir_ + "/.dir_control_free", "x y\n");
+  auto bad = AddUser(paths_, "oscar@example.com", "Oscar#2026", false);
+  EXPECT_EQ(bad.status().code(), Status::Code::kCorrupt) << bad.status().message();
+  EXPECT_FALSE(fs::exists(dir_ + "/x y"));
+}
+
 }  // namespace
 }  // namespace vmigrate::vpopmail
