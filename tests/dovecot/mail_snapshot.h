@@ -195,7 +195,17 @@ inline void SnapshotImap(int port, const ManifestUser& u, std::vector<std::strin
     out->push_back("imap folders:" + names);
     for (const auto& folder : folders) {
       long exists = -1, uidvalidity = -1, uidnext = -1;
-      for (const auto& r : imap.Command("EXAMINE " + ImapClient::Quote(folder))) {
+      std::vector<ImapResponse> examined;
+      try {
+        examined = imap.Command("EXAMINE " + ImapClient::Quote(folder));
+      } catch (const MailClientError&) {
+        // A LISTed name that holds no mail: an mbox server's directory
+        // ("Archive" of "Archive/2023", \Noselect) or the parent Maildir++
+        // implies. Either way clients find no mailbox there.
+        out->push_back("imap " + folder + " no mailbox");
+        continue;
+      }
+      for (const auto& r : examined) {
         if (r.text.size() > 9 && r.text.compare(r.text.size() - 7, 7, " EXISTS") == 0)
           exists = std::strtol(r.text.c_str() + 2, nullptr, 10);
         if (r.text.find("[UIDVALIDITY ") != std::string::npos) uidvalidity = NumberAfter(r.text, "[UIDVALIDITY ");
