@@ -247,8 +247,8 @@ Result<AddUserResult> AddUser(const HostPaths& paths, const std::string& address
     bucket = counter.Next();
   }
   if (!IsBucket(bucket))
-    return Status::Corrupt(result.address + ": " + (*backfill ? ".dir_control_free" : ".dir-control") + " names '" +
-                           EscapeC(bucket) + "', not a vpopmail bucket");
+    return Status::DataRefused(result.address + ": " + (*backfill ? ".dir_control_free" : ".dir-control") +
+                               " names '" + EscapeC(bucket) + "', not a vpopmail bucket; nothing written");
 
   auto quota = DefaultQuota(paths, domain_disk);
   if (!quota.ok()) return quota.status().WithContext(result.address);

@@ -48,7 +48,7 @@ struct AddUserResult {
 /// Errors, each naming the address: kInvalidInput for a name vpopmail
 /// refuses (one character, upper case, over 32 bytes, ...); kNotFound for a
 /// domain that is not in users/assign; kDataRefused for a vpasswd line over
-/// 254 bytes or a MySQL column too narrow for a value (5.4's pw_passwd
+/// 254 bytes, a .dir_control_free line that is not a bucket or a MySQL column too narrow for a value (5.4's pw_passwd
 /// char(40) and a SHA-512 crypt: the message gives the ALTER TABLE);
 /// kConflict when .vpasswd.lock stays held or the home path already holds
 /// something else; kIoError.

@@ -266,7 +266,7 @@ TEST_F(AddUserTest, AnAliasDomainStandsForItsRealDomainAndABadBucketIsRefused) {
 
   WriteFile(dir_ + "/.dir_control_free", "x y\n");
   auto bad = AddUser(paths_, "oscar@example.com", "Oscar#2026", false);
-  EXPECT_EQ(bad.status().code(), Status::Code::kCorrupt) << bad.status().message();
+  EXPECT_EQ(bad.status().code(), Status::Code::kDataRefused) << bad.status().message();
   EXPECT_FALSE(fs::exists(dir_ + "/x y"));
 }
 

@@ -203,7 +203,7 @@ int RunOne(const Flags& f, const pull::PullOptions& base, const Job& job) {
   auto start = std::chrono::steady_clock::now();
   auto r = RunJob(base, job, meter->get(), limiter->get());
   if (*meter) (*meter)->Finish();
-  if (!r.ok()) return Fail("pull", WithObject(r.status(), job.into), job.into);
+  if (!r.ok()) return Fail("pull", WithObject(r.status(), ToLower(job.into)), job.into);
   for (const auto& w : r->warnings) std::fprintf(stderr, "vmigrate: pull: warning: %s: %s\n", job.into.c_str(), w.c_str());
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (f.json) PrintJson(*r, f.dry_run, seconds);
@@ -240,7 +240,7 @@ int RunBatch(const Flags& f, const pull::PullOptions& base, const std::vector<Jo
         else if (!Quiet() || f.dry_run) PrintText(*r, f.dry_run);
       } else {
         ++failed;
-        Status s = WithObject(r.status(), job.into);
+        Status s = WithObject(r.status(), ToLower(job.into));
         std::fprintf(stderr, "vmigrate: pull: %s\n", s.message().c_str());
         if (f.json) {
           JsonWriter j;
