@@ -1,6 +1,5 @@
 #include "pull/pull.h"
 
-#include <crypt.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -21,6 +20,7 @@
 #include "qmail/domains.h"
 #include "unixhost/mail_folders.h"
 #include "vpopmail/add_user.h"
+#include "vpopmail/password.h"
 #include "vpopmail/user_store.h"
 
 namespace vmigrate::pull {
@@ -100,10 +100,7 @@ Result<Target> FindAccount(const PullOptions& o) {
   for (const auto& u : *users) {
     if (u.name != user) continue;
     if (o.check_local_password) {
-      struct crypt_data data;
-      std::memset(&data, 0, sizeof data);
-      const char* h = crypt_r(o.credentials.password.c_str(), u.passwd.c_str(), &data);
-      if (h == nullptr || u.passwd.empty() || std::strcmp(h, u.passwd.c_str()) != 0)
+      if (!vpopmail::CryptMatches(o.credentials.password, u.passwd))
         return Status::DataRefused(o.address + ": the password given does not verify against the account's "
                                    "hash here (an APOP or CRAM digest?): nothing pulled");
     }

@@ -158,6 +158,10 @@ class MySqlUserStore : public UserStore {
   // Makes the user table of `domain` and dir_control when missing (5.4.33 layouts).
   Status CreateMissingTables(const std::string& domain);
   std::string Where() const;  // "database X" for messages
+  // The INSERT of one user row into `table` (pw_name[, pw_domain], the
+  // other columns in VpasswdEntry order[, pw_clear_passwd]), as a prepared
+  // statement with a '?' per column.
+  std::string UserInsert(const std::string& table, bool has_clear) const;
 
   HostPaths paths_;
   mutable std::unique_ptr<sql::Connection> db_;

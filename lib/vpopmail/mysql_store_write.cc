@@ -244,11 +244,7 @@ Status MySqlUserStore::CommitDomain(const DomainRows& rows) {
   auto cols = Columns(table);
   if (!cols.ok()) return cols.status().WithContext(rows.domain);
   bool has_clear = std::any_of(cols->begin(), cols->end(), [](const Column& k) { return k.name == "pw_clear_passwd"; });
-  std::string insert = "INSERT INTO " + QuoteIdentifier(table) + " (pw_name, " +
-                       std::string(layout_ == "many" ? "pw_domain, " : "") +
-                       "pw_passwd, pw_uid, pw_gid, pw_gecos, pw_dir, pw_shell" +
-                       (has_clear ? ", pw_clear_passwd" : "") + ") VALUES (?, " +
-                       (layout_ == "many" ? "?, " : "") + "?, ?, ?, ?, ?, ?" + (has_clear ? ", ?" : "") + ")";
+  const std::string insert = UserInsert(table, has_clear);
   std::string dom_key = "dom_" + std::to_string(rows.uid);
   auto run = [&]() -> Status {
     for (const VpasswdEntry& e : staged_->entries) {
@@ -435,6 +431,13 @@ Result<bool> MySqlUserStore::ReplacePasswordHash(const qmail::DomainLocation& wh
   return *r > 0;
 }
 
+std::string MySqlUserStore::UserInsert(const std::string& table, bool has_clear) const {
+  const bool many = layout_ == "many";
+  return "INSERT INTO " + QuoteIdentifier(table) + " (pw_name, " + std::string(many ? "pw_domain, " : "") +
+         "pw_passwd, pw_uid, pw_gid, pw_gecos, pw_dir, pw_shell" + (has_clear ? ", pw_clear_passwd" : "") +
+         ") VALUES (?, " + (many ? "?, " : "") + "?, ?, ?, ?, ?, ?" + (has_clear ? ", ?" : "") + ")";
+}
+
 Result<bool> MySqlUserStore::InsertUser(const qmail::DomainLocation& where, const VpasswdEntry& entry,
                                         const std::string& dir_control) {
   auto db = Db();
@@ -471,11 +474,7 @@ Result<bool> MySqlUserStore::InsertUser(const qmail::DomainLocation& where, cons
     filter += " AND pw_domain = ?";
     key.push_back(where.domain);
   }
-  const std::string insert = "INSERT INTO " + QuoteIdentifier(table) + " (pw_name, " +
-                             std::string(layout_ == "many" ? "pw_domain, " : "") +
-                             "pw_passwd, pw_uid, pw_gid, pw_gecos, pw_dir, pw_shell" +
-                             (has_clear ? ", pw_clear_passwd" : "") + ") VALUES (?, " +
-                             (layout_ == "many" ? "?, " : "") + "?, ?, ?, ?, ?, ?" + (has_clear ? ", ?" : "") + ")";
+  const std::string insert = UserInsert(table, has_clear);
   bool exists = false;
   auto run = [&]() -> Status {
     auto there = c->Query("SELECT pw_name FROM " + QuoteIdentifier(table) + filter + " FOR UPDATE", key);
